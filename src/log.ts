@@ -1,0 +1,88 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import pinoPretty from 'pino-pretty';
+import type { Logger } from './types';
+import { SECRET_KEYS, secrets, REDACTED } from './redact';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Readable lines instead of JSON. Default: when the destination is a terminal. */
+  pretty?: boolean;
+  /** Where lines go; default stderr (stdout is kept for command output such as `rotator get`). */
+  destination?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/**
+ * Structured JSON logs (pino). Two layers keep secrets out: pino's `redact` censors known secret
+ * keys at any depth we log, and every serialized line passes through the secret registry, which
+ * replaces any registered secret value wherever it appears.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? process.stderr;
+  const pretty = options.pretty ?? Boolean(destination.isTTY);
+  const scrubbing = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      destination.write(secrets.scrub(chunk.toString('utf8')));
+      done();
+    },
+  });
+  const redactPaths = SECRET_KEYS.flatMap((k) => {
+    const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
+    const dot = key.startsWith('[') ? key : `.${key}`;
+    return [key.startsWith('[') ? key : k, `*${dot}`, `*.*${dot}`];
+  });
+  const stream = pretty
+    ? // pino-pretty as a stream in this thread: no worker, so the scrubber sees every line.
+      pinoPretty({
+        destination: scrubbing,
+        colorize: Boolean(destination.isTTY),
+        translateTime: 'SYS:HH:MM:ss',
+        ignore: 'pid,hostname',
+        sync: true,
+      })
+    : scrubbing;
+  return pino(
+    {
+      level: options.level ?? (process.env.ROTATOR_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+      base: undefined,
+      redact: { paths: redactPaths, censor: REDACTED },
+      serializers: { err: serializeError },
+    },
+    stream,
+  ) as unknown as Logger;
+}
+
+/** Errors are logged by code and message only: causes can carry HTTP requests with headers. */
+function serializeError(err: unknown): unknown {
+  if (err && typeof err === 'object' && 'toJSON' in err && typeof (err as any).toJSON === 'function') {
+    return (err as any).toJSON();
+  }
+  if (err instanceof Error) return { type: err.name, message: err.message };
+  return err;
+}
+
+/** A logger that drops everything (library use, quiet tests). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/** A logger that keeps lines in memory, for tests that assert on what was logged. */
+export function memoryLogger(): Logger & { lines: string[]; text(): string } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger({ level: 'debug', pretty: false, destination: sink as any });
+  return Object.assign(log, { lines, text: () => lines.join('\n') });
+}

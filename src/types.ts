@@ -1,0 +1,236 @@
+/**
+ * The contracts of rotator. Every plugin (provider, vault) is written against these and nothing
+ * else; the core (src/rotate.ts, src/scheduler.ts) wraps plugins with retries, redaction and
+ * metrics so that plugins stay thin.
+ *
+ * Words: MUST is required for correctness (a violation can lose or leak a secret); SHOULD is
+ * expected of a good plugin.
+ */
+
+/** Time, injected so that decision code and tests never read the wall clock directly. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms` (clamped to >= 0). MUST reject with the signal's reason when `signal`
+   * aborts, so shutdown never waits for a back-off to finish.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The pino-compatible subset the code uses. Objects first, message second. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Provider-specific credential fields, e.g. `{ accessKey, keySecret }`. Values are secret. */
+export type Credentials = Record<string, string>;
+
+/** What a provider hands back from `issue()`. */
+export interface IssuedSecret {
+  credentials: Credentials;
+  /** ISO 8601 instants. `expiresAt` is when the provider stops accepting the credential. */
+  issuedAt: string;
+  expiresAt: string;
+  /** The provider's own name for this credential (NCP: the access key; MongoDB: the secret id). */
+  providerRef: string;
+  /** Extra non-secret facts stored beside the credentials (NCP role mode: `switchedRole`). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * The value stored in a vault version and read by consumers (`rotator get`, outputs, the library
+ * reader). JSON-serializable; `credentials` are the only secret fields.
+ */
+export interface VaultValue {
+  provider: string;
+  secretId: string;
+  credentials: Credentials;
+  issuedAt: string;
+  expiresAt: string;
+  providerRef: string;
+  rotationId: string;
+  [extra: string]: unknown;
+}
+
+/** Limits of a provider, as data, so the engine plans around them instead of discovering them. */
+export interface ProviderLimits {
+  /** Shortest and longest lifetime the provider will issue, in ms. */
+  minLifetimeMs: number;
+  maxLifetimeMs: number;
+  /** How many secrets may be live at once for one account; undefined = no limit. */
+  maxLiveSecrets?: number;
+  /**
+   * What issuing does to older secrets: `none`, or they are shortened to at most `ms` from the
+   * moment of issue (MongoDB: 7 days).
+   */
+  issueEffectOnOlder: { kind: 'none' } | { kind: 'shorten'; toAtMostMs: number };
+  /** Old secrets stop working on their own at expiry (NCP STS: there is no revoke endpoint). */
+  expiresOnItsOwn: boolean;
+}
+
+/** Passed to every provider call. */
+export interface ProviderContext {
+  secretId: string;
+  rotationId: string;
+  log: Logger;
+  clock: Clock;
+  /** Aborted on shutdown; providers SHOULD pass it to their HTTP client. */
+  signal?: AbortSignal;
+}
+
+/** A provider-side secret as `list()` reports it (no value: providers only show it at issue). */
+export interface ProviderSecretInfo {
+  providerRef: string;
+  createdAt?: string;
+  expiresAt?: string;
+}
+
+/**
+ * One provider instance serves one configured secret (it holds that secret's master
+ * credentials and params). Created by a {@link ProviderPlugin}.
+ */
+export interface Provider {
+  readonly type: string;
+  readonly limits: ProviderLimits;
+  /**
+   * Issues a new credential. MUST NOT retry internally on its own (the core retries, so retry
+   * counts and back-off are uniform); MUST throw a {@link RotatorErrorShape}-compatible error
+   * with `retryable` set truthfully. Errors MUST NOT contain secret values or signatures.
+   */
+  issue(ctx: ProviderContext): Promise<IssuedSecret>;
+  /**
+   * Proves `secret` works against the provider. Resolves when it does; throws otherwise
+   * (`retryable: true` when the failure may be propagation delay). SHOULD leave nothing behind
+   * (MongoDB: revoke the token it minted).
+   */
+  verify?(secret: VaultValue, ctx: ProviderContext): Promise<void>;
+  /** Revokes a credential by reference. MUST be idempotent: not-found is success. */
+  revoke?(providerRef: string, ctx: ProviderContext): Promise<void>;
+  /** Lists the provider-side secrets of this account (for slot management and orphans). */
+  list?(ctx: ProviderContext): Promise<ProviderSecretInfo[]>;
+}
+
+/** Vault stages. AWS names: AWSCURRENT, AWSPENDING, AWSPREVIOUS. */
+export type Stage = 'current' | 'pending' | 'previous';
+export const STAGES: readonly Stage[] = ['current', 'pending', 'previous'];
+
+export interface VaultVersion {
+  /** Equal to the rotation id that wrote it (AWS: the ClientRequestToken). */
+  versionId: string;
+  value: VaultValue;
+  stages: Stage[];
+  /** ISO 8601, when the vault stored it. */
+  createdAt: string;
+}
+
+/** Everything a vault knows about one key, by stage. A stage that is absent is undefined. */
+export interface SecretState {
+  current?: VaultVersion;
+  pending?: VaultVersion;
+  previous?: VaultVersion;
+}
+
+/** A held lease; `release()` MUST be idempotent and MUST NOT throw when the lease already expired. */
+export interface Lease {
+  readonly key: string;
+  readonly owner: string;
+  readonly expiresAt: number;
+  release(): Promise<void>;
+}
+
+/**
+ * Versioned secret storage.
+ *
+ * Concurrency contract: every method MUST be safe to call from several processes sharing one
+ * vault. `promote` is the only way `current` changes and it is a compare-and-swap.
+ * Not-found is never an error on reads: they resolve to an empty state.
+ */
+export interface Vault {
+  readonly type: string;
+  /** Reads every stage of `key`. A key never written reads as `{}`. */
+  read(key: string): Promise<SecretState>;
+  /**
+   * Stores `value` as the `pending` version with versionId = `rotationId`, replacing any other
+   * pending version. MUST be idempotent: the same rotationId and the same value is a no-op; the
+   * same rotationId with a different value MUST throw `VAULT_CONFLICT`. MUST be durable when it
+   * resolves (the engine treats a resolved putPending as "the secret is not lost").
+   */
+  putPending(key: string, value: VaultValue, rotationId: string): Promise<VaultVersion>;
+  /**
+   * Compare-and-swap promotion: moves `current` to the pending version `rotationId` if and only
+   * if the current version is still `expectedCurrentVersion` (null: there is no current).
+   * The old current becomes `previous`; the pending stage is cleared. MUST throw
+   * `VAULT_CONFLICT` when current moved or the pending version is not `rotationId`.
+   * Idempotent: promoting a version that is already current with the same rotationId resolves.
+   */
+  promote(key: string, rotationId: string, expectedCurrentVersion: string | null): Promise<void>;
+  /** Drops the pending version `rotationId` (verification failed). Missing is success. */
+  discardPending(key: string, rotationId: string): Promise<void>;
+  /** Keys that start with `prefix` (all keys when omitted), sorted. */
+  list(prefix?: string): Promise<string[]>;
+  /**
+   * Optional lease: resolves to a Lease when `owner` now holds `key` for `ttlMs`, or null when
+   * someone else holds an unexpired lease. Replicas use it so that one secret is rotated by
+   * one process at a time; the compare-and-swap in `promote` stays the last line of defence.
+   */
+  acquireLease?(key: string, owner: string, ttlMs: number): Promise<Lease | null>;
+  close?(): Promise<void>;
+}
+
+/**
+ * The shape of every error the code throws on purpose (see src/errors.ts for the class).
+ * `message` says what happened and what to do; it never contains a secret value.
+ */
+export interface RotatorErrorShape {
+  code: string;
+  retryable: boolean;
+  /** The provider or vault type that raised it. */
+  plugin?: string;
+  /** Milliseconds the server asked us to wait (Retry-After), when it said. */
+  retryAfterMs?: number;
+}
+
+/** What a provider plugin receives besides its own config. */
+export interface ProviderDeps {
+  log: Logger;
+  clock: Clock;
+}
+
+/** A configured secret as the plugin sees it, after validation by its own schemas. */
+export interface ProviderSpec<C = Record<string, unknown>, P = Record<string, unknown>> {
+  id: string;
+  credentials: C;
+  params: P;
+}
+
+/** A running emulator (tests, `rotator sandbox`, `npm start`). */
+export interface EmulatorHandle {
+  /** Base URL on loopback, e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A provider plugin: one folder under providers/, one line in providers/index.ts.
+ * The schemas are zod schemas; config/ builds the secrets[] union from them so a typo in a
+ * provider's params is reported with file, line and key like any other config error.
+ */
+export interface ProviderPlugin<C = any, P = any> {
+  readonly type: string;
+  readonly credentialsSchema: import('zod').ZodType<C>;
+  readonly paramsSchema: import('zod').ZodType<P>;
+  create(spec: ProviderSpec<C, P>, deps: ProviderDeps): Provider;
+  /**
+   * Sandbox support: start this provider's emulator on loopback and rewrite a configured secret
+   * so it points at it with credentials the emulator accepts. Never touches the real service.
+   */
+  sandbox?: {
+    start(deps: ProviderDeps): Promise<EmulatorHandle>;
+    rewrite(spec: ProviderSpec<C, P>, emulator: EmulatorHandle): ProviderSpec<C, P>;
+  };
+}
