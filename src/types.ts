@@ -226,6 +226,11 @@ export interface ProviderPlugin<C = any, P = any> {
   readonly paramsSchema: import('zod').ZodType<P>;
   create(spec: ProviderSpec<C, P>, deps: ProviderDeps): Provider;
   /**
+   * Environment variable names for the credential fields (`rotator get --format env`), following
+   * what the provider's own tools read, e.g. `{ accessKey: 'NCLOUD_ACCESS_KEY' }`.
+   */
+  readonly envNames?: Readonly<Record<string, string>>;
+  /**
    * Sandbox support: start this provider's emulator on loopback and rewrite a configured secret
    * so it points at it with credentials the emulator accepts. Never touches the real service.
    */

@@ -1,0 +1,311 @@
+/**
+ * The `rotator` command. Thin: it parses arguments, loads the configuration, calls the library
+ * (runtime, rotateSecret, RotatorService) and maps outcomes to exit codes:
+ *   0 ok · 1 a rotation (or read) failed · 2 bad configuration or usage.
+ * stdout carries command output (tables, JSON, env); logs go to stderr.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import type { Clock, Logger } from '../types';
+import { systemClock } from '../clock';
+import { createLogger, type LogLevel } from '../log';
+import { loadConfig, resolveConfigPath } from '../../config/load';
+import type { RotatorConfig } from '../../config/schema';
+import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { rotateSecret, type RotationResult } from '../rotate';
+import { RotatorService } from '../service';
+import { RotatorError, describeError, isRotatorError } from '../errors';
+import { secrets } from '../redact';
+import { envEntries, formatEnv, formatStatusTable, pickField, statusRow } from './output';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Everything a command touches outside itself, injectable for tests. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  /** Installs signal handlers for `run` and `sandbox`; resolves with the first signal. */
+  onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+}
+
+const defaultIo = (): CliIo => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  clock: systemClock,
+  onSignal(handler) {
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    };
+  },
+});
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: LogLevel;
+}
+
+/** Runs the CLI with `argv` (as process.argv: node, script, args…). Resolves with the exit code. */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = Math.max(exitCode, code);
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.ok;
+      return EXIT.usage;
+    }
+    return reportError(io, err);
+  }
+  return exitCode;
+}
+
+function reportError(io: CliIo, err: unknown): number {
+  const code = isRotatorError(err) && (err.code === 'CONFIG' || err.code === 'USAGE' || err.code === 'NOT_FOUND') ? EXIT.usage : EXIT.failed;
+  io.stderr.write(`rotator: ${secrets.scrub(isRotatorError(err) ? err.message : describeError(err))}\n`);
+  return code;
+}
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('rotator')
+    .description('Keeps service-account secrets fresh: issue, store, verify, promote, distribute.')
+    .option('-c, --config <file>', 'configuration file (default: $ROTATOR_CONFIG or ./rotator.config.yaml)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .showHelpAfterError('(run `rotator --help` for usage)');
+
+  const globals = () => program.opts<GlobalOptions>();
+  const logger = (fallback: LogLevel) =>
+    createLogger({ level: globals().logLevel ?? (io.env.ROTATOR_LOG_LEVEL as LogLevel | undefined) ?? fallback, destination: io.stderr });
+
+  /** Loads and validates the config; in sandbox mode rewrites it onto the emulators. */
+  const prepare = async (log: Logger, sandbox: boolean, fresh = false) => {
+    const path = resolveConfigPath(globals().config, io.env);
+    const config = loadConfig(path, { env: io.env, sandbox });
+    if (!sandbox) return { config, sandbox: undefined as Sandbox | undefined };
+    const box = await startSandbox(config, { log, clock: io.clock }, { fresh });
+    io.stderr.write(`${box.banner()}\n`);
+    return { config: box.config, sandbox: box };
+  };
+
+  /** Opens the runtime; the sandbox vault never sees the operator's ROTATOR_VAULT_KEY. */
+  const open = (config: RotatorConfig, log: Logger, sandbox?: Sandbox) =>
+    createRuntime(config, { clock: io.clock, log, env: sandbox ? withoutVaultKey(io.env) : io.env });
+
+  program
+    .command('validate')
+    .description('check the configuration; exit 2 with file, line and key for every problem')
+    .option('--sandbox', 'validate as `run --sandbox` would (no credentials needed)')
+    .action(async (opts: { sandbox?: boolean }) => {
+      const path = resolveConfigPath(globals().config, io.env);
+      const config = loadConfig(path, { env: io.env, sandbox: Boolean(opts.sandbox) });
+      const warnings = (config as RotatorConfig & { warnings?: string[] }).warnings ?? [];
+      for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+      io.stdout.write(
+        `${config.file}: ok (${config.secrets.length} secret${config.secrets.length === 1 ? '' : 's'}, vault ${config.vault.type})\n`,
+      );
+    });
+
+  program
+    .command('run')
+    .description('the daemon: rotate every secret before it expires, until SIGINT/SIGTERM')
+    .option('--sandbox', 'use the built-in emulators and a separate sandbox vault (no credentials needed)')
+    .action(async (opts: { sandbox?: boolean }) => {
+      const log = logger('info');
+      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox), true);
+      const service = new RotatorService({ config, clock: io.clock, log, env: sandbox ? withoutVaultKey(io.env) : io.env });
+      let signals = 0;
+      let resolveStopped!: (code: number) => void;
+      const stopped = new Promise<number>((r) => (resolveStopped = r));
+      const detach = io.onSignal((signal) => {
+        signals++;
+        if (signals > 1) {
+          log.warn({ signal }, 'second signal: exiting now');
+          service.abortNow();
+          resolveStopped(signal === 'SIGINT' ? 130 : 143);
+          return;
+        }
+        log.info({ signal, graceMs: config.shutdownTimeoutMs }, 'stopping: finishing rotations in flight (signal again to force)');
+        service.stop().then(
+          (clean) => resolveStopped(clean ? EXIT.ok : EXIT.failed),
+          (err) => {
+            log.error({ error: describeError(err) }, 'shutdown failed');
+            resolveStopped(EXIT.failed);
+          },
+        );
+      });
+      try {
+        await service.start();
+        const code = await stopped;
+        setExit(code);
+        log.info({ exitCode: code }, 'stopped');
+      } finally {
+        detach();
+        await sandbox?.close();
+      }
+    });
+
+  program
+    .command('rotate')
+    .description('rotate the named secrets now (one-off)')
+    .argument('[ids...]', 'secret ids from the configuration')
+    .option('--all', 'every configured secret')
+    .option('--if-due', 'only those whose renewal time has come')
+    .option('--dry-run', 'say what would happen; change nothing')
+    .option('--sandbox', 'against the built-in emulators and the sandbox vault')
+    .action(async (ids: string[], opts: { all?: boolean; ifDue?: boolean; dryRun?: boolean; sandbox?: boolean }) => {
+      if (opts.all && ids.length > 0) throw new RotatorError('USAGE', 'give secret ids or --all, not both');
+      if (!opts.all && ids.length === 0) throw new RotatorError('USAGE', 'name the secrets to rotate, or pass --all');
+      const log = logger('info');
+      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
+      for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
+      const runtime = await open(config, log, sandbox);
+      try {
+        const results = await Promise.all(
+          selected.map(async (id): Promise<RotationResult | { secretId: string; error: unknown }> => {
+            try {
+              return await rotateSecret(
+                runtime.targets.get(id)!,
+                { vault: runtime.vault, clock: io.clock, log, owner: runtime.owner },
+                { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun) },
+              );
+            } catch (error) {
+              return { secretId: id, error };
+            }
+          }),
+        );
+        for (const r of results) {
+          if ('error' in r) {
+            setExit(EXIT.failed);
+            io.stderr.write(`${r.secretId}: failed: ${secrets.scrub(describeError(r.error))}\n`);
+          } else {
+            io.stdout.write(`${describeResult(r)}\n`);
+            if (r.distributionError) setExit(EXIT.failed);
+          }
+        }
+      } finally {
+        await runtime.close();
+        await sandbox?.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('each secret: state, expiry and renewal time')
+    .option('--json', 'machine-readable output')
+    .option('--sandbox', 'show the sandbox vault')
+    .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
+      const log = logger('warn');
+      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const runtime = await open(config, log, sandbox);
+      try {
+        const now = io.clock.now();
+        const rows = await Promise.all(
+          config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
+        );
+        io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows, now)}\n`);
+      } finally {
+        await runtime.close();
+        await sandbox?.close();
+      }
+    });
+
+  program
+    .command('get')
+    .description('print a secret from the vault')
+    .argument('<id>', 'secret id')
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'env']).default('json'))
+    .option('--field <path>', 'print one field, e.g. credentials.accessKey (or just accessKey)')
+    .addOption(new Option('--stage <stage>', 'which version').choices(['current', 'previous']).default('current'))
+    .option('--sandbox', 'read the sandbox vault')
+    .action(async (id: string, opts: { format: 'json' | 'env'; field?: string; stage: 'current' | 'previous'; sandbox?: boolean }) => {
+      const log = logger('warn');
+      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
+      const runtime = await open(config, log, sandbox);
+      try {
+        const version = (await runtime.vault.read(id))[opts.stage];
+        if (!version) {
+          throw new RotatorError(
+            'NOT_FOUND',
+            `'${id}' has no ${opts.stage} version in the vault yet` + (opts.stage === 'current' ? ` (run \`rotator rotate ${id}\`)` : ''),
+          );
+        }
+        const value = version.value;
+        if (opts.field) {
+          const picked = pickField(value, opts.field);
+          if (picked === undefined) throw new RotatorError('USAGE', `'${id}' has no field '${opts.field}'`);
+          io.stdout.write(`${typeof picked === 'string' ? picked : JSON.stringify(picked)}\n`);
+        } else if (opts.format === 'env') {
+          io.stdout.write(`${formatEnv(envEntries(value, runtime.pluginFor(id).envNames))}\n`);
+        } else {
+          io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+        }
+      } finally {
+        await runtime.close();
+        await sandbox?.close();
+      }
+    });
+
+  program
+    .command('sandbox')
+    .description('run the provider emulators on loopback until interrupted')
+    .action(async () => {
+      const log = logger('info');
+      const path = resolveConfigPath(globals().config, io.env);
+      const config = loadConfig(path, { env: io.env, sandbox: true });
+      const box = await startSandbox(config, { log, clock: io.clock }, { allProviders: true });
+      io.stdout.write(`${box.banner()}\n`);
+      await new Promise<void>((resolve) => {
+        const detach = io.onSignal(() => {
+          detach();
+          resolve();
+        });
+      });
+      await box.close();
+    });
+
+  return program;
+}
+
+function describeResult(r: RotationResult): string {
+  const expiry = r.current ? ` (current expires ${r.current.expiresAt})` : '';
+  switch (r.outcome) {
+    case 'rotated':
+      return `${r.secretId}: rotated${r.reason && r.reason !== 'forced' ? ` (${r.reason})` : ''}${expiry}`;
+    case 'resumed':
+      return `${r.secretId}: resumed an interrupted rotation and promoted it${expiry}`;
+    case 'not-due':
+      return `${r.secretId}: not due${expiry}`;
+    case 'leased-elsewhere':
+      return `${r.secretId}: skipped: another rotator process is rotating it`;
+    case 'superseded':
+      return `${r.secretId}: another process rotated it first; ours was cleaned up${expiry}`;
+    case 'dry-run':
+      return `${r.secretId}: ${r.plan}`;
+  }
+}
+
+function unique(ids: string[]): string[] {
+  return [...new Set(ids)];
+}
+
+function withoutVaultKey(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { ROTATOR_VAULT_KEY: _dropped, ...rest } = env;
+  return rest;
+}
+
+export type { Runtime };

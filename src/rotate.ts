@@ -1,0 +1,394 @@
+/**
+ * The rotation state machine. Every step is idempotent and resumable: a process killed at any
+ * point leaves the vault in a state from which the next run finishes the job without losing the
+ * current credential or leaving an untracked live secret behind.
+ *
+ *   lease → read → (resume pending | make room → issue → write pending) → verify → promote
+ *         → distribute → (revoke previous)
+ *
+ * Invariants (DESIGN.md): the vault's current credential is never lost or replaced by one that
+ * failed verification; a credential issued but not stored is revoked (or, where the provider
+ * cannot revoke, left to expire and logged); promotion is a compare-and-swap; no secret value is
+ * logged or put in an error message.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock, Logger, Provider, ProviderContext, SecretState, Vault, VaultValue, VaultVersion } from './types';
+import { RotatorError, describeError, isRetryable, isRotatorError } from './errors';
+import { withRetry, type RetryPolicy } from './retry';
+import { decideRenewal, type CurrentCredential, type RenewalPolicy, type RenewalReason } from './renewal';
+import { chooseSlotToFree } from './slots';
+import { secrets } from './redact';
+
+/** One configured secret, ready to rotate. */
+export interface RotationTarget {
+  secretId: string;
+  provider: Provider;
+  policy: RenewalPolicy;
+}
+
+export interface RetryPolicies {
+  /** Provider calls that create or delete: issue, revoke, list. */
+  provider: RetryPolicy;
+  /** Verification of a fresh credential: allows for propagation delay. */
+  verify: RetryPolicy;
+  /** Vault writes after a credential exists: retried hard, since giving up costs a revocation. */
+  vaultWrite: RetryPolicy;
+  /** Vault reads and leases. */
+  vaultRead: RetryPolicy;
+}
+
+export const DEFAULT_RETRY_POLICIES: RetryPolicies = {
+  provider: { attempts: 5, baseDelayMs: 500, maxDelayMs: 15_000 },
+  verify: { attempts: 6, baseDelayMs: 1_000, maxDelayMs: 10_000 },
+  vaultWrite: { attempts: 8, baseDelayMs: 250, maxDelayMs: 10_000 },
+  vaultRead: { attempts: 4, baseDelayMs: 250, maxDelayMs: 5_000 },
+};
+
+export interface RotationDeps {
+  vault: Vault;
+  clock: Clock;
+  log: Logger;
+  /** Lease owner: unique per process (hostname:pid:random). */
+  owner: string;
+  /** How long a lease is held at most; longer than any rotation can take. Default 10 min. */
+  leaseTtlMs?: number;
+  retry?: Partial<RetryPolicies>;
+  random?: () => number;
+  signal?: AbortSignal;
+  /**
+   * Called after a promotion (distribution: outputs, reload hooks). A failure is reported in
+   * the result and the log; it never rolls the vault back.
+   */
+  onPromoted?: (value: VaultValue) => Promise<void>;
+  /** Rotation ids: UUIDs by default (AWS requires 32–64 characters for ClientRequestToken). */
+  newRotationId?: () => string;
+}
+
+export interface RotateOptions {
+  /** Rotate only when the renewal policy says it is due (another replica may have done it). */
+  ifDue?: boolean;
+  /** Read and report what would happen; change nothing anywhere. */
+  dryRun?: boolean;
+}
+
+export type RotationOutcome =
+  | 'rotated' // a new credential is current
+  | 'resumed' // a pending credential from an interrupted run was verified and promoted
+  | 'not-due' // --if-due and nothing to do
+  | 'leased-elsewhere' // another process holds the lease
+  | 'superseded' // another process promoted first; what we issued was cleaned up
+  | 'dry-run';
+
+export interface RotationResult {
+  secretId: string;
+  outcome: RotationOutcome;
+  /** Why it rotated (or, for dry-run, would). */
+  reason?: RenewalReason | 'forced';
+  rotationId?: string;
+  /** Non-secret facts about the current credential after the run. */
+  current?: { versionId: string; issuedAt: string; expiresAt: string };
+  /** Dry-run: a sentence describing what would happen. */
+  plan?: string;
+  /** Set when distribution failed after a successful promotion. */
+  distributionError?: string;
+}
+
+/** Facts renewal needs from a stored version. */
+export function currentCredentialOf(version: VaultVersion | undefined): CurrentCredential | undefined {
+  if (!version) return undefined;
+  return {
+    issuedAt: Date.parse(version.value.issuedAt),
+    expiresAt: Date.parse(version.value.expiresAt),
+    rotationId: version.value.rotationId,
+  };
+}
+
+function summary(version: VaultVersion | undefined): RotationResult['current'] {
+  if (!version) return undefined;
+  return { versionId: version.versionId, issuedAt: version.value.issuedAt, expiresAt: version.value.expiresAt };
+}
+
+/**
+ * Rotates one secret. Resolves with the outcome; throws a RotatorError when the rotation
+ * failed (the current credential is then unchanged).
+ */
+export async function rotateSecret(
+  target: RotationTarget,
+  deps: RotationDeps,
+  options: RotateOptions = {},
+): Promise<RotationResult> {
+  return new Rotation(target, deps).run(options);
+}
+
+class Rotation {
+  private readonly key: string;
+  private readonly log: Logger;
+  private readonly retry: RetryPolicies;
+
+  constructor(
+    private readonly target: RotationTarget,
+    private readonly deps: RotationDeps,
+  ) {
+    this.key = target.secretId;
+    this.log = deps.log.child({ secretId: target.secretId, provider: target.provider.type });
+    this.retry = { ...DEFAULT_RETRY_POLICIES, ...deps.retry };
+  }
+
+  async run(options: RotateOptions): Promise<RotationResult> {
+    if (options.dryRun) return this.plan(options);
+    const lease = await this.acquireLease();
+    if (lease === null) {
+      this.log.info({}, 'another process holds the lease; skipping');
+      return { secretId: this.key, outcome: 'leased-elsewhere' };
+    }
+    try {
+      // Re-read under the lease: another replica may have rotated while we waited.
+      let state = await this.read();
+      const decision = this.decide(state);
+      if (options.ifDue && !decision.rotate) {
+        return { secretId: this.key, outcome: 'not-due', current: summary(state.current) };
+      }
+      const reason = decision.rotate ? decision.reason : 'forced';
+      if (state.pending) {
+        const resumed = await this.resume(state);
+        if (resumed) return resumed;
+        state = await this.read();
+      }
+      return await this.issueAndPromote(state, reason);
+    } finally {
+      await lease?.release().catch((err) => this.log.warn({ error: describeError(err) }, 'lease release failed'));
+    }
+  }
+
+  private decide(state: SecretState) {
+    return decideRenewal(
+      this.deps.clock.now(),
+      this.key,
+      currentCredentialOf(state.current),
+      this.target.policy,
+      Boolean(state.pending),
+    );
+  }
+
+  private async plan(options: RotateOptions): Promise<RotationResult> {
+    const state = await this.read();
+    const decision = this.decide(state);
+    const base = { secretId: this.key, outcome: 'dry-run' as const, current: summary(state.current) };
+    if (options.ifDue && !decision.rotate) {
+      return { ...base, plan: `not due; would renew at ${new Date(decision.at).toISOString()}` };
+    }
+    const reason = decision.rotate ? decision.reason : 'forced';
+    if (state.pending) {
+      return { ...base, reason, plan: `would resume the interrupted rotation ${state.pending.versionId} (verify, promote)` };
+    }
+    return { ...base, reason, plan: `would issue a new ${this.target.provider.type} credential (${reason})` };
+  }
+
+  /** undefined: the vault has no leases (one process, or CAS alone). null: held elsewhere. */
+  private async acquireLease() {
+    const { vault } = this.deps;
+    if (!vault.acquireLease) return undefined;
+    return this.retrying('vault lease', this.retry.vaultRead, () =>
+      vault.acquireLease!(this.key, this.deps.owner, this.deps.leaseTtlMs ?? 600_000),
+    );
+  }
+
+  private read(): Promise<SecretState> {
+    return this.retrying('vault read', this.retry.vaultRead, () => this.deps.vault.read(this.key));
+  }
+
+  private ctx(rotationId: string): ProviderContext {
+    return {
+      secretId: this.key,
+      rotationId,
+      log: this.log,
+      clock: this.deps.clock,
+      ...(this.deps.signal ? { signal: this.deps.signal } : {}),
+    };
+  }
+
+  /**
+   * A pending version exists: a run was interrupted after storing a fresh credential. Verify
+   * and promote it instead of issuing another. Returns undefined when it cannot be used (it
+   * expired or fails verification); it is then discarded (and revoked where possible).
+   */
+  private async resume(state: SecretState): Promise<RotationResult | undefined> {
+    const pending = state.pending!;
+    const log = this.log.child({ rotationId: pending.versionId });
+    if (Date.parse(pending.value.expiresAt) <= this.deps.clock.now()) {
+      log.warn({}, 'pending credential from an interrupted rotation has expired; discarding it');
+      await this.discard(pending.value);
+      return undefined;
+    }
+    log.info({}, 'resuming an interrupted rotation');
+    try {
+      await this.verify(pending.value);
+    } catch (err) {
+      log.warn({ error: describeError(err) }, 'pending credential failed verification; discarding it and issuing anew');
+      await this.discard(pending.value);
+      return undefined;
+    }
+    return this.promote(pending.value, state.current, 'resumed', 'pending');
+  }
+
+  private async issueAndPromote(state: SecretState, reason: RenewalReason | 'forced'): Promise<RotationResult> {
+    await this.makeRoom(state);
+    const rotationId = (this.deps.newRotationId ?? randomUUID)();
+    const log = this.log.child({ rotationId });
+    log.info({ reason }, 'issuing a new credential');
+    const issued = await this.retrying('issue', this.retry.provider, () =>
+      this.target.provider.issue(this.ctx(rotationId)),
+    );
+    secrets.addAll(issued.credentials);
+    const value: VaultValue = {
+      ...issued.extra,
+      provider: this.target.provider.type,
+      secretId: this.key,
+      credentials: issued.credentials,
+      issuedAt: issued.issuedAt,
+      expiresAt: issued.expiresAt,
+      providerRef: issued.providerRef,
+      rotationId,
+    };
+    try {
+      await this.retrying('vault write (pending)', this.retry.vaultWrite, () =>
+        this.deps.vault.putPending(this.key, value, rotationId),
+        (err) => isRetryable(err) || (isRotatorError(err) && err.code === 'VAULT_UNAVAILABLE'),
+      );
+    } catch (err) {
+      // Nothing untracked may stay live: take back what the vault could not record.
+      const fate = await this.compensate(value);
+      throw new RotatorError('VAULT_UNAVAILABLE', `the vault could not store the new credential; ${fate}`, {
+        cause: err,
+        plugin: this.deps.vault.type,
+        details: { rotationId },
+      });
+    }
+    log.info({ providerRef: value.providerRef, expiresAt: value.expiresAt }, 'stored as pending');
+    try {
+      await this.verify(value);
+    } catch (err) {
+      await this.discard(value);
+      throw new RotatorError(
+        'VERIFY_FAILED',
+        `the new credential did not pass verification (${describeError(err)}); the current credential is unchanged`,
+        { cause: err, plugin: this.target.provider.type, details: { rotationId } },
+      );
+    }
+    return this.promote(value, state.current, 'rotated', reason);
+  }
+
+  /** Frees a slot at providers that limit live secrets; never deletes current or pending. */
+  private async makeRoom(state: SecretState): Promise<void> {
+    const { provider } = this.target;
+    if (provider.limits.maxLiveSecrets === undefined || !provider.list) return;
+    const live = await this.retrying('list provider secrets', this.retry.provider, () =>
+      provider.list!(this.ctx('make-room')),
+    );
+    const decision = chooseSlotToFree(
+      live,
+      provider.limits.maxLiveSecrets,
+      {
+        current: state.current?.value.providerRef,
+        pending: state.pending?.value.providerRef,
+        previous: state.previous?.value.providerRef,
+      },
+      this.deps.clock.now(),
+    );
+    if (decision.action === 'none') return;
+    if (decision.action === 'blocked' || !provider.revoke) {
+      throw new RotatorError('PROVIDER_REJECTED', `cannot issue: ${decision.action === 'blocked' ? decision.why : 'no slot free and the provider cannot delete'}`, {
+        plugin: provider.type,
+      });
+    }
+    this.log.info({ providerRef: decision.providerRef, why: decision.why }, 'making room at the provider');
+    await this.retrying('revoke to make room', this.retry.provider, () =>
+      provider.revoke!(decision.providerRef, this.ctx('make-room')),
+    );
+  }
+
+  private async verify(value: VaultValue): Promise<void> {
+    const { provider } = this.target;
+    if (!provider.verify) return;
+    await this.retrying('verify', this.retry.verify, () => provider.verify!(value, this.ctx(value.rotationId)));
+    this.log.info({ rotationId: value.rotationId }, 'verified');
+  }
+
+  private async promote(
+    value: VaultValue,
+    expectedCurrent: VaultVersion | undefined,
+    outcome: 'rotated' | 'resumed',
+    reason: RotationResult['reason'],
+  ): Promise<RotationResult> {
+    const { vault } = this.deps;
+    const rotationId = value.rotationId;
+    try {
+      await this.retrying('vault promote', this.retry.vaultWrite, () =>
+        vault.promote(this.key, rotationId, expectedCurrent?.versionId ?? null),
+        (err) => isRetryable(err) || (isRotatorError(err) && err.code === 'VAULT_UNAVAILABLE'),
+      );
+    } catch (err) {
+      if (!(isRotatorError(err) && err.code === 'VAULT_CONFLICT')) throw err;
+      const now = await this.read();
+      if (now.current?.versionId !== rotationId) {
+        // Someone else promoted first. Theirs stands; ours must not stay live.
+        this.log.warn({ rotationId, winner: now.current?.versionId }, 'another process promoted first; cleaning up ours');
+        await this.discard(value);
+        return { secretId: this.key, outcome: 'superseded', rotationId, current: summary(now.current) };
+      }
+    }
+    this.log.info({ rotationId, expiresAt: value.expiresAt }, outcome === 'resumed' ? 'promoted (resumed)' : 'promoted');
+    const result: RotationResult = {
+      secretId: this.key,
+      outcome,
+      reason,
+      rotationId,
+      current: { versionId: rotationId, issuedAt: value.issuedAt, expiresAt: value.expiresAt },
+    };
+    if (this.deps.onPromoted) {
+      try {
+        await this.deps.onPromoted(value);
+      } catch (err) {
+        result.distributionError = describeError(err);
+        this.log.error({ rotationId, error: result.distributionError }, 'distribution failed; the vault keeps the new credential');
+      }
+    }
+    return result;
+  }
+
+  /** Drops a pending version and takes its credential back at the provider. */
+  private async discard(value: VaultValue): Promise<void> {
+    await this.retrying('vault discard pending', this.retry.vaultWrite, () =>
+      this.deps.vault.discardPending(this.key, value.rotationId),
+    ).catch((err) => this.log.warn({ error: describeError(err) }, 'could not discard the pending version'));
+    const fate = await this.compensate(value);
+    this.log.info({ rotationId: value.rotationId, providerRef: value.providerRef }, fate);
+  }
+
+  /** Revokes a credential that must not stay live; says what became of it. Never throws. */
+  private async compensate(value: VaultValue): Promise<string> {
+    const { provider } = this.target;
+    if (!provider.revoke) {
+      return `the issued credential cannot be revoked at ${provider.type}; it expires on its own at ${value.expiresAt}`;
+    }
+    try {
+      await this.retrying('revoke', this.retry.provider, () => provider.revoke!(value.providerRef, this.ctx(value.rotationId)));
+      return 'the issued credential was revoked at the provider';
+    } catch (err) {
+      this.log.error({ providerRef: value.providerRef, error: describeError(err) }, 'revocation failed');
+      return `revoking the issued credential ${value.providerRef} failed (${describeError(err)}); delete it at the provider`;
+    }
+  }
+
+  private retrying<T>(what: string, policy: RetryPolicy, fn: () => Promise<T>, retryable?: (err: unknown) => boolean) {
+    return withRetry(fn, {
+      what,
+      policy,
+      clock: this.deps.clock,
+      log: this.log,
+      ...(this.deps.signal ? { signal: this.deps.signal } : {}),
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      ...(retryable ? { retryable } : {}),
+    });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Sandbox mode (`--sandbox`, `npm start`, `rotator sandbox`): the provider emulators run
+ * in-process on loopback, every configured secret is pointed at them with credentials they
+ * accept, and a separate file vault is used. The configured vault and the real services are
+ * never touched.
+ */
+import { rm, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { EmulatorHandle, ProviderDeps, ProviderPlugin } from './types';
+import type { RotatorConfig } from '../config/schema';
+import { providerPlugins } from '../providers';
+
+export interface Sandbox {
+  /** The configuration rewritten to the emulators and the sandbox vault. */
+  config: RotatorConfig;
+  emulators: { type: string; url: string }[];
+  vaultPath: string;
+  /** A few lines for the operator saying what is real and what is not. */
+  banner(): string;
+  close(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  /** Start from an empty sandbox vault: the emulators keep no state across restarts. */
+  fresh?: boolean;
+  /** Start every plugin's emulator, not only those the config uses (`rotator sandbox`). */
+  allProviders?: boolean;
+  plugins?: readonly ProviderPlugin[];
+}
+
+export function sandboxVaultPath(config: RotatorConfig): string {
+  return join(dirname(config.file), '.rotator', 'sandbox', 'vault.json');
+}
+
+export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, options: SandboxOptions = {}): Promise<Sandbox> {
+  const plugins = options.plugins ?? providerPlugins;
+  const used = new Set(config.secrets.map((s) => s.provider));
+  const started = new Map<string, EmulatorHandle>();
+  try {
+    for (const plugin of plugins) {
+      if (!plugin.sandbox || (!options.allProviders && !used.has(plugin.type))) continue;
+      started.set(plugin.type, await plugin.sandbox.start({ ...deps, log: deps.log.child({ emulator: plugin.type }) }));
+    }
+  } catch (err) {
+    await Promise.allSettled([...started.values()].map((e) => e.close()));
+    throw err;
+  }
+  const secrets = config.secrets.map((secret) => {
+    const plugin = plugins.find((p) => p.type === secret.provider);
+    const emulator = started.get(secret.provider);
+    if (!plugin?.sandbox || !emulator) {
+      throw new Error(`provider '${secret.provider}' has no emulator; it cannot run in the sandbox`);
+    }
+    const rewritten = plugin.sandbox.rewrite({ id: secret.id, credentials: secret.credentials, params: secret.params }, emulator);
+    return { ...secret, credentials: rewritten.credentials, params: rewritten.params };
+  });
+  const vaultPath = sandboxVaultPath(config);
+  if (options.fresh) await rm(dirname(vaultPath), { recursive: true, force: true });
+  await mkdir(dirname(vaultPath), { recursive: true, mode: 0o700 });
+  const sandboxConfig: RotatorConfig = {
+    ...config,
+    vault: { type: 'file', path: vaultPath, keyFile: `${vaultPath}.key`, history: 5 },
+    secrets,
+  };
+  const emulators = [...started].map(([type, e]) => ({ type, url: e.url }));
+  return {
+    config: sandboxConfig,
+    emulators,
+    vaultPath,
+    banner: () =>
+      [
+        'SANDBOX MODE: no real service is called and the configured vault is not used.',
+        ...emulators.map((e) => `  emulator ${e.type.padEnd(24)} ${e.url}`),
+        `  sandbox vault ${vaultPath}${options.fresh ? ' (emptied at start)' : ''}`,
+      ].join('\n'),
+    async close() {
+      await Promise.allSettled([...started.values()].map((e) => e.close()));
+    },
+  };
+}
