@@ -15,7 +15,8 @@ export function createLimiter(limit: number) {
       return new Promise<T>((resolve, reject) => {
         const start = () => {
           active++;
-          task().then(resolve, reject).finally(next);
+          // A task that throws synchronously must still free its slot.
+          Promise.resolve().then(task).then(resolve, reject).finally(next);
         };
         if (active < limit) start();
         else queue.push(start);

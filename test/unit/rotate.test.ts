@@ -1,0 +1,291 @@
+import { rotateSecret, type RotationDeps, type RotationTarget } from '../../src/rotate';
+import { RotatorError } from '../../src/errors';
+import { FastForwardClock } from '../../src/clock';
+import { memoryLogger } from '../../src/log';
+import { MemoryVault, instrumentVault } from '../support/memory-vault';
+import { FakeProvider } from '../support/fake-provider';
+import type { VaultValue } from '../../src/types';
+
+const fastRetry = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+
+function setup(providerOptions: ConstructorParameters<typeof FakeProvider>[0] = {}) {
+  const clock = new FastForwardClock();
+  const log = memoryLogger();
+  const inner = new MemoryVault(clock);
+  const { vault, calls, before } = instrumentVault(inner);
+  const provider = new FakeProvider(providerOptions);
+  const target: RotationTarget = {
+    secretId: 'svc',
+    provider,
+    policy: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 },
+  };
+  const deps: RotationDeps = {
+    vault,
+    clock,
+    log,
+    owner: 'test-owner',
+    retry: { provider: fastRetry, verify: fastRetry, vaultWrite: fastRetry, vaultRead: fastRetry },
+  };
+  return { clock, log, inner, vault, calls, before, provider, target, deps };
+}
+
+/** A pending version as a crashed run would have left it: issued at the provider and stored. */
+async function crashedAfterPending(s: ReturnType<typeof setup>, rotationId = 'crashed-rotation-0001') {
+  const issued = await s.provider.issue({ secretId: 'svc', rotationId, log: s.log, clock: s.clock });
+  const value: VaultValue = {
+    provider: 'fake',
+    secretId: 'svc',
+    credentials: issued.credentials,
+    issuedAt: issued.issuedAt,
+    expiresAt: issued.expiresAt,
+    providerRef: issued.providerRef,
+    rotationId,
+  };
+  await s.inner.putPending('svc', value, rotationId);
+  return value;
+}
+
+const unavailable = () => new RotatorError('VAULT_UNAVAILABLE', 'disk on fire', { retryable: true });
+
+describe('rotateSecret: the happy path', () => {
+  test('first rotation stores a verified current and no pending', async () => {
+    const s = setup();
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('rotated');
+    const state = await s.inner.read('svc');
+    expect(state.current?.value.providerRef).toBe('ref-1');
+    expect(state.current?.value.rotationId).toBe(result.rotationId);
+    expect(state.pending).toBeUndefined();
+    expect(s.provider.verifyCalls).toBe(1);
+  });
+
+  test('a second rotation moves the first value to previous', async () => {
+    const s = setup();
+    const first = await rotateSecret(s.target, s.deps);
+    const second = await rotateSecret(s.target, s.deps);
+    const state = await s.inner.read('svc');
+    expect(state.current?.versionId).toBe(second.rotationId);
+    expect(state.previous?.versionId).toBe(first.rotationId);
+  });
+
+  test('the vault value has the documented shape', async () => {
+    const s = setup();
+    await rotateSecret(s.target, s.deps);
+    const value = (await s.inner.read('svc')).current!.value;
+    expect(Object.keys(value).sort()).toEqual(
+      ['credentials', 'expiresAt', 'issuedAt', 'provider', 'providerRef', 'rotationId', 'secretId'].sort(),
+    );
+    expect(value).toMatchObject({ provider: 'fake', secretId: 'svc', providerRef: 'ref-1' });
+  });
+
+  test('no secret value reaches the log', async () => {
+    const s = setup();
+    await rotateSecret(s.target, s.deps);
+    await rotateSecret(s.target, s.deps);
+    for (const issued of s.provider.issued) expect(s.log.text()).not.toContain(issued.value);
+    expect(s.log.lines.length).toBeGreaterThan(3);
+  });
+});
+
+describe('rotateSecret: --if-due and --dry-run', () => {
+  test('ifDue skips a fresh credential without touching the provider', async () => {
+    const s = setup();
+    await rotateSecret(s.target, s.deps);
+    const result = await rotateSecret(s.target, s.deps, { ifDue: true });
+    expect(result.outcome).toBe('not-due');
+    expect(s.provider.issueCalls).toBe(1);
+  });
+
+  test('ifDue rotates once the renewal time has come', async () => {
+    const s = setup({ lifetimeMs: 3_600_000 });
+    await rotateSecret(s.target, s.deps);
+    await s.clock.sleep(2_400_001);
+    const result = await rotateSecret(s.target, s.deps, { ifDue: true });
+    expect(result).toMatchObject({ outcome: 'rotated', reason: 'due' });
+  });
+
+  test('dry run reports and changes nothing anywhere', async () => {
+    const s = setup();
+    const result = await rotateSecret(s.target, s.deps, { dryRun: true });
+    expect(result.outcome).toBe('dry-run');
+    expect(result.plan).toMatch(/would issue/);
+    expect(s.provider.issueCalls).toBe(0);
+    expect(s.calls.putPending).toBeUndefined();
+    expect(s.calls.acquireLease).toBeUndefined();
+  });
+});
+
+describe('rotateSecret: resuming after a crash', () => {
+  test('a pending version is verified and promoted without issuing again', async () => {
+    const s = setup();
+    await rotateSecret(s.target, s.deps);
+    const pending = await crashedAfterPending(s);
+    const issuedBefore = s.provider.issueCalls;
+    const result = await rotateSecret(s.target, s.deps, { ifDue: true });
+    expect(result).toMatchObject({ outcome: 'resumed', rotationId: pending.rotationId });
+    expect(s.provider.issueCalls).toBe(issuedBefore);
+    const state = await s.inner.read('svc');
+    expect(state.current?.versionId).toBe(pending.rotationId);
+    expect(state.previous?.value.providerRef).toBe('ref-1');
+    expect(state.pending).toBeUndefined();
+  });
+
+  test('a pending version when there is no current yet is promoted (crash during the first rotation)', async () => {
+    const s = setup();
+    const pending = await crashedAfterPending(s);
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('resumed');
+    expect((await s.inner.read('svc')).current?.versionId).toBe(pending.rotationId);
+  });
+
+  test('an expired pending version is discarded, revoked, and a new one issued', async () => {
+    const s = setup({ revocable: true, lifetimeMs: 60_000 });
+    const pending = await crashedAfterPending(s);
+    await s.clock.sleep(61_000);
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('rotated');
+    expect(result.rotationId).not.toBe(pending.rotationId);
+    expect(s.provider.issued.find((x) => x.ref === pending.providerRef)?.revoked).toBe(true);
+  });
+
+  test('a pending version that fails verification is discarded and replaced; current untouched until then', async () => {
+    const s = setup({ revocable: true });
+    await rotateSecret(s.target, s.deps);
+    const pending = await crashedAfterPending(s);
+    s.provider.issued.find((x) => x.ref === pending.providerRef)!.revoked = true; // deleted by hand meanwhile
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('rotated');
+    const state = await s.inner.read('svc');
+    expect(state.current?.versionId).toBe(result.rotationId);
+    expect(state.previous?.value.providerRef).toBe('ref-1');
+  });
+});
+
+describe('rotateSecret: failures never lose the current credential', () => {
+  test('verification failure: VERIFY_FAILED, current unchanged, pending discarded, issued revoked', async () => {
+    const s = setup({ revocable: true });
+    await rotateSecret(s.target, s.deps);
+    const before = await s.inner.read('svc');
+    s.provider.verifyFailures = Array(5).fill(new RotatorError('VERIFY_FAILED', 'nope', { retryable: false }));
+    await expect(rotateSecret(s.target, s.deps)).rejects.toMatchObject({ code: 'VERIFY_FAILED' });
+    const after = await s.inner.read('svc');
+    expect(after.current).toEqual(before.current);
+    expect(after.pending).toBeUndefined();
+    expect(s.provider.live(s.clock.now()).map((x) => x.ref)).toEqual(['ref-1']);
+  });
+
+  test('verification is retried for propagation delay', async () => {
+    const s = setup();
+    s.provider.verifyFailures = [new RotatorError('VERIFY_FAILED', 'not yet', { retryable: true })];
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('rotated');
+    expect(s.provider.verifyCalls).toBe(2);
+  });
+
+  test('vault cannot take the pending write: the issued credential is revoked (compensation)', async () => {
+    const s = setup({ revocable: true });
+    s.before.putPending = () => {
+      throw unavailable();
+    };
+    await expect(rotateSecret(s.target, s.deps)).rejects.toThrow(/could not store.*revoked at the provider/);
+    expect(s.calls.putPending).toBe(3); // retried hard (policy: 3 attempts in this test)
+    expect(s.provider.live(s.clock.now())).toHaveLength(0);
+    expect(await s.inner.read('svc')).toEqual({});
+  });
+
+  test('vault write fails once, then succeeds: rotation completes', async () => {
+    const s = setup();
+    let failures = 1;
+    s.before.putPending = () => {
+      if (failures-- > 0) throw unavailable();
+    };
+    expect((await rotateSecret(s.target, s.deps)).outcome).toBe('rotated');
+  });
+
+  test('non-revocable provider: the error says the credential expires on its own', async () => {
+    const s = setup({ revocable: false });
+    s.before.putPending = () => {
+      throw unavailable();
+    };
+    await expect(rotateSecret(s.target, s.deps)).rejects.toThrow(/cannot be revoked at fake; it expires on its own at/);
+  });
+
+  test('retryable issue errors are retried; non-retryable fail at once', async () => {
+    const s = setup();
+    s.provider.issueFailures = [new RotatorError('RATE_LIMITED', '429', { retryable: true })];
+    expect((await rotateSecret(s.target, s.deps)).outcome).toBe('rotated');
+    expect(s.provider.issueCalls).toBe(2);
+
+    s.provider.issueFailures = [new RotatorError('PROVIDER_AUTH', '401', { retryable: false })];
+    await expect(rotateSecret(s.target, s.deps)).rejects.toMatchObject({ code: 'PROVIDER_AUTH' });
+    expect(s.provider.issueCalls).toBe(3);
+  });
+
+  test('a distribution failure is reported but the vault keeps the new credential', async () => {
+    const s = setup();
+    const result = await rotateSecret(s.target, {
+      ...s.deps,
+      onPromoted: async () => {
+        throw new Error('hook exploded');
+      },
+    });
+    expect(result.outcome).toBe('rotated');
+    expect(result.distributionError).toMatch(/hook exploded/);
+    expect((await s.inner.read('svc')).current?.versionId).toBe(result.rotationId);
+  });
+});
+
+describe('rotateSecret: races between replicas', () => {
+  test('another process holding the lease: skipped, nothing issued', async () => {
+    const s = setup();
+    await s.inner.acquireLease('svc', 'someone-else', 60_000);
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('leased-elsewhere');
+    expect(s.provider.issueCalls).toBe(0);
+  });
+
+  test('the lease is released afterwards, even on failure', async () => {
+    const s = setup();
+    s.provider.issueFailures = [new RotatorError('PROVIDER_AUTH', '401')];
+    await expect(rotateSecret(s.target, s.deps)).rejects.toBeTruthy();
+    expect(await s.inner.acquireLease('svc', 'other', 1000)).not.toBeNull();
+  });
+
+  test('lost compare-and-swap: ours is discarded and revoked, theirs stands', async () => {
+    const s = setup({ revocable: true });
+    await rotateSecret(s.target, s.deps);
+    // While we verify, a replica that does not use leases stores and promotes its own first.
+    let raced = false;
+    s.provider.onVerify = async (value) => {
+      if (raced || value.providerRef !== 'ref-2') return;
+      raced = true;
+      const theirs = await crashedAfterPending(s, 'rival-rotation-00000001');
+      await s.inner.promote('svc', theirs.rotationId, (await s.inner.read('svc')).current!.versionId);
+    };
+    // Our own pending write was replaced by the rival's, so promote of ours conflicts.
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('superseded');
+    const state = await s.inner.read('svc');
+    expect(state.current?.versionId).toBe('rival-rotation-00000001');
+    expect(s.provider.issued.find((x) => x.ref === 'ref-2')?.revoked).toBe(true);
+  });
+});
+
+describe('rotateSecret: providers with a live-secret limit', () => {
+  test('two secrets unknown to the vault: the oldest is deleted to make room; never the current', async () => {
+    const s = setup({ revocable: true, listable: true, limits: { maxLiveSecrets: 2 } });
+    const now = s.clock.now();
+    s.provider.external.push(
+      { ref: 'old-a', value: 'x', createdAt: now - 2000, expiresAt: now + 1e9, revoked: false },
+      { ref: 'old-b', value: 'y', createdAt: now - 1000, expiresAt: now + 1e9, revoked: false },
+    );
+    await rotateSecret(s.target, s.deps);
+    expect(s.provider.external.map((x) => x.revoked)).toEqual([true, false]);
+    await rotateSecret(s.target, s.deps); // current ref-1 + old-b live: old-b goes, not ref-1
+    expect(s.provider.external[1]!.revoked).toBe(true);
+    expect(s.provider.issued[0]!.revoked).toBe(false);
+    await rotateSecret(s.target, s.deps); // current ref-2 + previous ref-1: previous goes
+    expect(s.provider.issued.map((x) => x.revoked)).toEqual([true, false, false]);
+    expect(s.provider.live(s.clock.now())).toHaveLength(2);
+  });
+});
