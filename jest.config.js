@@ -10,5 +10,6 @@ module.exports = {
     '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!(digest-fetch)/)'],
+  globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 30000,
 };

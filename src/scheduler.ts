@@ -7,7 +7,7 @@
  * Scheduled rotations run with `ifDue`, so a replica that finds the secret already rotated by
  * another one just learns the new expiry.
  */
-import cron from 'node-cron';
+import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock, Logger } from './types';
 import { rotateSecret, currentCredentialOf, type RotationDeps, type RotationResult, type RotationTarget } from './rotate';
 import {
@@ -58,7 +58,7 @@ export class Scheduler {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly limiter;
   private readonly abort = new AbortController();
-  private task?: cron.ScheduledTask;
+  private task?: ScheduledTask;
   private stopping = false;
 
   constructor(private readonly options: SchedulerOptions) {
