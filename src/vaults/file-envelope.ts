@@ -1,0 +1,94 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { RotatorError } from '../errors';
+
+/**
+ * The on-disk form of a file vault: a small JSON envelope around the AES-256-GCM ciphertext of
+ * the whole document. `format` and `version` let a later rotator recognise (and migrate) this
+ * file; they are also bound into the authentication tag, so they cannot be altered unnoticed.
+ */
+export interface VaultEnvelope {
+  format: 'rotator-vault';
+  version: 1;
+  cipher: 'aes-256-gcm';
+  /** base64 of the 12-byte IV, fresh for every write. */
+  iv: string;
+  /** base64 of the 16-byte GCM authentication tag. */
+  tag: string;
+  /** base64 of the ciphertext. */
+  data: string;
+}
+
+const FORMAT = 'rotator-vault';
+const VERSION = 1;
+const CIPHER = 'aes-256-gcm';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const AAD = Buffer.from(`${FORMAT}/${VERSION}/${CIPHER}`);
+
+/** Where the envelope came from, for error messages. */
+export interface EnvelopeSource {
+  path: string;
+  keySource: string;
+}
+
+/** Encrypts `plaintext` under `key` with a random IV; returns the envelope as JSON text. */
+export function sealEnvelope(plaintext: Buffer, key: Buffer): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(CIPHER, key, iv).setAAD(AAD);
+  const data = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  const envelope: VaultEnvelope = {
+    format: FORMAT,
+    version: VERSION,
+    cipher: CIPHER,
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+    data: data.toString('base64'),
+  };
+  return `${JSON.stringify(envelope, null, 2)}\n`;
+}
+
+/**
+ * Checks and decrypts an envelope. Throws VAULT_CORRUPT when the text is not a rotator vault,
+ * is a format this code does not know, or does not authenticate under `key` (wrong key or
+ * tampered file).
+ */
+export function openEnvelope(text: string, key: Buffer, source: EnvelopeSource): Buffer {
+  const envelope = parseEnvelope(text, source.path);
+  try {
+    const decipher = createDecipheriv(CIPHER, key, Buffer.from(envelope.iv, 'base64'), { authTagLength: TAG_BYTES });
+    decipher.setAAD(AAD).setAuthTag(Buffer.from(envelope.tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(envelope.data, 'base64')), decipher.final()]);
+  } catch (err) {
+    throw corrupt(
+      `cannot decrypt vault ${source.path} with this key (${source.keySource}): the key is not the one ` +
+        'that wrote it, or the file was altered; use the right key or restore the file from a backup',
+      err,
+    );
+  }
+}
+
+function parseEnvelope(text: string, file: string): VaultEnvelope {
+  let parsed: Partial<VaultEnvelope>;
+  try {
+    parsed = JSON.parse(text) as Partial<VaultEnvelope>;
+  } catch (err) {
+    throw corrupt(`vault ${file} is not a rotator vault file (not JSON); restore it from a backup`, err);
+  }
+  if (parsed?.format !== FORMAT) {
+    throw corrupt(`vault ${file} is not a rotator vault file (format is not "${FORMAT}")`);
+  }
+  if (parsed.version !== VERSION || parsed.cipher !== CIPHER) {
+    throw corrupt(
+      `vault ${file} uses format version ${String(parsed.version)} with cipher ${String(parsed.cipher)}; ` +
+        `this rotator reads version ${VERSION} (${CIPHER}): upgrade rotator`,
+    );
+  }
+  if (![parsed.iv, parsed.tag, parsed.data].every((f) => typeof f === 'string')) {
+    throw corrupt(`vault ${file} is damaged (iv, tag or data missing); restore it from a backup`);
+  }
+  return parsed as VaultEnvelope;
+}
+
+function corrupt(message: string, cause?: unknown): RotatorError {
+  return new RotatorError('VAULT_CORRUPT', message, { plugin: 'file', cause });
+}

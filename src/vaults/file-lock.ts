@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import { RotatorError } from '../errors';
+import type { Logger } from '../types';
+import { errnoCode, isErrno, PRIVATE_FILE_MODE, tempPathFor } from './fs-util';
+
+/**
+ * An exclusive lock between processes sharing one vault file: a lock file created exclusively
+ * (link(2), which fails on an existing name like O_EXCL) holding the owner's pid, hostname and
+ * creation time.
+ *
+ * Locks coordinate processes, so they use wall time (Date.now, setTimeout, file mtimes), never
+ * the injected Clock, which belongs to one process and is a manual clock in tests.
+ *
+ * A lock is stale, and is broken, when its owner is a pid on this host that no longer exists,
+ * or when it is older than `staleMs` (a holder only keeps it for one read-modify-write, which
+ * takes milliseconds). Breaking is serialized by a second O_EXCL file (`<lock>.break`) and
+ * re-checks that the lock is still the very file judged stale: otherwise two waiters that saw
+ * the same stale lock could both delete it, the second deleting the first's fresh lock.
+ * Residual risk: a process killed while breaking leaves the break file, which is itself broken
+ * by the same rules; a race on that second-order breakage is theoretically possible.
+ */
+export interface LockOptions {
+  /** Give up after this long, with VAULT_UNAVAILABLE naming the holder. */
+  timeoutMs: number;
+  /** A lock older than this is stale whoever holds it. */
+  staleMs: number;
+  /** The vault the lock protects, for messages. */
+  vaultPath: string;
+  log: Logger;
+}
+
+export interface HeldLock {
+  /** Removes the lock file if it is still ours. Never throws on a lock already gone. */
+  release(): Promise<void>;
+}
+
+/** What a lock file says about its owner. */
+interface LockOwner {
+  pid: number;
+  hostname: string;
+  /** ISO 8601, when the lock was taken. */
+  since: string;
+  token: string;
+}
+
+/** A lock file as seen at one moment: identity (inode + mtime) and content. */
+interface LockSnapshot {
+  ino: number;
+  mtimeMs: number;
+  raw: string;
+  owner?: LockOwner;
+}
+
+const MIN_WAIT_MS = 2;
+const MAX_WAIT_MS = 25;
+/** A break file lives for a few file operations; older than this its holder died. */
+const BREAK_STALE_MS = 5_000;
+
+export async function acquireFileLock(lockPath: string, options: LockOptions): Promise<HeldLock> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const token = randomBytes(8).toString('hex');
+    if (await tryCreateLock(lockPath, token)) return { release: () => releaseLock(lockPath, token) };
+    const seen = await snapshot(lockPath);
+    if (!seen) continue;
+    const reason = staleReason(seen, options.staleMs);
+    if (reason) {
+      await breakStaleLock(lockPath, seen, reason, options.log);
+      continue;
+    }
+    if (Date.now() >= deadline) throw lockedError(lockPath, seen, options);
+    await sleep(MIN_WAIT_MS + Math.random() * (MAX_WAIT_MS - MIN_WAIT_MS));
+  }
+}
+
+/**
+ * Creates the lock file with its content in one step: the owner record is written to a temp
+ * file that is then hard-linked to the lock path. link(2) fails with EEXIST like O_EXCL does,
+ * and a crash can never leave an empty lock file that only age would expire. A crash can leave
+ * the temp file; the vault sweeps those of dead pids.
+ */
+async function tryCreateLock(lockPath: string, token: string): Promise<boolean> {
+  const temp = tempPathFor(lockPath);
+  try {
+    await fs.writeFile(temp, JSON.stringify(ownerRecord(token)), { flag: 'wx', mode: PRIVATE_FILE_MODE });
+    await fs.link(temp, lockPath);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    throw unavailable(`cannot create the vault lock ${lockPath}: ${errnoCode(err)}`, err);
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}
+
+function ownerRecord(token: string): LockOwner {
+  return { pid: process.pid, hostname: os.hostname(), since: new Date().toISOString(), token };
+}
+
+async function releaseLock(lockPath: string, token: string): Promise<void> {
+  const current = await snapshot(lockPath);
+  // Someone broke our lock (we held it past staleMs) and may hold a new one: leave theirs alone.
+  if (current?.owner?.token !== token) return;
+  await fs.rm(lockPath, { force: true });
+}
+
+/** Reads the lock file; undefined when it vanished meanwhile. */
+async function snapshot(file: string): Promise<LockSnapshot | undefined> {
+  try {
+    const stat = await fs.stat(file);
+    const raw = await fs.readFile(file, 'utf8');
+    return { ino: stat.ino, mtimeMs: stat.mtimeMs, raw, owner: parseOwner(raw) };
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw unavailable(`cannot read the vault lock ${file}: ${errnoCode(err)}`, err);
+  }
+}
+
+/** The owner record, or undefined while the creator has not written it yet (or it is junk). */
+function parseOwner(raw: string): LockOwner | undefined {
+  try {
+    const parsed = JSON.parse(raw) as Partial<LockOwner>;
+    if (typeof parsed.pid === 'number' && typeof parsed.hostname === 'string') return parsed as LockOwner;
+  } catch {
+    // An empty or partial file: judged by its age alone.
+  }
+  return undefined;
+}
+
+/** Why `seen` is stale, or undefined when it is not. */
+function staleReason(seen: LockSnapshot, staleMs: number): string | undefined {
+  const age = Date.now() - seen.mtimeMs;
+  if (seen.owner && seen.owner.hostname === os.hostname() && !pidAlive(seen.owner.pid)) {
+    return `pid ${seen.owner.pid} is no longer running`;
+  }
+  if (age > staleMs) return `it is ${Math.round(age / 1000)} s old`;
+  return undefined;
+}
+
+/** Signal 0 tests for existence: ESRCH means no such process; EPERM means it exists. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return !isErrno(err, 'ESRCH');
+  }
+}
+
+async function breakStaleLock(lockPath: string, seen: LockSnapshot, reason: string, log: Logger): Promise<void> {
+  const breakPath = `${lockPath}.break`;
+  if (!(await tryCreateLock(breakPath, randomBytes(8).toString('hex')))) {
+    await clearStaleBreakFile(breakPath);
+    return;
+  }
+  try {
+    const now = await snapshot(lockPath);
+    if (now && now.ino === seen.ino && now.mtimeMs === seen.mtimeMs && now.raw === seen.raw) {
+      await fs.rm(lockPath, { force: true });
+      log.warn({ lock: lockPath, pid: seen.owner?.pid }, `broke a stale vault lock ${lockPath}: ${reason}`);
+    }
+  } finally {
+    await fs.rm(breakPath, { force: true });
+  }
+}
+
+/** Another process is breaking the lock; if that process died doing so, remove its break file. */
+async function clearStaleBreakFile(breakPath: string): Promise<void> {
+  if (!(await removeBreakFileIfStale(breakPath))) await sleep(MIN_WAIT_MS);
+}
+
+async function removeBreakFileIfStale(breakPath: string): Promise<boolean> {
+  const seen = await snapshot(breakPath);
+  if (!seen || !staleReason(seen, BREAK_STALE_MS)) return false;
+  await fs.rm(breakPath, { force: true });
+  return true;
+}
+
+/**
+ * For a holder of `lockPath`: removes a break file left by a process that died while breaking
+ * a stale lock. (Nobody can be breaking a lock that is held and fresh.)
+ */
+export async function sweepDeadBreakFile(lockPath: string): Promise<void> {
+  await removeBreakFileIfStale(`${lockPath}.break`);
+}
+
+function lockedError(lockPath: string, seen: LockSnapshot, options: LockOptions): RotatorError {
+  const owner = seen.owner;
+  const pid = owner ? `pid ${owner.pid}` : 'an unknown process';
+  const since = owner?.since ?? new Date(seen.mtimeMs).toISOString();
+  const host = owner ? ` on host ${owner.hostname}` : '';
+  return unavailable(
+    `vault ${options.vaultPath} is locked by ${pid} since ${since}${host} (waited ${options.timeoutMs} ms); ` +
+      `if that process is gone, delete ${lockPath}`,
+  );
+}
+
+function unavailable(message: string, cause?: unknown): RotatorError {
+  return new RotatorError('VAULT_UNAVAILABLE', message, { plugin: 'file', retryable: true, cause });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

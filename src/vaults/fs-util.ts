@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../types';
+
+/** Owner read/write only: vault files, key files, temp files and lock files. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Owner only: a vault directory we create. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+export function isErrno(err: unknown, ...codes: string[]): boolean {
+  return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+export function errnoCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error';
+}
+
+/** A name for a temp file next to `target`, unique per process and call. */
+export function tempPathFor(target: string): string {
+  return `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]+$/;
+
+/**
+ * When directory entry `name` is a temp file made by {@link tempPathFor} for a file whose name
+ * starts with `base`, the pid that made it; otherwise undefined.
+ */
+export function tempFileOwner(name: string, base: string): number | undefined {
+  if (!name.startsWith(`${base}.`)) return undefined;
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Creates `file` (it MUST NOT exist), writes `data`, fsyncs and closes it, with mode 0600
+ * whatever the umask.
+ */
+export async function writeNewFileDurably(file: string, data: string | Buffer): Promise<void> {
+  const handle = await fs.open(file, 'wx', PRIVATE_FILE_MODE);
+  try {
+    await handle.chmod(PRIVATE_FILE_MODE);
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `target` so that a crash at any moment leaves either the old or the new complete
+ * file: write a temp file in the same directory (rename is atomic only within one file
+ * system), fsync it, rename it over the target, then fsync the directory so the rename itself
+ * survives a power loss.
+ */
+export async function replaceAtomically(target: string, data: string | Buffer): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    await writeNewFileDurably(temp, data);
+    await fs.rename(temp, target);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+  await fsyncDirectory(path.dirname(target));
+}
+
+/** Makes a rename or link in `dir` durable. Platforms that cannot fsync a directory skip it. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    if (!isErrno(err, 'EISDIR', 'EINVAL', 'EPERM', 'EACCES')) throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Creates `dir` (and its parents) with mode 0700 when missing; an existing one is left as is. */
+export async function ensureDirectory(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/**
+ * When `file` exists and group or others may access it, logs a warning and tightens it to
+ * 0600. Returns whether the file exists.
+ */
+export async function tightenMode(file: string, what: string, log: Logger): Promise<boolean> {
+  let mode: number;
+  try {
+    mode = (await fs.stat(file)).mode & 0o777;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+  if ((mode & 0o077) !== 0) {
+    log.warn(
+      { path: file, mode: mode.toString(8) },
+      `${what} ${file} was accessible to other users (mode ${mode.toString(8)}); tightened it to 600`,
+    );
+    await fs.chmod(file, PRIVATE_FILE_MODE);
+  }
+  return true;
+}
+
+/** Reads `file`, or undefined when it does not exist. */
+export async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
