@@ -223,11 +223,14 @@ export function describeVaultContract(name: string, makeVault: () => Promise<Vau
         expect(await stages('a')).toEqual({ current: 'r1', pending: 'r2' });
       });
 
-      test('after a discard, the same rotationId may be stored again', async () => {
+      // Not promised: re-using a discarded rotationId with another value. AWS keeps the version
+      // (ClientRequestToken) and would refuse it; the engine never re-uses a rotation id.
+      test('after a discard, the next rotation can be stored as pending and promoted', async () => {
         await vault.putPending('a', sampleValue('r1'), 'r1');
         await vault.discardPending('a', 'r1');
-        await vault.putPending('a', sampleValue('r1', 'retry'), 'r1');
-        expect((await vault.read('a')).pending?.value).toEqual(sampleValue('r1', 'retry'));
+        await vault.putPending('a', sampleValue('r2'), 'r2');
+        await vault.promote('a', 'r2', null);
+        expect((await vault.read('a')).current?.value).toEqual(sampleValue('r2'));
       });
     });
 

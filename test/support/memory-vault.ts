@@ -7,6 +7,9 @@ import type { Lease, SecretState, Stage, Vault, VaultValue, VaultVersion, Clock 
 import { RotatorError } from '../../src/errors';
 import { isDeepStrictEqual } from 'node:util';
 
+/** JSON round trip: values are JSON by contract, and it keeps jest's realm (structuredClone does not). */
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
 interface Entry {
   versions: VaultVersion[];
   lease?: { owner: string; expiresAt: number };
@@ -31,7 +34,7 @@ export class MemoryVault implements Vault {
     const state: SecretState = {};
     for (const stage of ['current', 'pending', 'previous'] as Stage[]) {
       const v = this.withStage(key, stage);
-      if (v) state[stage] = structuredClone(v);
+      if (v) state[stage] = clone(v);
     }
     return state;
   }
@@ -43,17 +46,17 @@ export class MemoryVault implements Vault {
       if (!isDeepStrictEqual(existing.value, value)) {
         throw new RotatorError('VAULT_CONFLICT', `rotation ${rotationId} already stored a different value`);
       }
-      return structuredClone(existing);
+      return clone(existing);
     }
     for (const v of e.versions) v.stages = v.stages.filter((s) => s !== 'pending');
     const version: VaultVersion = {
       versionId: rotationId,
-      value: structuredClone(value),
+      value: clone(value),
       stages: ['pending'],
       createdAt: new Date(this.clock.now()).toISOString(),
     };
     e.versions.push(version);
-    return structuredClone(version);
+    return clone(version);
   }
 
   async promote(key: string, rotationId: string, expectedCurrentVersion: string | null): Promise<void> {
