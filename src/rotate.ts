@@ -239,7 +239,9 @@ class Rotation {
     const issued = await this.retrying('issue', this.retry.provider, () =>
       this.target.provider.issue(this.ctx(rotationId)),
     );
-    secrets.addAll(issued.credentials);
+    // Every credential field is secret except the provider's reference (an access key id is
+    // how operators match our logs with the provider's audit trail).
+    for (const v of Object.values(issued.credentials)) if (v !== issued.providerRef) secrets.add(v);
     const value: VaultValue = {
       ...issued.extra,
       provider: this.target.provider.type,

@@ -36,7 +36,10 @@ export interface IssuedSecret {
   /** ISO 8601 instants. `expiresAt` is when the provider stops accepting the credential. */
   issuedAt: string;
   expiresAt: string;
-  /** The provider's own name for this credential (NCP: the access key; MongoDB: the secret id). */
+  /**
+   * The provider's own name for this credential (NCP: the access key id; MongoDB: the secret
+   * id). MUST NOT be secret: it is logged, and used to revoke and to match audit trails.
+   */
   providerRef: string;
   /** Extra non-secret facts stored beside the credentials (NCP role mode: `switchedRole`). */
   extra?: Record<string, unknown>;
