@@ -1,0 +1,306 @@
+import cron from 'node-cron';
+import { z } from 'zod';
+import type { ProviderPlugin } from '../src/types';
+import { DURATION_HINT, formatDuration, parseDuration, parsePercent } from './duration';
+
+/**
+ * The schema of rotator.config.yaml and the configuration type the rest of the code consumes.
+ *
+ * Two layers:
+ * - `configFileSchema` validates the file as written (key names, relative paths, provider
+ *   sections left open). Objects are strict: an unknown key is an error, because a typo such as
+ *   `renewbefore:` must not silently fall back to a default and change when secrets rotate.
+ * - {@link RotatorConfig} is what config/load.ts returns: paths made absolute, durations in ms,
+ *   each secret's `credentials` and `params` validated by its provider plugin's own schemas.
+ *
+ * Numeric fields accept digit-only strings too, because `${VAR}` interpolation yields strings.
+ * Transformed fields use `prefault` (a default in the file's notation, parsed like input) so the
+ * JSON Schema generated for editors shows `30s`, not `30000`.
+ */
+
+export type RenewBefore = { kind: 'fraction'; fraction: number } | { kind: 'duration'; ms: number };
+
+export type OutputConfig =
+  | { type: 'file'; path: string; format: 'env' | 'json' | 'template'; template?: string; mode: number }
+  | { type: 'command'; run: string; timeoutMs: number };
+
+export interface SecretConfig {
+  /** Unique across secrets; the vault key. */
+  id: string;
+  /** A registered provider plugin type. */
+  provider: string;
+  /** The plugin's `credentialsSchema` output. Every string in it is a registered secret. */
+  credentials: Record<string, unknown>;
+  /** The plugin's `paramsSchema` output (its defaults applied). */
+  params: Record<string, unknown>;
+  /** Overrides `defaults.renewBefore`. */
+  renewBefore?: RenewBefore;
+  /** Overrides `defaults.jitter`; 0..0.5. */
+  jitter?: number;
+  outputs: OutputConfig[];
+}
+
+/** The embedded encrypted file store. `path` and `keyFile` are absolute. */
+export interface FileVaultConfig {
+  type: 'file';
+  path: string;
+  /** Filled in by the loader: `<path>.key` when the file does not say. */
+  keyFile?: string;
+  /** Versions kept besides current/pending/previous, 0..100. */
+  history: number;
+}
+
+/** One member per vault type; `type` discriminates (aws-secrets-manager comes next). */
+export type VaultConfig = FileVaultConfig;
+
+export interface RotatorConfig {
+  /** Absolute path of the config file. */
+  file: string;
+  vault: VaultConfig;
+  /** node-cron expression of the sweep. */
+  schedule: string;
+  /** Rotations in flight at once, 1..64. */
+  concurrency: number;
+  shutdownTimeoutMs: number;
+  defaults: { renewBefore: RenewBefore; jitter: number };
+  /** Health and metrics listener; absent: none. */
+  http?: { host: string; port: number };
+  secrets: SecretConfig[];
+}
+
+export const DEFAULTS = {
+  vaultPath: '.rotator/vault.json',
+  vaultHistory: 5,
+  schedule: '* * * * *',
+  concurrency: 4,
+  shutdownTimeout: '30s',
+  renewBefore: '33%',
+  jitter: '10%',
+  httpHost: '127.0.0.1',
+  httpPort: 9464,
+  outputMode: 0o600,
+  commandTimeout: '30s',
+} as const;
+
+export const SECRET_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** An integer from `min` to `max`; digit-only strings count (interpolated values are strings). */
+export function integerField(min: number, max: number, unit = '') {
+  const allowed = { error: `must be an integer from ${min} to ${max}${unit}` };
+  const bounded = z.number(allowed).int(allowed).min(min, allowed).max(max, allowed);
+  return z.union([bounded, z.string().regex(/^\d+$/, allowed).transform(Number).pipe(bounded)], allowed);
+}
+
+/** A duration (config/duration.ts) from `minMs` to `maxMs`, in ms. */
+export function durationField(minMs: number, maxMs: number) {
+  const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
+  const allowed = { error: `must be a duration ${range}: ${DURATION_HINT}` };
+  return z
+    .string(allowed)
+    .regex(/^\d+(ms|s|m|h|d)$/, allowed)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms < minMs || ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+      return ms;
+    });
+}
+
+/** A percentage from `min` to `max` (fractions, inclusive), as a fraction. */
+export function percentField(min: number, max: number) {
+  const range = `from ${min * 100}% to ${max * 100}%`;
+  const allowed = { error: `must be a percentage ${range} (e.g. 10%)` };
+  return z
+    .string(allowed)
+    .regex(/^\d{1,3}(\.\d{1,4})?%$/, allowed)
+    .transform((text, ctx) => {
+      const fraction = parsePercent(text);
+      if (fraction < min || fraction > max) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+      return fraction;
+    });
+}
+
+const RENEW_BEFORE_HINT =
+  'must be the share of the lifetime left when renewing, above 0% and below 100% (e.g. 33%), or a positive duration (e.g. 40m)';
+
+/** `33%` (renew when a third of the lifetime remains) or `40m` (when 40 minutes remain). */
+export const renewBeforeField = z
+  .string({ error: RENEW_BEFORE_HINT })
+  .regex(/^(\d{1,3}(\.\d{1,4})?%|\d+(ms|s|m|h|d))$/, { error: RENEW_BEFORE_HINT })
+  .transform((text, ctx): RenewBefore => {
+    if (text.endsWith('%')) {
+      const fraction = parsePercent(text);
+      if (fraction <= 0 || fraction >= 1) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
+      return { kind: 'fraction', fraction };
+    }
+    const ms = parseDuration(text);
+    if (ms <= 0) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
+    return { kind: 'duration', ms };
+  })
+  .meta({ description: 'Renew when this share of the lifetime (33%) or this much time (40m) remains.' });
+
+/** Spread of renewal times, 0%..50% of the renewal point. */
+export const jitterField = percentField(0, 0.5).meta({
+  description: 'Deterministic spread of renewal times, so secrets issued together do not renew together.',
+});
+
+const MODE_HINT =
+  'must be a file mode from 0o000 to 0o777, written 0o600 or "0600" (unquoted 0600 is the decimal 600 in YAML)';
+
+/** A file mode: an integer 0..0o777, or an octal string `"600"`, `"0600"`, `"0o600"`. */
+export const modeField = z.union(
+  [
+    z.number({ error: MODE_HINT }).int({ error: MODE_HINT }).min(0, { error: MODE_HINT }).max(0o777, { error: MODE_HINT }),
+    z
+      .string({ error: MODE_HINT })
+      .regex(/^(0o|0)?[0-7]{3}$/, { error: MODE_HINT })
+      .transform((text) => parseInt(text.replace(/^0o/, ''), 8)),
+  ],
+  { error: MODE_HINT },
+);
+
+/** A non-empty string; says "is required" when the key is missing. */
+const nonEmpty = (what: string) => {
+  const error = (issue: { input?: unknown }) => (issue.input === undefined ? `is required: ${what}` : `must be ${what}`);
+  return z.string({ error }).min(1, { error });
+};
+
+export const fileOutputSchema = z
+  .strictObject({
+    type: z.literal('file'),
+    path: nonEmpty('a file path (relative paths are relative to the config file)'),
+    format: z.enum(['env', 'json', 'template'], { error: "must be one of 'env', 'json', 'template'" }),
+    template: nonEmpty('the template text').optional(),
+    mode: modeField.prefault(DEFAULTS.outputMode),
+  })
+  .superRefine((output, ctx) => {
+    if (output.format === 'template' && output.template === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['template'], message: "is required when format is 'template'" });
+    }
+    if (output.format !== 'template' && output.template !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['template'], message: "is only allowed when format is 'template'" });
+    }
+  });
+
+export const commandOutputSchema = z
+  .strictObject({
+    type: z.literal('command'),
+    run: nonEmpty('a command line'),
+    timeout: durationField(1_000, 3_600_000).prefault(DEFAULTS.commandTimeout),
+  })
+  .transform(({ type, run, timeout }) => ({ type, run, timeoutMs: timeout }));
+
+export const outputSchema = z.discriminatedUnion('type', [fileOutputSchema, commandOutputSchema]);
+
+export const fileVaultSchema = z.strictObject({
+  type: z.literal('file'),
+  path: nonEmpty('a file path (relative paths are relative to the config file)').prefault(DEFAULTS.vaultPath),
+  keyFile: nonEmpty('a file path (relative paths are relative to the config file)').optional(),
+  history: integerField(0, 100).prefault(DEFAULTS.vaultHistory),
+});
+
+/** Add a vault type: a strict object with its own `type` literal, appended here. */
+export const vaultSchema = z.discriminatedUnion('type', [fileVaultSchema]);
+
+const cronField = z
+  .string({ error: 'must be a quoted node-cron expression, e.g. "* * * * *"' })
+  .refine((expr) => validCron(expr), {
+    error: 'must be a node-cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first',
+  });
+
+function validCron(expr: string): boolean {
+  try {
+    return cron.validate(expr);
+  } catch {
+    return false;
+  }
+}
+
+const secretId = z
+  .string({ error: 'must be a name' })
+  .regex(SECRET_ID_PATTERN, {
+    error: "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  });
+
+/** Keys of a secret that are the same whatever its provider. */
+const secretCommonShape = {
+  id: secretId,
+  renewBefore: renewBeforeField.optional(),
+  jitter: jitterField.optional(),
+  outputs: z.array(outputSchema, { error: 'must be a list of outputs' }).prefault([]),
+};
+
+const openSection = (what: string) =>
+  z.record(z.string(), z.unknown(), { error: `must be a mapping of ${what} (key: value)` });
+
+/**
+ * A secret as written, provider sections still open: the loader validates `credentials` and
+ * `params` with the plugin that `provider` names, so its errors carry full key paths.
+ */
+export const secretEntrySchema = z.strictObject({
+  ...secretCommonShape,
+  provider: nonEmpty('a provider type'),
+  credentials: openSection('master credentials').optional(),
+  params: openSection('provider parameters').optional(),
+});
+
+/** A secret of one provider, with that provider's schemas: for the editor JSON Schema. */
+export function pluginSecretSchema(plugin: ProviderPlugin) {
+  return z.strictObject({
+    ...secretCommonShape,
+    provider: z.literal(plugin.type),
+    credentials: plugin.credentialsSchema,
+    params: plugin.paramsSchema.optional(),
+  });
+}
+
+function configShape<S extends z.ZodType>(secret: S) {
+  return {
+    vault: vaultSchema.prefault({ type: 'file' }),
+    schedule: cronField.prefault(DEFAULTS.schedule),
+    concurrency: integerField(1, 64).prefault(DEFAULTS.concurrency),
+    shutdownTimeout: durationField(0, 3_600_000).prefault(DEFAULTS.shutdownTimeout),
+    defaults: z
+      .strictObject({
+        renewBefore: renewBeforeField.prefault(DEFAULTS.renewBefore),
+        jitter: jitterField.prefault(DEFAULTS.jitter),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: nonEmpty('a host name or address').prefault(DEFAULTS.httpHost),
+        port: integerField(0, 65535).prefault(DEFAULTS.httpPort),
+      })
+      .optional(),
+    secrets: z.array(secret, { error: 'must be a list of secrets (write `secrets: []` for none)' }).prefault([]),
+  };
+}
+
+/** The file as written; see {@link ConfigFile} for its output. */
+export const configFileSchema = z.strictObject(configShape(secretEntrySchema));
+
+export type ConfigFile = z.output<typeof configFileSchema>;
+export type SecretEntry = z.output<typeof secretEntrySchema>;
+
+/**
+ * The whole file with each provider's own schemas in `secrets[]` (a union on `provider`).
+ * Used for the editor JSON Schema; the loader validates in two steps for better messages.
+ */
+export function buildConfigSchema(plugins: readonly ProviderPlugin[]) {
+  const secrets = plugins.map(pluginSecretSchema);
+  const secret =
+    secrets.length === 0
+      ? secretEntrySchema
+      : secrets.length === 1
+        ? secrets[0]!
+        : z.discriminatedUnion('provider', secrets as [ReturnType<typeof pluginSecretSchema>, ...ReturnType<typeof pluginSecretSchema>[]]);
+  return z.strictObject(configShape(secret));
+}
+
+/** Compile-time proof that the file schema's output feeds the public types. */
+type Assignable<T extends U, U> = T;
+export type CheckedOutputs = [
+  Assignable<z.output<typeof outputSchema>, OutputConfig>,
+  Assignable<z.output<typeof fileVaultSchema>, FileVaultConfig>,
+  Assignable<ConfigFile['defaults'], RotatorConfig['defaults']>,
+  Assignable<NonNullable<ConfigFile['http']>, NonNullable<RotatorConfig['http']>>,
+];
