@@ -58,7 +58,7 @@ export function parseYamlTree(
   options: InterpolationOptions = {},
 ): YamlTree {
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
+  const doc = parseDocument(shieldReferences(text), {
     lineCounter: lines,
     prettyErrors: false,
     uniqueKeys: true,
@@ -96,7 +96,28 @@ export function parseYamlTree(
   return { value, positions: walk.positions, strings: walk.strings, problems };
 }
 
-/** `${VAR}` unquoted inside `{ }` or `[ ]`: its braces end the flow collection. */
+/**
+ * `credentials: { accessKey: ${NCP_ACCESS_KEY} }` is how people write it (DESIGN.md does), but
+ * the braces of `${…}` end a YAML flow collection. Before parsing, the braces of each
+ * well-formed reference are swapped for two private-use characters of the same length (so
+ * every line and column stays exact); `restoreReferences` swaps them back in each string scalar
+ * before interpolation. Interpolation still happens on parsed scalars only, so a variable's value
+ * can never add structure. A file that already holds those characters is parsed unchanged.
+ */
+const OPEN = '\uE000';
+const CLOSE = '\uE001';
+const SHIELDABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n,\[\]{}]*)?)\}/g;
+
+function shieldReferences(text: string): string {
+  if (text.includes(OPEN) || text.includes(CLOSE)) return text;
+  return text.replace(SHIELDABLE, (_m, inner: string) => `$${OPEN}${inner}${CLOSE}`);
+}
+
+function restoreReferences(value: string): string {
+  return value.includes(OPEN) ? value.split(`$${OPEN}`).join('${').split(CLOSE).join('}') : value;
+}
+
+/** `${VAR}` unquoted inside `{ }` or `[ ]` that could not be shielded (e.g. a default with a comma). */
 const FLOW_VARIABLE = /[{[,][^"'\n]*\$\{/;
 const FLOW_VARIABLE_HINT = ' (inside { } or [ ], quote values that use variables: "${VAR}")';
 
@@ -152,7 +173,7 @@ function collectionValue(node: YAMLMap | YAMLSeq, path: KeyPath, walk: Walk, dep
         report(walk, pair.key ?? node, path, 'keys must be plain names');
         continue;
       }
-      const name = String(key);
+      const name = restoreReferences(String(key));
       const childPath = [...path, name];
       record(walk, childPath, pair.key as YamlNode, pair.value as YamlNode | null);
       if (name === '__proto__') {
@@ -178,7 +199,7 @@ function collectionValue(node: YAMLMap | YAMLSeq, path: KeyPath, walk: Walk, dep
 
 function scalarValue(value: unknown, path: KeyPath, node: YamlNode, walk: Walk): unknown {
   if (typeof value !== 'string') return value;
-  const result = interpolate(value, walk.env, walk.options);
+  const result = interpolate(restoreReferences(value), walk.env, walk.options);
   walk.strings.set(formatKeyPath(path), result.uses);
   if (result.malformed) report(walk, node, path, result.malformed);
   if (result.unset.length > 0) {

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Clock, Logger } from '../types';
 import { systemClock } from '../clock';
 import { createLogger, type LogLevel } from '../log';
-import { loadConfig, resolveConfigPath } from '../../config/load';
+import { ConfigError, formatProblem, loadConfig, resolveConfigPath } from '../../config/load';
 import type { RotatorConfig } from '../../config/schema';
 import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
 import { startSandbox, type Sandbox } from '../sandbox';
@@ -70,6 +70,12 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
 function reportError(io: CliIo, err: unknown): number {
   const code = isRotatorError(err) && (err.code === 'CONFIG' || err.code === 'USAGE' || err.code === 'NOT_FOUND') ? EXIT.usage : EXIT.failed;
+  if (err instanceof ConfigError && err.problems.length > 0) {
+    const n = err.problems.length;
+    const lines = err.problems.map((p) => `  ${formatProblem(p)}`);
+    io.stderr.write(secrets.scrub(`rotator: the configuration has ${n} problem${n === 1 ? '' : 's'}; nothing was done:\n${lines.join('\n')}\n`));
+    return code;
+  }
   io.stderr.write(`rotator: ${secrets.scrub(isRotatorError(err) ? err.message : describeError(err))}\n`);
   return code;
 }

@@ -85,7 +85,7 @@ describe('fixtures: every error names the file, the line, the key path and what 
       'flow-variable.yaml',
       [
         {
-          line: 4,
+          line: 5,
           column: 32,
           path: 'secrets[0].credentials',
           message: expect.stringContaining('(inside { } or [ ], quote values that use variables: "${VAR}")'),
@@ -266,6 +266,24 @@ describe('a valid file', () => {
 });
 
 describe('interpolation in the loader', () => {
+  test('unquoted ${VAR} inside { } works as written in DESIGN.md, with exact positions kept', () => {
+    const text = [
+      'secrets:',
+      '  - id: a',
+      '    provider: ncp-sts',
+      '    credentials: { accessKey: ${NCP_ACCESS_KEY}, secretKey: "${NCP_SECRET_KEY}" }',
+      '    params: { durationSec: ${DURATION:-900}, roleNrn: $${LITERAL} }',
+    ].join('\n');
+    const err = configError(() => parse(text));
+    // The shielded reference keeps its column: the problem points at roleNrn's own key.
+    expect(err.problems).toEqual([
+      expect.objectContaining({ line: 5, column: 46, path: 'secrets[0].params.roleNrn' }),
+    ]);
+    const config = parse(text.replace('roleNrn: $${LITERAL}', 'roleNrn: "nrn:PUB:IAM::1:Role/x"'));
+    expect(config.secrets[0]!.credentials).toEqual({ accessKey: ENV.NCP_ACCESS_KEY, secretKey: ENV.NCP_SECRET_KEY });
+    expect(config.secrets[0]!.params).toMatchObject({ durationSec: 900 });
+  });
+
   test('a value holding YAML stays one string: it cannot add keys', () => {
     const config = load('injection.yaml', { env: { ...ENV, INJECTED: 'x\nvault: {type: evil}' } });
     expect(config.secrets[0]!.credentials.accessKey).toBe('x\nvault: {type: evil}');

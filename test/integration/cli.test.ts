@@ -1,0 +1,255 @@
+/**
+ * The operator's path, end to end over real HTTP on loopback: `rotator rotate` against the NCP
+ * STS emulator (which checks signature v2 and the timestamp window), the file vault on disk,
+ * `rotator get` / `status` / `validate`, exit codes, and that no secret leaks into any output.
+ */
+import { createHmac } from 'node:crypto';
+import { readFile, stat, readdir } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { startNcpStsEmulator, generateAccount, type NcpStsEmulator, type NcpEmulatorAccount } from '../../providers/ncp-sts/emulator';
+import { FastForwardClock } from '../../src/clock';
+import { runCli, configDir } from '../support/cli';
+
+const VAULT_KEY = 'a'.repeat(64);
+
+let emu: NcpStsEmulator;
+let account: NcpEmulatorAccount;
+let dir: Awaited<ReturnType<typeof configDir>>;
+let env: NodeJS.ProcessEnv;
+
+function config(endpoint: string): string {
+  return `
+vault:
+  type: file
+  path: vault/vault.json
+defaults: { renewBefore: 33%, jitter: 10% }
+secrets:
+  - id: deployer
+    provider: ncp-sts
+    credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
+    params: { durationSec: 3600, endpoint: ${endpoint} }
+  - id: admin
+    provider: ncp-sts
+    credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
+    params: { durationSec: 7200, endpoint: ${endpoint}, roleNrn: "nrn:PUB:IAM::${account.accountId}:Role/admin" }
+`;
+}
+
+beforeEach(async () => {
+  account = generateAccount();
+  emu = await startNcpStsEmulator({ accounts: [account] });
+  dir = await configDir(config(emu.url));
+  env = {
+    ROTATOR_CONFIG: dir.file,
+    ROTATOR_VAULT_KEY: VAULT_KEY,
+    NCP_ACCESS_KEY: account.accessKey,
+    NCP_SECRET_KEY: account.secretKey,
+  };
+});
+
+afterEach(async () => {
+  await emu.close();
+  await dir.cleanup();
+});
+
+/** A GET signed independently of the project's signing code, straight from the definition. */
+function callerIdentity(accessKey: string, secretKey: string): Promise<{ status: number; body: any }> {
+  const uri = '/api/v1/caller-identity';
+  const timestamp = String(Date.now());
+  const signature = createHmac('sha256', secretKey).update(`GET ${uri}\n${timestamp}\n${accessKey}`).digest('base64');
+  return new Promise((resolve, reject) => {
+    const req = request(`${emu.url}${uri}`, {
+      headers: {
+        'x-ncp-apigw-timestamp': timestamp,
+        'x-ncp-iam-access-key': accessKey,
+        'x-ncp-apigw-signature-v2': signature,
+      },
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text || '{}') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function everyOutput(...runs: { stdout: string; stderr: string }[]): string {
+  return runs.map((r) => r.stdout + r.stderr).join('\n');
+}
+
+describe('rotator rotate / get', () => {
+  test('rotate exits 0 and get prints the documented value, whose credentials work', async () => {
+    const rotate = await runCli(['rotate', 'deployer'], env);
+    expect(rotate.code).toBe(0);
+    expect(rotate.stdout).toMatch(/^deployer: rotated \(missing\) \(current expires 20\d\d-/m);
+
+    const get = await runCli(['get', 'deployer', '--format', 'json'], env);
+    expect(get.code).toBe(0);
+    const value = JSON.parse(get.stdout);
+    expect(Object.keys(value).sort()).toEqual(
+      ['credentials', 'expiresAt', 'issuedAt', 'provider', 'providerRef', 'rotationId', 'secretId'],
+    );
+    expect(value).toMatchObject({ provider: 'ncp-sts', secretId: 'deployer', providerRef: value.credentials.accessKey });
+    expect(Object.keys(value.credentials).sort()).toEqual(['accessKey', 'keySecret']);
+    expect(Date.parse(value.expiresAt) - Date.parse(value.issuedAt)).toBe(3600_000);
+
+    const identity = await callerIdentity(value.credentials.accessKey, value.credentials.keySecret);
+    expect(identity.status).toBe(200);
+    expect(identity.body.userType).toBe('Sub');
+  });
+
+  test('role mode yields role credentials with switchedRole', async () => {
+    expect((await runCli(['rotate', 'admin'], env)).code).toBe(0);
+    const value = JSON.parse((await runCli(['get', 'admin'], env)).stdout);
+    expect(value.switchedRole).toBeDefined();
+    expect(JSON.stringify(value.switchedRole)).toContain('Role/admin');
+    const identity = await callerIdentity(value.credentials.accessKey, value.credentials.keySecret);
+    expect(identity.body.userType).toBe('Role');
+  });
+
+  test('a second rotation moves the first value to previous', async () => {
+    await runCli(['rotate', 'deployer'], env);
+    const first = JSON.parse((await runCli(['get', 'deployer'], env)).stdout);
+    await runCli(['rotate', 'deployer'], env);
+    const second = JSON.parse((await runCli(['get', 'deployer'], env)).stdout);
+    const previous = JSON.parse((await runCli(['get', 'deployer', '--stage', 'previous'], env)).stdout);
+    expect(second.rotationId).not.toBe(first.rotationId);
+    expect(previous).toEqual(first);
+  });
+
+  test('--all rotates everything; --if-due then skips fresh secrets', async () => {
+    const all = await runCli(['rotate', '--all'], env);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/deployer: rotated/);
+    expect(all.stdout).toMatch(/admin: rotated/);
+    const issued = emu.count('POST');
+    const again = await runCli(['rotate', '--all', '--if-due'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/deployer: not due/);
+    expect(emu.count('POST')).toBe(issued);
+  });
+
+  test('--dry-run calls no provider and writes no vault', async () => {
+    const run = await runCli(['rotate', 'deployer', '--dry-run'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/deployer: would issue a new ncp-sts credential/);
+    expect(emu.count()).toBe(0);
+    await expect(readdir(join(dir.dir, 'vault'))).resolves.not.toContain('vault.json');
+  });
+
+  test('get --format env uses the names NCP tools read; --field prints one value', async () => {
+    await runCli(['rotate', 'deployer'], env);
+    const value = JSON.parse((await runCli(['get', 'deployer'], env)).stdout);
+    const envOut = await runCli(['get', 'deployer', '--format', 'env'], env);
+    expect(envOut.stdout).toBe(
+      `NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`,
+    );
+    const field = await runCli(['get', 'deployer', '--field', 'credentials.accessKey'], env);
+    expect(field.stdout).toBe(`${value.credentials.accessKey}\n`);
+  });
+
+  test('429s on the first attempts are retried and the rotation succeeds', async () => {
+    emu.faults.push({ status: 429, times: 2, path: '/api/v1/credentials' });
+    const run = await runCli(['rotate', 'deployer'], env, new FastForwardClock());
+    expect(run.code).toBe(0);
+    expect(emu.count('POST', '/api/v1/credentials')).toBe(3);
+    expect(run.stderr).toMatch(/issue failed; retrying/);
+  });
+
+  test('a 401 fails fast with exit 1, naming the error code and trace id, leaking nothing', async () => {
+    const wrong = { ...env, NCP_SECRET_KEY: 'ncp_iam_WRONGSECRETKEY0000000' };
+    const run = await runCli(['rotate', 'deployer'], wrong, new FastForwardClock());
+    expect(run.code).toBe(1);
+    expect(emu.count('POST', '/api/v1/credentials')).toBe(1);
+    expect(run.stderr).toMatch(/deployer: failed: PROVIDER_AUTH: .*HTTP 401, error 200 "Authentication Failed"/);
+    expect(run.stderr).toMatch(/x-ncp-trace-id [0-9a-f]{32}/);
+    expect(everyOutput(run)).not.toContain(wrong.NCP_SECRET_KEY);
+    expect(everyOutput(run)).not.toMatch(/[A-Za-z0-9+/]{43}=/); // no signature
+  });
+
+  test('the vault file is 0600 and holds no plaintext secret; no output leaks the keys', async () => {
+    const runs = [await runCli(['rotate', '--all'], env), await runCli(['status'], env), await runCli(['rotate', '--all'], env)];
+    const file = join(dir.dir, 'vault', 'vault.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const raw = await readFile(file, 'utf8');
+    const issued = emu.issuedKeys();
+    expect(issued.length).toBe(4);
+    for (const key of issued) {
+      const keySecret = emu.lookupSecret(key.accessKey)!;
+      expect(keySecret).toBeTruthy();
+      expect(raw).not.toContain(keySecret);
+      expect(everyOutput(...runs)).not.toContain(keySecret);
+    }
+    expect(raw).not.toContain(account.secretKey);
+    expect(everyOutput(...runs)).not.toContain(account.secretKey);
+  });
+
+  test('status shows each secret, in a table and as JSON', async () => {
+    await runCli(['rotate', 'deployer'], env);
+    const table = await runCli(['status'], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^SECRET\s+PROVIDER\s+STATE\s+EXPIRES\s+RENEWS/);
+    expect(table.stdout).toMatch(/deployer\s+ncp-sts\s+ok\s/);
+    expect(table.stdout).toMatch(/admin\s+ncp-sts\s+missing\s/);
+    const json = JSON.parse((await runCli(['status', '--json'], env)).stdout);
+    expect(json.map((r: any) => [r.secretId, r.state])).toEqual([
+      ['deployer', 'ok'],
+      ['admin', 'missing'],
+    ]);
+    const renews = Date.parse(json[0].renewsAt);
+    const expires = Date.parse(json[0].expiresAt);
+    // renewBefore 33% of an hour, moved earlier by up to 10% of that window (jitter)
+    expect(expires - renews).toBeGreaterThanOrEqual(0.33 * 3600_000);
+    expect(expires - renews).toBeLessThanOrEqual(0.33 * 1.1 * 3600_000);
+  });
+});
+
+describe('usage and configuration errors exit 2 and touch nothing', () => {
+  test.each([
+    [['rotate'], /name the secrets to rotate, or pass --all/],
+    [['rotate', 'nope'], /no secret 'nope' .*configured: deployer, admin/],
+    [['rotate', 'deployer', '--all'], /not both/],
+    [['get', 'nope'], /no secret 'nope'/],
+    [['get', 'deployer', '--format', 'xml'], /Allowed choices are json, env/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('%j', async (args, message) => {
+    const run = await runCli(args, env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(emu.count()).toBe(0);
+  });
+
+  test('get before any rotation says how to fix it (exit 2)', async () => {
+    const run = await runCli(['get', 'deployer'], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/'deployer' has no current version in the vault yet \(run `rotator rotate deployer`\)/);
+  });
+
+  test('validate: ok on a good file; a bad one names file, line and key, and nothing is rotated', async () => {
+    const ok = await runCli(['validate'], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok \(2 secrets, vault file\)/);
+
+    const bad = await configDir(config(emu.url).replace('durationSec: 3600', 'durationSec: 599'));
+    try {
+      const run = await runCli(['validate', '-c', bad.file], env);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/rotator\.config\.yaml:10:\d+ secrets\[0\]\.params\.durationSec: .*600.*43200/);
+      const rotate = await runCli(['rotate', '--all', '-c', bad.file], env);
+      expect(rotate.code).toBe(2);
+      expect(emu.count()).toBe(0);
+      await expect(readdir(bad.dir)).resolves.toEqual(['rotator.config.yaml']);
+    } finally {
+      await bad.cleanup();
+    }
+  });
+
+  test('help exits 0', async () => {
+    const run = await runCli(['--help'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Usage: rotator/);
+  });
+});
