@@ -3,8 +3,7 @@
  * secret, and rotation targets. Shared by every command (`run`, `rotate`, `status`, `get`) and
  * by the library, so they all see the same secrets the same way.
  */
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { processOwnerId } from './owner';
 import type { Clock, Logger, Provider, ProviderPlugin, Vault } from './types';
 import type { RotatorConfig, SecretConfig } from '../config/schema';
 import { providerPlugins } from '../providers';
@@ -35,10 +34,6 @@ export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPo
     renewBefore: secret.renewBefore ?? config.defaults.renewBefore,
     jitter: secret.jitter ?? config.defaults.jitter,
   };
-}
-
-export function processOwnerId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): Promise<Runtime> {

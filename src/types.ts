@@ -178,7 +178,8 @@ export interface Vault {
   list(prefix?: string): Promise<string[]>;
   /**
    * Optional lease: resolves to a Lease when `owner` now holds `key` for `ttlMs`, or null when
-   * someone else holds an unexpired lease. Replicas use it so that one secret is rotated by
+   * someone else holds an unexpired lease. Owners are `hostname:pid:nonce` (src/owner.ts); a
+   * vault SHOULD take over the lease of an owner that is dead on this host. Replicas use it so that one secret is rotated by
    * one process at a time; the compare-and-swap in `promote` stays the last line of defence.
    */
   acquireLease?(key: string, owner: string, ttlMs: number): Promise<Lease | null>;

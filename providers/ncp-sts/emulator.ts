@@ -206,7 +206,8 @@ class NcpStsServer {
       return;
     }
     const body = await readBody(req);
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    // unref: a long injected latency must not keep a test process (or the sandbox) alive after close.
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
     const reply = this.answer(record, req, body);
     record.status = reply.status;
     this.send(res, reply);

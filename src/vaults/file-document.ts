@@ -148,7 +148,8 @@ export function applyDiscardPending(doc: VaultDocument, key: string, rotationId:
 
 /**
  * Gives `owner` the lease on `key` until `now + ttlMs`, unless another owner holds an unexpired
- * one (result null). The same owner re-acquiring extends its lease.
+ * one (result null). The same owner re-acquiring extends its lease. `isAbandoned` lets the caller
+ * take over the unexpired lease of an owner known to be dead (a killed process on this host).
  */
 export function applyAcquireLease(
   doc: VaultDocument,
@@ -156,10 +157,11 @@ export function applyAcquireLease(
   owner: string,
   now: number,
   ttlMs: number,
+  isAbandoned: (holder: string) => boolean = () => false,
 ): Applied<LeaseRecord | null> {
   const record = recordFor(doc, key);
   const held = record.lease;
-  if (held && held.owner !== owner && held.expiresAt > now) {
+  if (held && held.owner !== owner && held.expiresAt > now && !isAbandoned(held.owner)) {
     dropIfEmpty(doc, key);
     return { result: null, changed: false };
   }

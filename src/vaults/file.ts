@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { ownerIsDeadLocally } from '../owner';
 import { RotatorError } from '../errors';
 import type { Clock, Lease, Logger, SecretState, Vault, VaultValue, VaultVersion } from '../types';
 import {
@@ -148,7 +149,9 @@ export class FileVault implements Vault {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
       throw new RotatorError('INTERNAL', `lease ttl must be a positive number of ms, got ${ttlMs}`, { plugin: 'file' });
     }
-    const held = await this.change((doc) => applyAcquireLease(doc, key, owner, this.settings.clock.now(), ttlMs));
+    const held = await this.change((doc) =>
+      applyAcquireLease(doc, key, owner, this.settings.clock.now(), ttlMs, ownerIsDeadLocally),
+    );
     if (!held) return null;
     return new FileLease(key, owner, held.expiresAt, () => this.change((doc) => applyReleaseLease(doc, key, owner)));
   }
