@@ -11,5 +11,6 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(digest-fetch)/)'],
   globalSetup: '<rootDir>/test/global-setup.js',
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 30000,
 };
