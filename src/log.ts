@@ -40,6 +40,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         colorize: Boolean(destination.isTTY),
         translateTime: 'SYS:HH:MM:ss',
         ignore: 'pid,hostname',
+        singleLine: true,
         sync: true,
       })
     : scrubbing;

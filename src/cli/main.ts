@@ -16,7 +16,8 @@ import { rotateSecret, type RotationResult } from '../rotate';
 import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
-import { envEntries, formatEnv, formatStatusTable, pickField, statusRow } from './output';
+import { createLimiter } from '../limit';
+import { envEntries, formatEnv, formatPlan, formatStatusTable, pickField, statusRow } from './output';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -179,9 +180,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
       for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
       const runtime = await open(config, log, sandbox);
+      const limiter = createLimiter(config.concurrency);
       try {
         const results = await Promise.all(
-          selected.map(async (id): Promise<RotationResult | { secretId: string; error: unknown }> => {
+          selected.map((id) => limiter.run(async (): Promise<RotationResult | { secretId: string; error: unknown }> => {
             try {
               return await rotateSecret(
                 runtime.targets.get(id)!,
@@ -191,7 +193,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
             } catch (error) {
               return { secretId: id, error };
             }
-          }),
+          })),
         );
         for (const r of results) {
           if ('error' in r) {
@@ -223,6 +225,29 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
           config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
         );
         io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows, now)}\n`);
+      } finally {
+        await runtime.close();
+        await sandbox?.close();
+      }
+    });
+
+  program
+    .command('plan')
+    .description('what rotates when: every secret in renewal order')
+    .option('--json', 'machine-readable output')
+    .option('--sandbox', 'plan against the sandbox vault')
+    .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
+      const log = logger('warn');
+      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const runtime = await open(config, log, sandbox);
+      try {
+        const now = io.clock.now();
+        const rows = await Promise.all(
+          config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
+        );
+        const when = (r: (typeof rows)[number]) => (r.renewsAt === 'now' || !r.renewsAt ? now : Date.parse(r.renewsAt));
+        rows.sort((a, b) => when(a) - when(b) || a.secretId.localeCompare(b.secretId));
+        io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlan(rows, now)}\n`);
       } finally {
         await runtime.close();
         await sandbox?.close();

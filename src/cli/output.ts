@@ -69,6 +69,30 @@ export function formatStatusTable(rows: StatusRow[], now: number): string {
   );
 }
 
+/** `rotator plan`: one line per secret, soonest first, saying when and why it rotates. */
+export function formatPlan(rows: StatusRow[], now: number): string {
+  return formatTable(
+    ['WHEN', 'SECRET', 'WHY'],
+    rows.map((r) => {
+      if (r.renewsAt === 'now' || !r.renewsAt) return ['now', r.secretId, planReason(r.state)];
+      return [`${r.renewsAt} (${relative(Date.parse(r.renewsAt) - now)})`, r.secretId, 'renewal time'];
+    }),
+  );
+}
+
+function planReason(state: SecretHealth): string {
+  switch (state) {
+    case 'missing':
+      return 'no credential in the vault yet';
+    case 'pending':
+      return 'finish an interrupted rotation';
+    case 'expired':
+      return 'expired';
+    default:
+      return 'due';
+  }
+}
+
 /** "in 2h 5m" / "3m ago". */
 export function relative(ms: number): string {
   const abs = Math.abs(ms);

@@ -207,6 +207,20 @@ describe('rotator rotate / get', () => {
   });
 });
 
+describe('rotator plan', () => {
+  test('lists secrets soonest first, with why', async () => {
+    await runCli(['rotate', 'deployer'], env);
+    const plan = await runCli(['plan'], env);
+    expect(plan.code).toBe(0);
+    const lines = plan.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^WHEN\s+SECRET\s+WHY$/);
+    expect(lines[1]).toMatch(/^now\s+admin\s+no credential in the vault yet$/);
+    expect(lines[2]).toMatch(/^20\d\d-.* \(in \d+m \d+s\)\s+deployer\s+renewal time$/);
+    const json = JSON.parse((await runCli(['plan', '--json'], env)).stdout);
+    expect(json.map((r: any) => r.secretId)).toEqual(['admin', 'deployer']);
+  });
+});
+
 describe('usage and configuration errors exit 2 and touch nothing', () => {
   test.each([
     [['rotate'], /name the secrets to rotate, or pass --all/],
