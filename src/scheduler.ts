@@ -30,6 +30,8 @@ export interface SecretSchedule {
   consecutiveFailures: number;
   running: boolean;
   lastOutcome?: RotationResult['outcome'] | 'failed';
+  /** How many attempts ended in each outcome since start (metrics). */
+  outcomes: Partial<Record<RotationResult['outcome'] | 'failed', number>>;
   lastError?: string;
   lastAttemptAt?: number;
 }
@@ -70,6 +72,7 @@ export class Scheduler {
         nextAttemptAt: 0,
         consecutiveFailures: 0,
         running: false,
+        outcomes: {},
       });
     }
   }
@@ -131,7 +134,7 @@ export class Scheduler {
   }
 
   snapshot(): SecretSchedule[] {
-    return [...this.entries.values()].map((e) => ({ ...e }));
+    return [...this.entries.values()].map((e) => ({ ...e, outcomes: { ...e.outcomes } }));
   }
 
   /**
@@ -190,6 +193,8 @@ export class Scheduler {
         'rotation failed',
       );
     } finally {
+      const outcome = entry.lastOutcome ?? 'failed';
+      entry.outcomes[outcome] = (entry.outcomes[outcome] ?? 0) + 1;
       entry.running = false;
       this.options.onAttempt?.(entry, result, error);
     }

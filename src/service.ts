@@ -6,6 +6,7 @@ import type { Clock, Logger } from './types';
 import type { RotatorConfig } from '../config/schema';
 import { createRuntime, type Runtime } from './runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
+import { startStatusServer, type StatusServer } from './status-server';
 
 export interface ServiceOptions {
   config: RotatorConfig;
@@ -19,6 +20,7 @@ export interface ServiceOptions {
 export class RotatorService {
   private runtime?: Runtime;
   private schedulerInstance?: Scheduler;
+  private statusServer?: StatusServer;
 
   constructor(private readonly options: ServiceOptions) {}
 
@@ -40,6 +42,19 @@ export class RotatorService {
       ...this.options.scheduler,
     });
     await this.schedulerInstance.start();
+    if (config.http) {
+      const runtime = this.runtime;
+      const scheduler = this.schedulerInstance;
+      this.statusServer = await startStatusServer(
+        { snapshot: () => scheduler.snapshot(), providerOf: (id) => runtime.pluginFor(id).type },
+        { ...config.http, clock, log },
+      );
+    }
+  }
+
+  /** The health and metrics endpoint, when `http` is configured. */
+  get statusUrl(): string | undefined {
+    return this.statusServer?.url;
   }
 
   /**
@@ -48,6 +63,7 @@ export class RotatorService {
    */
   async stop(graceMs = this.options.config.shutdownTimeoutMs): Promise<boolean> {
     const clean = (await this.schedulerInstance?.stop(graceMs)) ?? true;
+    await this.statusServer?.close();
     await this.runtime?.close();
     return clean;
   }

@@ -17,7 +17,7 @@ import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { createLimiter } from '../limit';
-import { envEntries, formatEnv, formatPlan, formatStatusTable, pickField, statusRow } from './output';
+import { envEntries, formatEnv, formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -110,6 +110,19 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   /** Opens the runtime; the sandbox vault never sees the operator's ROTATOR_VAULT_KEY. */
   const open = (config: RotatorConfig, log: Logger, sandbox?: Sandbox) =>
     createRuntime(config, { clock: io.clock, log, env: sandbox ? withoutVaultKey(io.env) : io.env });
+
+  /** Every configured secret's row for `status` and `plan`: one vault read each. */
+  const statusRows = async (config: RotatorConfig, log: Logger, sandbox: Sandbox | undefined, now: number) => {
+    const runtime = await open(config, log, sandbox);
+    try {
+      return await Promise.all(
+        config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
+      );
+    } finally {
+      await runtime.close();
+      await sandbox?.close();
+    }
+  };
 
   program
     .command('validate')
@@ -218,17 +231,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
       const log = logger('warn');
       const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
-      const runtime = await open(config, log, sandbox);
-      try {
-        const now = io.clock.now();
-        const rows = await Promise.all(
-          config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
-        );
-        io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows, now)}\n`);
-      } finally {
-        await runtime.close();
-        await sandbox?.close();
-      }
+      const now = io.clock.now();
+      const rows = await statusRows(config, log, sandbox, now);
+      io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows, now)}\n`);
     });
 
   program
@@ -239,19 +244,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
       const log = logger('warn');
       const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
-      const runtime = await open(config, log, sandbox);
-      try {
-        const now = io.clock.now();
-        const rows = await Promise.all(
-          config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
-        );
-        const when = (r: (typeof rows)[number]) => (r.renewsAt === 'now' || !r.renewsAt ? now : Date.parse(r.renewsAt));
-        rows.sort((a, b) => when(a) - when(b) || a.secretId.localeCompare(b.secretId));
-        io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlan(rows, now)}\n`);
-      } finally {
-        await runtime.close();
-        await sandbox?.close();
-      }
+      const now = io.clock.now();
+      const rows = await statusRows(config, log, sandbox, now);
+      const when = (r: StatusRow) => (r.renewsAt === 'now' || !r.renewsAt ? now : Date.parse(r.renewsAt));
+      rows.sort((a, b) => when(a) - when(b) || a.secretId.localeCompare(b.secretId));
+      io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlan(rows, now)}\n`);
     });
 
   program

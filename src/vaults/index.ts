@@ -1,21 +1,15 @@
 import { RotatorError } from '../errors';
 import type { Clock, Logger, Vault } from '../types';
 import { openFileVault } from './file';
-
-/** The embedded encrypted file vault (the default). */
-export interface FileVaultConfig {
-  type: 'file';
-  path: string;
-  keyFile?: string;
-  history: number;
-}
+import type { FileVaultConfig, VaultConfig } from '../../config/schema';
 
 /**
- * Every vault configuration, discriminated by `type`. Adding a vault: its file in src/vaults/,
- * a member here and a case in {@link createVault}; a vault with a heavy SDK (AWS Secrets
- * Manager) is loaded with `await import(...)` inside its case so the file vault never loads it.
+ * Vault configurations are defined once, by the config schema. Adding a vault: its file in
+ * src/vaults/, a member of VaultConfig in config/schema.ts, and a case in {@link createVault}. A
+ * vault with a heavy SDK (AWS Secrets Manager) is required inside its case, so the file vault
+ * never loads it (`import()` is left as-is in this CommonJS build and would need ESM paths).
  */
-export type VaultConfig = FileVaultConfig;
+export type { FileVaultConfig, VaultConfig };
 
 export interface VaultDeps {
   clock: Clock;
