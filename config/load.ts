@@ -33,6 +33,12 @@ export interface LoadOptions {
    * warning.
    */
   sandbox?: boolean;
+  /**
+   * Commands that only read the vault (`status`, `plan`, `get`): they never call a provider, so
+   * unset variables (the master credentials a consumer does not have) become placeholders, as in
+   * sandbox mode.
+   */
+  readOnly?: boolean;
   /** Provider plugins that `provider:` may name. Default: providers/index.ts. */
   plugins?: readonly ProviderPlugin[];
   /** Resolves a relative config path. Default: process.cwd(). */
@@ -72,7 +78,8 @@ export function parseConfig(
   options: LoadOptions & { file: string; absolute: string },
 ): LoadedConfig {
   const env = options.env ?? process.env;
-  const tree = parseYamlTree(text, env, { sandbox: options.sandbox === true });
+  const lenient = options.sandbox === true || options.readOnly === true;
+  const tree = parseYamlTree(text, env, { sandbox: lenient });
   const fail = (problems: TreeProblem[]): never => {
     throw new ConfigError(sortProblems(dedupe(problems.map((p) => ({ file: options.file, ...p })))));
   };
@@ -80,7 +87,7 @@ export function parseConfig(
 
   const ctx: Context = {
     tree,
-    sandbox: options.sandbox === true,
+    sandbox: lenient,
     plugins: options.plugins ?? providerPlugins,
     registry: options.secretRegistry ?? processSecrets,
     problems: [],

@@ -22,7 +22,12 @@ export interface RuntimeDeps {
 export interface Runtime {
   config: RotatorConfig;
   vault: Vault;
-  targets: Map<string, RotationTarget>;
+  clock: Clock;
+  /**
+   * The rotation target of a configured secret. Providers are created on first use, so commands
+   * that only read the vault never need (or check) the master credentials.
+   */
+  target(secretId: string): RotationTarget;
   /** Unique per process: the lease owner. */
   owner: string;
   pluginFor(secretId: string): ProviderPlugin;
@@ -44,26 +49,32 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     return plugin;
   };
   const targets = new Map<string, RotationTarget>();
-  const bySecret = new Map<string, ProviderPlugin>();
-  for (const secret of config.secrets) {
-    const plugin = pluginFor(secret.provider);
-    const provider: Provider = plugin.create(
+  const target = (secretId: string): RotationTarget => {
+    const cached = targets.get(secretId);
+    if (cached) return cached;
+    const secret = config.secrets.find((s) => s.id === secretId);
+    if (!secret) throw notConfigured(secretId, config);
+    const provider: Provider = pluginFor(secret.provider).create(
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
-    bySecret.set(secret.id, plugin);
-    targets.set(secret.id, { secretId: secret.id, provider, policy: policyOf(config, secret) });
-  }
+    const created = { secretId: secret.id, provider, policy: policyOf(config, secret) };
+    targets.set(secretId, created);
+    return created;
+  };
+  // Unknown provider types fail here, before the vault is opened.
+  for (const secret of config.secrets) pluginFor(secret.provider);
   const vault = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
   return {
     config,
     vault,
-    targets,
+    target,
+    clock: deps.clock,
     owner: processOwnerId(),
     pluginFor(secretId) {
-      const plugin = bySecret.get(secretId);
-      if (!plugin) throw notConfigured(secretId, config);
-      return plugin;
+      const secret = config.secrets.find((s) => s.id === secretId);
+      if (!secret) throw notConfigured(secretId, config);
+      return pluginFor(secret.provider);
     },
     async close() {
       await vault.close?.();

@@ -32,6 +32,12 @@ export function sandboxVaultPath(config: RotatorConfig): string {
   return join(dirname(config.file), '.rotator', 'sandbox', 'vault.json');
 }
 
+/** The configuration with its vault replaced by the sandbox vault (same for every command). */
+export function withSandboxVault(config: RotatorConfig): RotatorConfig {
+  const path = sandboxVaultPath(config);
+  return { ...config, vault: { type: 'file', path, keyFile: `${path}.key`, history: 5 } };
+}
+
 export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, options: SandboxOptions = {}): Promise<Sandbox> {
   const plugins = options.plugins ?? providerPlugins;
   const used = new Set(config.secrets.map((s) => s.provider));
@@ -57,11 +63,7 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
   const vaultPath = sandboxVaultPath(config);
   if (options.fresh) await rm(dirname(vaultPath), { recursive: true, force: true });
   await mkdir(dirname(vaultPath), { recursive: true, mode: 0o700 });
-  const sandboxConfig: RotatorConfig = {
-    ...config,
-    vault: { type: 'file', path: vaultPath, keyFile: `${vaultPath}.key`, history: 5 },
-    secrets,
-  };
+  const sandboxConfig: RotatorConfig = { ...withSandboxVault(config), secrets };
   const emulators = [...started].map(([type, e]) => ({ type, url: e.url }));
   return {
     config: sandboxConfig,

@@ -33,7 +33,7 @@ export class RotatorService {
     const { config, clock, log } = this.options;
     this.runtime = await createRuntime(config, { clock, log, env: this.options.env ?? process.env });
     this.schedulerInstance = new Scheduler({
-      targets: [...this.runtime.targets.values()],
+      targets: config.secrets.map((s) => this.runtime!.target(s.id)),
       rotation: { vault: this.runtime.vault, clock, log, owner: this.runtime.owner },
       clock,
       log,

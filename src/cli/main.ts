@@ -11,7 +11,7 @@ import { createLogger, type LogLevel } from '../log';
 import { ConfigError, formatProblem, loadConfig, resolveConfigPath } from '../../config/load';
 import type { RotatorConfig } from '../../config/schema';
 import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
-import { startSandbox, type Sandbox } from '../sandbox';
+import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
 import { rotateSecret, type RotationResult } from '../rotate';
 import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
@@ -98,29 +98,30 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     createLogger({ level: globals().logLevel ?? (io.env.ROTATOR_LOG_LEVEL as LogLevel | undefined) ?? fallback, destination: io.stderr });
 
   /** Loads and validates the config; in sandbox mode rewrites it onto the emulators. */
-  const prepare = async (log: Logger, sandbox: boolean, fresh = false) => {
+  const prepare = async (log: Logger, sandbox: boolean, fresh = false, readOnly = false) => {
     const path = resolveConfigPath(globals().config, io.env);
-    const config = loadConfig(path, { env: io.env, sandbox });
+    const config = loadConfig(path, { env: io.env, sandbox, readOnly });
     if (!sandbox) return { config, sandbox: undefined as Sandbox | undefined };
+    // Reading the sandbox vault needs no emulator.
+    if (readOnly) return { config: withSandboxVault(config), sandbox: undefined };
     const box = await startSandbox(config, { log, clock: io.clock }, { fresh });
     io.stderr.write(`${box.banner()}\n`);
     return { config: box.config, sandbox: box };
   };
 
   /** Opens the runtime; the sandbox vault never sees the operator's ROTATOR_VAULT_KEY. */
-  const open = (config: RotatorConfig, log: Logger, sandbox?: Sandbox) =>
-    createRuntime(config, { clock: io.clock, log, env: sandbox ? withoutVaultKey(io.env) : io.env });
+  const open = (config: RotatorConfig, log: Logger, sandboxMode: boolean) =>
+    createRuntime(config, { clock: io.clock, log, env: sandboxMode ? withoutVaultKey(io.env) : io.env });
 
   /** Every configured secret's row for `status` and `plan`: one vault read each. */
-  const statusRows = async (config: RotatorConfig, log: Logger, sandbox: Sandbox | undefined, now: number) => {
-    const runtime = await open(config, log, sandbox);
+  const statusRows = async (config: RotatorConfig, log: Logger, sandboxMode: boolean, now: number) => {
+    const runtime = await open(config, log, sandboxMode);
     try {
       return await Promise.all(
         config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
       );
     } finally {
       await runtime.close();
-      await sandbox?.close();
     }
   };
 
@@ -190,35 +191,25 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       if (!opts.all && ids.length === 0) throw new RotatorError('USAGE', 'name the secrets to rotate, or pass --all');
       const log = logger('info');
       const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
-      const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
-      for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
-      const runtime = await open(config, log, sandbox);
-      const limiter = createLimiter(config.concurrency);
       try {
-        const results = await Promise.all(
-          selected.map((id) => limiter.run(async (): Promise<RotationResult | { secretId: string; error: unknown }> => {
-            try {
-              return await rotateSecret(
-                runtime.targets.get(id)!,
-                { vault: runtime.vault, clock: io.clock, log, owner: runtime.owner },
-                { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun) },
-              );
-            } catch (error) {
-              return { secretId: id, error };
+        const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
+        for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
+        const runtime = await open(config, log, Boolean(opts.sandbox));
+        try {
+          const results = await rotateAll(runtime, selected, log, { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun) });
+          for (const r of results) {
+            if ('error' in r) {
+              setExit(EXIT.failed);
+              io.stderr.write(`${r.secretId}: failed: ${secrets.scrub(describeError(r.error))}\n`);
+            } else {
+              io.stdout.write(`${describeResult(r)}\n`);
+              if (r.distributionError) setExit(EXIT.failed);
             }
-          })),
-        );
-        for (const r of results) {
-          if ('error' in r) {
-            setExit(EXIT.failed);
-            io.stderr.write(`${r.secretId}: failed: ${secrets.scrub(describeError(r.error))}\n`);
-          } else {
-            io.stdout.write(`${describeResult(r)}\n`);
-            if (r.distributionError) setExit(EXIT.failed);
           }
+        } finally {
+          await runtime.close();
         }
       } finally {
-        await runtime.close();
         await sandbox?.close();
       }
     });
@@ -230,9 +221,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--sandbox', 'show the sandbox vault')
     .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
       const log = logger('warn');
-      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const { config } = await prepare(log, Boolean(opts.sandbox), false, true);
       const now = io.clock.now();
-      const rows = await statusRows(config, log, sandbox, now);
+      const rows = await statusRows(config, log, Boolean(opts.sandbox), now);
       io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows, now)}\n`);
     });
 
@@ -243,9 +234,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--sandbox', 'plan against the sandbox vault')
     .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
       const log = logger('warn');
-      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const { config } = await prepare(log, Boolean(opts.sandbox), false, true);
       const now = io.clock.now();
-      const rows = await statusRows(config, log, sandbox, now);
+      const rows = await statusRows(config, log, Boolean(opts.sandbox), now);
       const when = (r: StatusRow) => (r.renewsAt === 'now' || !r.renewsAt ? now : Date.parse(r.renewsAt));
       rows.sort((a, b) => when(a) - when(b) || a.secretId.localeCompare(b.secretId));
       io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlan(rows, now)}\n`);
@@ -261,9 +252,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--sandbox', 'read the sandbox vault')
     .action(async (id: string, opts: { format: 'json' | 'env'; field?: string; stage: 'current' | 'previous'; sandbox?: boolean }) => {
       const log = logger('warn');
-      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const { config } = await prepare(log, Boolean(opts.sandbox), false, true);
       if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
-      const runtime = await open(config, log, sandbox);
+      const runtime = await open(config, log, Boolean(opts.sandbox));
       try {
         const version = (await runtime.vault.read(id))[opts.stage];
         if (!version) {
@@ -284,7 +275,6 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         }
       } finally {
         await runtime.close();
-        await sandbox?.close();
       }
     });
 
@@ -307,6 +297,24 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/** Rotates `ids` with the configured concurrency; a failure is returned, not thrown. */
+async function rotateAll(
+  runtime: Runtime,
+  ids: string[],
+  log: Logger,
+  options: { ifDue: boolean; dryRun: boolean },
+): Promise<(RotationResult | { secretId: string; error: unknown })[]> {
+  const limiter = createLimiter(runtime.config.concurrency);
+  const deps = { vault: runtime.vault, clock: runtime.clock, log, owner: runtime.owner };
+  return Promise.all(
+    ids.map((id) =>
+      limiter.run(() =>
+        rotateSecret(runtime.target(id), deps, options).catch((error: unknown) => ({ secretId: id, error })),
+      ),
+    ),
+  );
 }
 
 function describeResult(r: RotationResult): string {

@@ -207,6 +207,20 @@ describe('rotator rotate / get', () => {
   });
 });
 
+describe('consumers read without the master credentials', () => {
+  test('get, status and plan need only the config and the vault key; rotate needs the credentials', async () => {
+    await runCli(['rotate', 'deployer'], env);
+    const consumer = { ROTATOR_CONFIG: env.ROTATOR_CONFIG, ROTATOR_VAULT_KEY: env.ROTATOR_VAULT_KEY };
+    for (const args of [['get', 'deployer'], ['status'], ['plan']]) {
+      const run = await runCli(args, consumer);
+      expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+    const rotate = await runCli(['rotate', 'deployer'], consumer);
+    expect(rotate.code).toBe(2);
+    expect(rotate.stderr).toMatch(/environment variable \$\{NCP_ACCESS_KEY\} is not set/);
+  });
+});
+
 describe('rotator plan', () => {
   test('lists secrets soonest first, with why', async () => {
     await runCli(['rotate', 'deployer'], env);

@@ -85,7 +85,7 @@ test('/metrics exposes expiry, failures and attempts by outcome, and no credenti
 test('unknown paths are 404 with a hint; writes are refused', async () => {
   const res = await get('/nope');
   expect(res.status).toBe(404);
-  expect((await res.json()).error).toMatch(/try \/healthz, \/readyz or \/metrics/);
+  expect(((await res.json()) as { error: string }).error).toMatch(/try \/healthz, \/readyz or \/metrics/);
   expect((await fetch(`${service.statusUrl}/metrics`, { method: 'POST' })).status).toBe(405);
 });
 
