@@ -37,6 +37,12 @@ export interface RetryPolicies {
   vaultRead: RetryPolicy;
 }
 
+/**
+ * Clean-up (revoking what must not stay live) runs on its own time budget, not the shutdown
+ * signal: a SIGTERM during a rotation must not leave an issued credential unrevoked.
+ */
+export const CLEANUP_BUDGET_MS = 60_000;
+
 export const DEFAULT_RETRY_POLICIES: RetryPolicies = {
   provider: { attempts: 5, baseDelayMs: 500, maxDelayMs: 15_000 },
   verify: { attempts: 6, baseDelayMs: 1_000, maxDelayMs: 10_000 },
@@ -193,30 +199,31 @@ class Rotation {
     );
   }
 
-  private read(): Promise<SecretState> {
-    return this.retrying('vault read', this.retry.vaultRead, () => this.deps.vault.read(this.key));
+  private async read(): Promise<SecretState> {
+    const state = await this.retrying('vault read', this.retry.vaultRead, () => this.deps.vault.read(this.key));
+    // A resumed or compared credential may reach an error message: make sure it is scrubbed.
+    for (const version of [state.current, state.pending, state.previous]) if (version) registerCredentials(version.value);
+    return state;
   }
 
-  private ctx(rotationId: string): ProviderContext {
-    return {
-      secretId: this.key,
-      rotationId,
-      log: this.log,
-      clock: this.deps.clock,
-      ...(this.deps.signal ? { signal: this.deps.signal } : {}),
-    };
+  private ctx(rotationId: string, signal: AbortSignal | undefined = this.deps.signal): ProviderContext {
+    return { secretId: this.key, rotationId, log: this.log, clock: this.deps.clock, ...(signal ? { signal } : {}) };
   }
 
   /**
    * A pending version exists: a run was interrupted after storing a fresh credential. Verify
-   * and promote it instead of issuing another. Returns undefined when it cannot be used (it
-   * expired or fails verification); it is then discarded (and revoked where possible).
+   * and promote it instead of issuing another. Returns undefined when it cannot be used (it has
+   * expired, is already due for renewal, or the provider rejects it); it is then revoked where
+   * possible and discarded. Any other failure (provider down, shutdown) keeps it for next time.
    */
   private async resume(state: SecretState): Promise<RotationResult | undefined> {
     const pending = state.pending!;
     const log = this.log.child({ rotationId: pending.versionId });
-    if (Date.parse(pending.value.expiresAt) <= this.deps.clock.now()) {
-      log.warn({}, 'pending credential from an interrupted rotation has expired; discarding it');
+    const asCurrent = currentCredentialOf(pending)!;
+    const now = this.deps.clock.now();
+    if (decideRenewal(now, this.key, asCurrent, this.target.policy).rotate) {
+      const why = asCurrent.expiresAt <= now ? 'has expired' : 'is already due for renewal';
+      log.warn({}, `pending credential from an interrupted rotation ${why}; discarding it`);
       await this.discard(pending.value);
       return undefined;
     }
@@ -224,6 +231,7 @@ class Rotation {
     try {
       await this.verify(pending.value);
     } catch (err) {
+      if (!isVerificationFailure(err)) throw err;
       log.warn({ error: describeError(err) }, 'pending credential failed verification; discarding it and issuing anew');
       await this.discard(pending.value);
       return undefined;
@@ -239,9 +247,7 @@ class Rotation {
     const issued = await this.retrying('issue', this.retry.provider, () =>
       this.target.provider.issue(this.ctx(rotationId)),
     );
-    // Every credential field is secret except the provider's reference (an access key id is
-    // how operators match our logs with the provider's audit trail).
-    for (const v of Object.values(issued.credentials)) if (v !== issued.providerRef) secrets.add(v);
+    registerCredentials(issued);
     const value: VaultValue = {
       ...issued.extra,
       provider: this.target.provider.type,
@@ -259,7 +265,7 @@ class Rotation {
       );
     } catch (err) {
       // Nothing untracked may stay live: take back what the vault could not record.
-      const fate = await this.compensate(value);
+      const { fate } = await this.compensate(value);
       throw new RotatorError('VAULT_UNAVAILABLE', `the vault could not store the new credential; ${fate}`, {
         cause: err,
         plugin: this.deps.vault.type,
@@ -270,6 +276,8 @@ class Rotation {
     try {
       await this.verify(value);
     } catch (err) {
+      // Provider down or shutdown: the credential is safely pending; the next run resumes it.
+      if (!isVerificationFailure(err)) throw err;
       await this.discard(value);
       throw new RotatorError(
         'VERIFY_FAILED',
@@ -324,6 +332,7 @@ class Rotation {
   ): Promise<RotationResult> {
     const { vault } = this.deps;
     const rotationId = value.rotationId;
+    await this.renewLease();
     try {
       await this.retrying('vault promote', this.retry.vaultWrite, () =>
         vault.promote(this.key, rotationId, expectedCurrent?.versionId ?? null),
@@ -358,39 +367,83 @@ class Rotation {
     return result;
   }
 
-  /** Drops a pending version and takes its credential back at the provider. */
+  /**
+   * Takes a pending credential back: revoke at the provider first, then drop it from the vault.
+   * Revoking first keeps the invariant "no live secret the vault does not know": if the revoke
+   * fails (or we die in between), the pending version stays and the next run cleans it up.
+   */
   private async discard(value: VaultValue): Promise<void> {
-    await this.retrying('vault discard pending', this.retry.vaultWrite, () =>
-      this.deps.vault.discardPending(this.key, value.rotationId),
+    const revoked = await this.compensate(value);
+    this.log.info({ rotationId: value.rotationId, providerRef: value.providerRef }, revoked.fate);
+    if (!revoked.ok) return;
+    await this.retrying(
+      'vault discard pending',
+      this.retry.vaultWrite,
+      () => this.deps.vault.discardPending(this.key, value.rotationId),
+      undefined,
+      AbortSignal.timeout(CLEANUP_BUDGET_MS),
     ).catch((err) => this.log.warn({ error: describeError(err) }, 'could not discard the pending version'));
-    const fate = await this.compensate(value);
-    this.log.info({ rotationId: value.rotationId, providerRef: value.providerRef }, fate);
   }
 
-  /** Revokes a credential that must not stay live; says what became of it. Never throws. */
-  private async compensate(value: VaultValue): Promise<string> {
+  /**
+   * Revokes a credential that must not stay live and says what became of it. Never throws; runs
+   * on its own time budget so that shutdown does not skip it. `ok` is false only when a
+   * revocable credential could not be revoked.
+   */
+  private async compensate(value: VaultValue): Promise<{ ok: boolean; fate: string }> {
     const { provider } = this.target;
     if (!provider.revoke) {
-      return `the issued credential cannot be revoked at ${provider.type}; it expires on its own at ${value.expiresAt}`;
+      return { ok: true, fate: `the issued credential cannot be revoked at ${provider.type}; it expires on its own at ${value.expiresAt}` };
     }
+    const signal = AbortSignal.timeout(CLEANUP_BUDGET_MS);
     try {
-      await this.retrying('revoke', this.retry.provider, () => provider.revoke!(value.providerRef, this.ctx(value.rotationId)));
-      return 'the issued credential was revoked at the provider';
+      await this.retrying(
+        'revoke',
+        this.retry.provider,
+        () => provider.revoke!(value.providerRef, this.ctx(value.rotationId, signal)),
+        undefined,
+        signal,
+      );
+      return { ok: true, fate: 'the issued credential was revoked at the provider' };
     } catch (err) {
       this.log.error({ providerRef: value.providerRef, error: describeError(err) }, 'revocation failed');
-      return `revoking the issued credential ${value.providerRef} failed (${describeError(err)}); delete it at the provider`;
+      return { ok: false, fate: `revoking the issued credential ${value.providerRef} failed (${describeError(err)}); delete it at the provider` };
     }
   }
 
-  private retrying<T>(what: string, policy: RetryPolicy, fn: () => Promise<T>, retryable?: (err: unknown) => boolean) {
+  /** Extends our lease before the step that must not overlap another replica's (promotion). */
+  private async renewLease(): Promise<void> {
+    const { vault } = this.deps;
+    if (!vault.acquireLease) return;
+    const lease = await vault.acquireLease(this.key, this.deps.owner, this.deps.leaseTtlMs ?? 600_000).catch(() => null);
+    if (!lease) this.log.warn({}, 'lease lost before promotion; relying on the compare-and-swap');
+  }
+
+  private retrying<T>(
+    what: string,
+    policy: RetryPolicy,
+    fn: () => Promise<T>,
+    retryable?: (err: unknown) => boolean,
+    signal: AbortSignal | undefined = this.deps.signal,
+  ) {
     return withRetry(fn, {
       what,
       policy,
       clock: this.deps.clock,
       log: this.log,
-      ...(this.deps.signal ? { signal: this.deps.signal } : {}),
+      ...(signal ? { signal } : {}),
       ...(this.deps.random ? { random: this.deps.random } : {}),
       ...(retryable ? { retryable } : {}),
     });
   }
+}
+
+/** The provider looked at the credential and refused it (as opposed to being unreachable). */
+function isVerificationFailure(err: unknown): boolean {
+  return isRotatorError(err) && err.code === 'VERIFY_FAILED';
+}
+
+/** Every credential field is secret except the provider's reference (see IssuedSecret). */
+function registerCredentials(value: { credentials: Record<string, string>; providerRef: string }): void {
+  for (const v of Object.values(value.credentials)) if (v !== value.providerRef) secrets.add(v);
 }

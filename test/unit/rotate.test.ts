@@ -161,6 +161,62 @@ describe('rotateSecret: resuming after a crash', () => {
   });
 });
 
+describe('rotateSecret: what an interrupted or failing run keeps', () => {
+  const down = () => new RotatorError('PROVIDER_UNAVAILABLE', '503', { retryable: true });
+
+  test('provider down during resume: the pending credential is kept for next time, nothing issued', async () => {
+    const s = setup({ revocable: true });
+    const pending = await crashedAfterPending(s);
+    s.provider.verifyFailures = Array(3).fill(down());
+    await expect(rotateSecret(s.target, s.deps)).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    expect((await s.inner.read('svc')).pending?.versionId).toBe(pending.rotationId);
+    expect(s.provider.issueCalls).toBe(1);
+    expect(s.provider.issued[0]!.revoked).toBe(false);
+    expect((await rotateSecret(s.target, s.deps)).outcome).toBe('resumed');
+  });
+
+  test('provider down while verifying a fresh credential: it stays pending (tracked), not revoked', async () => {
+    const s = setup({ revocable: true });
+    s.provider.verifyFailures = Array(3).fill(down());
+    await expect(rotateSecret(s.target, s.deps)).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    const state = await s.inner.read('svc');
+    expect(state.pending?.value.providerRef).toBe('ref-1');
+    expect(s.provider.issued[0]!.revoked).toBe(false);
+  });
+
+  test('a pending credential already due for renewal is revoked and replaced, not promoted', async () => {
+    const s = setup({ revocable: true, lifetimeMs: 3_600_000 });
+    const pending = await crashedAfterPending(s);
+    await s.clock.sleep(2_500_000); // past 2/3 of its lifetime
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('rotated');
+    expect(result.rotationId).not.toBe(pending.rotationId);
+    expect(s.provider.issued[0]!.revoked).toBe(true);
+  });
+
+  test('revocation fails while discarding: the pending version is kept, so nothing live goes untracked', async () => {
+    const s = setup({ revocable: true });
+    s.provider.verifyFailures = Array(3).fill(new RotatorError('VERIFY_FAILED', 'rejected'));
+    s.provider.revoke = async () => {
+      throw new RotatorError('PROVIDER_UNAVAILABLE', 'revoke endpoint down', { retryable: false });
+    };
+    await expect(rotateSecret(s.target, s.deps)).rejects.toMatchObject({ code: 'VERIFY_FAILED' });
+    expect((await s.inner.read('svc')).pending?.value.providerRef).toBe('ref-1');
+    expect(s.log.text()).toMatch(/revoking the issued credential ref-1 failed/);
+  });
+
+  test('shutdown while the vault write is retried: the issued credential is still revoked', async () => {
+    const s = setup({ revocable: true });
+    const shutdown = new AbortController();
+    s.before.putPending = () => {
+      shutdown.abort(new RotatorError('ABORTED', 'shutdown'));
+      throw unavailable();
+    };
+    await expect(rotateSecret(s.target, { ...s.deps, signal: shutdown.signal })).rejects.toThrow(/revoked at the provider/);
+    expect(s.provider.issued[0]!.revoked).toBe(true);
+  });
+});
+
 describe('rotateSecret: failures never lose the current credential', () => {
   test('verification failure: VERIFY_FAILED, current unchanged, pending discarded, issued revoked', async () => {
     const s = setup({ revocable: true });
