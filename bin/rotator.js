@@ -12,6 +12,10 @@ try {
   throw err;
 }
 cli.main(process.argv).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    // A forced stop (second SIGINT/SIGTERM) must not wait for sockets still closing.
+    if (code === 130 || code === 143) process.exit(code);
+  },
   (err) => { process.stderr.write(`rotator: ${err && err.message ? err.message : err}\n`); process.exitCode = 1; },
 );

@@ -103,6 +103,8 @@ export class Scheduler {
         }
       }),
     );
+    // stop() may have been called while we read the vault: then nothing is scheduled.
+    if (this.stopping) return;
     if (!this.options.manualSweeps) {
       this.task = cron.schedule(this.options.schedule, () => this.sweep(), { name: 'rotator-sweep', noOverlap: true });
     }
@@ -122,7 +124,12 @@ export class Scheduler {
       if (entry.running || entry.nextAttemptAt > now) continue;
       entry.running = true;
       started++;
-      const run = this.limiter.run(() => this.attempt(entry)).finally(() => this.inFlight.delete(run));
+      // attempt() never rejects (failures are recorded); the catch keeps a bug from becoming an
+      // unhandled rejection that would end the daemon.
+      const run = this.limiter
+        .run(() => this.attempt(entry))
+        .catch((err) => this.options.log.error({ error: describeError(err) }, 'scheduler bug: attempt threw'))
+        .finally(() => this.inFlight.delete(run));
       this.inFlight.add(run);
     }
     return started;
@@ -160,7 +167,14 @@ export class Scheduler {
   /** Forces stop at once (second signal). */
   abortNow(): void {
     this.stopping = true;
+    void this.task?.destroy();
     this.abort.abort(new RotatorError('ABORTED', 'forced shutdown'));
+  }
+
+  /** Makes a start() still reading the vault schedule nothing (stop during start-up). */
+  abortStart(): void {
+    this.stopping = true;
+    this.abort.abort(new RotatorError('ABORTED', 'stopped during start-up'));
   }
 
   private async attempt(entry: SecretSchedule): Promise<void> {
@@ -196,7 +210,11 @@ export class Scheduler {
       const outcome = entry.lastOutcome ?? 'failed';
       entry.outcomes[outcome] = (entry.outcomes[outcome] ?? 0) + 1;
       entry.running = false;
-      this.options.onAttempt?.(entry, result, error);
+      try {
+        this.options.onAttempt?.(entry, result, error);
+      } catch (hookError) {
+        log.warn({ error: describeError(hookError) }, 'onAttempt hook failed');
+      }
     }
   }
 

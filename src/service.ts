@@ -1,12 +1,17 @@
 /**
  * The long-running service behind `rotator run`, as a library: `start()` and `stop()`, never
  * `process.exit`. The CLI owns signals and exit codes.
+ *
+ * Lifecycle contract: `stop()` may be called at any time, also while `start()` is still running
+ * (a SIGTERM during start-up); it then waits for start to settle and stops whatever it started.
+ * A `start()` that fails stops what it had started before rethrowing, so nothing keeps running.
  */
 import type { Clock, Logger } from './types';
 import type { RotatorConfig } from '../config/schema';
 import { createRuntime, type Runtime } from './runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { startStatusServer, type StatusServer } from './status-server';
+import { RotatorError } from './errors';
 
 export interface ServiceOptions {
   config: RotatorConfig;
@@ -21,6 +26,9 @@ export class RotatorService {
   private runtime?: Runtime;
   private schedulerInstance?: Scheduler;
   private statusServer?: StatusServer;
+  private starting?: Promise<void>;
+  private stopped = false;
+  private started = false;
 
   constructor(private readonly options: ServiceOptions) {}
 
@@ -29,32 +37,43 @@ export class RotatorService {
     return this.schedulerInstance;
   }
 
-  async start(): Promise<void> {
+  /** The health and metrics endpoint, when `http` is configured. */
+  get statusUrl(): string | undefined {
+    return this.statusServer?.url;
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.startOnce().catch(async (err) => {
+      await this.release(0);
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     const { config, clock, log } = this.options;
     this.runtime = await createRuntime(config, { clock, log, env: this.options.env ?? process.env });
+    const runtime = this.runtime;
     this.schedulerInstance = new Scheduler({
-      targets: config.secrets.map((s) => this.runtime!.target(s.id)),
-      rotation: { vault: this.runtime.vault, clock, log, owner: this.runtime.owner },
+      targets: config.secrets.map((s) => runtime.target(s.id)),
+      rotation: { vault: runtime.vault, clock, log, owner: runtime.owner },
       clock,
       log,
       schedule: config.schedule,
       concurrency: config.concurrency,
       ...this.options.scheduler,
     });
-    await this.schedulerInstance.start();
+    const scheduler = this.schedulerInstance;
+    // Bind the endpoint first: a taken port must fail start-up before anything rotates.
     if (config.http) {
-      const runtime = this.runtime;
-      const scheduler = this.schedulerInstance;
       this.statusServer = await startStatusServer(
         { snapshot: () => scheduler.snapshot(), providerOf: (id) => runtime.pluginFor(id).type },
         { ...config.http, clock, log },
       );
     }
-  }
-
-  /** The health and metrics endpoint, when `http` is configured. */
-  get statusUrl(): string | undefined {
-    return this.statusServer?.url;
+    if (this.stopped) throw new RotatorError('ABORTED', 'stopped during start-up');
+    await scheduler.start();
+    this.started = true;
   }
 
   /**
@@ -62,14 +81,27 @@ export class RotatorService {
    * shutdownTimeout), then aborts them. Resolves true when nothing had to be aborted.
    */
   async stop(graceMs = this.options.config.shutdownTimeoutMs): Promise<boolean> {
+    this.stopped = true;
+    // Still starting: make start-up schedule nothing, then stop what it made.
+    if (!this.started) this.schedulerInstance?.abortStart();
+    await this.starting?.catch(() => undefined);
+    return this.release(graceMs);
+  }
+
+  private async release(graceMs: number): Promise<boolean> {
+    this.stopped = true;
     const clean = (await this.schedulerInstance?.stop(graceMs)) ?? true;
     await this.statusServer?.close();
     await this.runtime?.close();
+    this.schedulerInstance = undefined;
+    this.statusServer = undefined;
+    this.runtime = undefined;
     return clean;
   }
 
   /** Second signal: abort everything at once. */
   abortNow(): void {
+    this.stopped = true;
     this.schedulerInstance?.abortNow();
   }
 }

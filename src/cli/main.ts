@@ -148,12 +148,14 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       const { config, sandbox } = await prepare(log, Boolean(opts.sandbox), true);
       const service = new RotatorService({ config, clock: io.clock, log, env: sandbox ? withoutVaultKey(io.env) : io.env });
       let signals = 0;
+      let forced = false;
       let resolveStopped!: (code: number) => void;
       const stopped = new Promise<number>((r) => (resolveStopped = r));
       const detach = io.onSignal((signal) => {
         signals++;
         if (signals > 1) {
           log.warn({ signal }, 'second signal: exiting now');
+          forced = true;
           service.abortNow();
           resolveStopped(signal === 'SIGINT' ? 130 : 143);
           return;
@@ -168,13 +170,18 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         );
       });
       try {
-        await service.start();
+        // A start-up failure (port taken, vault unreadable) ends the command; a signal during
+        // start-up is handled by stop(), which waits for start to settle.
+        await Promise.race([service.start(), stopped]);
         const code = await stopped;
         setExit(code);
         log.info({ exitCode: code }, 'stopped');
       } finally {
         detach();
-        await sandbox?.close();
+        if (!forced) {
+          await service.stop(0);
+          await sandbox?.close();
+        }
       }
     });
 
