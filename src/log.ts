@@ -3,6 +3,7 @@ import pino from 'pino';
 import pinoPretty from 'pino-pretty';
 import type { Logger } from './types';
 import { SECRET_KEYS, secrets, REDACTED } from './redact';
+import { RotatorError } from './errors';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -31,7 +32,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const redactPaths = SECRET_KEYS.flatMap((k) => {
     const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : `["${k}"]`;
     const dot = key.startsWith('[') ? key : `.${key}`;
-    return [key.startsWith('[') ? key : k, `*${dot}`, `*.*${dot}`];
+    return [key.startsWith('[') ? key : k, `*${dot}`, `*.*${dot}`, `*.*.*${dot}`, `*.*.*.*${dot}`];
   });
   const stream = pretty
     ? // pino-pretty as a stream in this thread: no worker, so the scrubber sees every line.
@@ -49,18 +50,22 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? (process.env.ROTATOR_LOG_LEVEL as LogLevel | undefined) ?? 'info',
       base: undefined,
       redact: { paths: redactPaths, censor: REDACTED },
-      serializers: { err: serializeError },
+      serializers: { err: serializeError, error: serializeError },
     },
     stream,
   ) as unknown as Logger;
 }
 
-/** Errors are logged by code and message only: causes can carry HTTP requests with headers. */
-function serializeError(err: unknown): unknown {
-  if (err && typeof err === 'object' && 'toJSON' in err && typeof (err as any).toJSON === 'function') {
-    return (err as any).toJSON();
+/**
+ * Errors are logged by code and message only. Only our own RotatorError's toJSON is trusted:
+ * other libraries' (axios's among them) include the request, with its headers and body.
+ */
+export function serializeError(err: unknown): unknown {
+  if (err instanceof RotatorError) return err.toJSON();
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { type: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
   }
-  if (err instanceof Error) return { type: err.name, message: err.message };
   return err;
 }
 

@@ -51,6 +51,8 @@ export const SECRET_KEYS = [
   'x-ncp-apigw-signature-v2',
   'signature',
   'credentials',
+  // Whole request header maps: they carry signatures and Authorization.
+  'headers',
 ];
 
 /** A value that prints as [REDACTED] in logs, JSON and util.inspect; `reveal()` gets it back. */

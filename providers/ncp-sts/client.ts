@@ -57,6 +57,11 @@ export interface ProviderErrorBody {
 
 const instances = new Map<string, AxiosInstance>();
 
+function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 /** One axios instance per endpoint and timeout, shared by every secret that uses it. */
 function instanceFor(endpoint: string, timeoutMs: number): AxiosInstance {
   const cacheKey = `${endpoint} ${timeoutMs}`;
@@ -71,6 +76,9 @@ function instanceFor(endpoint: string, timeoutMs: number): AxiosInstance {
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
       maxRedirects: 0,
+      // HTTP(S)_PROXY is honoured for the real service, but never for loopback (the sandbox and
+      // test emulators): a proxy there would break them and see every signed request.
+      ...(isLoopback(endpoint) ? { proxy: false as const } : {}),
     });
     instances.set(cacheKey, instance);
   }
