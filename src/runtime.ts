@@ -34,6 +34,18 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/**
+ * Settings the configuration schema accepts but this version does not act on yet. They are
+ * refused rather than ignored: an operator who configures an output expects the file to appear.
+ */
+export function unsupportedSettings(config: RotatorConfig): string[] {
+  return config.secrets.flatMap((s, i) =>
+    s.outputs.length > 0
+      ? [`${config.file}: secrets[${i}].outputs (${s.id}): outputs are not written by this version yet; remove them, and read the secret with \`rotator get ${s.id}\` meanwhile`]
+      : [],
+  );
+}
+
 export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPolicy {
   return {
     renewBefore: secret.renewBefore ?? config.defaults.renewBefore,
@@ -62,6 +74,8 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     targets.set(secretId, created);
     return created;
   };
+  const unsupported = unsupportedSettings(config);
+  if (unsupported.length > 0) throw new RotatorError('CONFIG', unsupported.join('\n'));
   // Unknown provider types fail here, before the vault is opened.
   for (const secret of config.secrets) pluginFor(secret.provider);
   const vault = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });

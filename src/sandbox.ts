@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { EmulatorHandle, ProviderDeps, ProviderPlugin } from './types';
 import type { RotatorConfig } from '../config/schema';
 import { providerPlugins } from '../providers';
+import { RotatorError } from './errors';
 
 export interface Sandbox {
   /** The configuration rewritten to the emulators and the sandbox vault. */
@@ -42,28 +43,31 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
   const plugins = options.plugins ?? providerPlugins;
   const used = new Set(config.secrets.map((s) => s.provider));
   const started = new Map<string, EmulatorHandle>();
+  const closeAll = () => Promise.allSettled([...started.values()].map((e) => e.close()));
+  let sandboxConfig: RotatorConfig;
+  const vaultPath = sandboxVaultPath(config);
+  // Whatever fails below, no emulator is left running (it would keep the process alive).
   try {
     for (const plugin of plugins) {
       if (!plugin.sandbox || (!options.allProviders && !used.has(plugin.type))) continue;
       started.set(plugin.type, await plugin.sandbox.start({ ...deps, log: deps.log.child({ emulator: plugin.type }) }));
     }
+    const secrets = config.secrets.map((secret) => {
+      const plugin = plugins.find((p) => p.type === secret.provider);
+      const emulator = started.get(secret.provider);
+      if (!plugin?.sandbox || !emulator) {
+        throw new RotatorError('CONFIG', `secret '${secret.id}': provider '${secret.provider}' has no emulator, so it cannot run in the sandbox`);
+      }
+      const rewritten = plugin.sandbox.rewrite({ id: secret.id, credentials: secret.credentials, params: secret.params }, emulator);
+      return { ...secret, credentials: rewritten.credentials, params: rewritten.params };
+    });
+    if (options.fresh) await rm(dirname(vaultPath), { recursive: true, force: true });
+    await mkdir(dirname(vaultPath), { recursive: true, mode: 0o700 });
+    sandboxConfig = { ...withSandboxVault(config), secrets };
   } catch (err) {
-    await Promise.allSettled([...started.values()].map((e) => e.close()));
+    await closeAll();
     throw err;
   }
-  const secrets = config.secrets.map((secret) => {
-    const plugin = plugins.find((p) => p.type === secret.provider);
-    const emulator = started.get(secret.provider);
-    if (!plugin?.sandbox || !emulator) {
-      throw new Error(`provider '${secret.provider}' has no emulator; it cannot run in the sandbox`);
-    }
-    const rewritten = plugin.sandbox.rewrite({ id: secret.id, credentials: secret.credentials, params: secret.params }, emulator);
-    return { ...secret, credentials: rewritten.credentials, params: rewritten.params };
-  });
-  const vaultPath = sandboxVaultPath(config);
-  if (options.fresh) await rm(dirname(vaultPath), { recursive: true, force: true });
-  await mkdir(dirname(vaultPath), { recursive: true, mode: 0o700 });
-  const sandboxConfig: RotatorConfig = { ...withSandboxVault(config), secrets };
   const emulators = [...started].map(([type, e]) => ({ type, url: e.url }));
   return {
     config: sandboxConfig,
@@ -76,7 +80,7 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
         `  sandbox vault ${vaultPath}${options.fresh ? ' (emptied at start)' : ''}`,
       ].join('\n'),
     async close() {
-      await Promise.allSettled([...started.values()].map((e) => e.close()));
+      await closeAll();
     },
   };
 }

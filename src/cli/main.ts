@@ -10,7 +10,7 @@ import { systemClock } from '../clock';
 import { createLogger, type LogLevel } from '../log';
 import { ConfigError, formatProblem, loadConfig, resolveConfigPath } from '../../config/load';
 import type { RotatorConfig } from '../../config/schema';
-import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
+import { createRuntime, notConfigured, policyOf, unsupportedSettings, type Runtime } from '../runtime';
 import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
 import { rotateSecret, type RotationResult } from '../rotate';
 import { RotatorService } from '../service';
@@ -20,6 +20,7 @@ import { createLimiter } from '../limit';
 import { envEntries, formatEnv, formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /** Everything a command touches outside itself, injectable for tests. */
 export interface CliIo {
@@ -85,7 +86,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('rotator')
     .description('Keeps service-account secrets fresh: issue, store, verify, promote, distribute.')
     .option('-c, --config <file>', 'configuration file (default: $ROTATOR_CONFIG or ./rotator.config.yaml)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']))
+    .addOption(new Option('--log-level <level>', 'log level (default: $ROTATOR_LOG_LEVEL, else info)').choices(LOG_LEVELS))
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -94,8 +95,13 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .showHelpAfterError('(run `rotator --help` for usage)');
 
   const globals = () => program.opts<GlobalOptions>();
-  const logger = (fallback: LogLevel) =>
-    createLogger({ level: globals().logLevel ?? (io.env.ROTATOR_LOG_LEVEL as LogLevel | undefined) ?? fallback, destination: io.stderr });
+  const logger = (fallback: LogLevel) => {
+    const fromEnv = io.env.ROTATOR_LOG_LEVEL || undefined;
+    if (fromEnv !== undefined && !LOG_LEVELS.includes(fromEnv as LogLevel)) {
+      throw new RotatorError('USAGE', `ROTATOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got '${fromEnv}')`);
+    }
+    return createLogger({ level: globals().logLevel ?? (fromEnv as LogLevel | undefined) ?? fallback, destination: io.stderr });
+  };
 
   /** Loads and validates the config; in sandbox mode rewrites it onto the emulators. */
   const prepare = async (log: Logger, sandbox: boolean, fresh = false, readOnly = false) => {
@@ -132,8 +138,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (opts: { sandbox?: boolean }) => {
       const path = resolveConfigPath(globals().config, io.env);
       const config = loadConfig(path, { env: io.env, sandbox: Boolean(opts.sandbox) });
-      const warnings = (config as RotatorConfig & { warnings?: string[] }).warnings ?? [];
-      for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+      const unsupported = unsupportedSettings(config);
+      if (unsupported.length > 0) throw new RotatorError('CONFIG', unsupported.join('\n'));
+      for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
       io.stdout.write(
         `${config.file}: ok (${config.secrets.length} secret${config.secrets.length === 1 ? '' : 's'}, vault ${config.vault.type})\n`,
       );

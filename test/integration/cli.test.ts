@@ -275,6 +275,28 @@ describe('usage and configuration errors exit 2 and touch nothing', () => {
     }
   });
 
+  test('outputs are refused, not silently ignored, until this version writes them', async () => {
+    const withOutputs = await configDir(
+      config(emu.url).replace('    params: { durationSec: 3600,', '    outputs: [ { type: file, path: out.env, format: env } ]\n    params: { durationSec: 3600,'),
+    );
+    try {
+      for (const args of [['validate'], ['rotate', 'deployer']]) {
+        const run = await runCli([...args, '-c', withOutputs.file], env);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(/secrets\[0\]\.outputs \(deployer\): outputs are not written by this version yet/);
+      }
+      expect(emu.count()).toBe(0);
+    } finally {
+      await withOutputs.cleanup();
+    }
+  });
+
+  test('an unknown ROTATOR_LOG_LEVEL is a usage error', async () => {
+    const run = await runCli(['status'], { ...env, ROTATOR_LOG_LEVEL: 'loud' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/ROTATOR_LOG_LEVEL must be one of debug, info, warn, error, silent \(got 'loud'\)/);
+  });
+
   test('help exits 0', async () => {
     const run = await runCli(['--help'], env);
     expect(run.code).toBe(0);
