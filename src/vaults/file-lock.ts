@@ -1,3 +1,4 @@
+import { pidAlive, processScope } from '../owner';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -40,6 +41,8 @@ export interface HeldLock {
 interface LockOwner {
   pid: number;
   hostname: string;
+  /** Hostname and pid namespace (src/owner.ts); absent in locks written by older versions. */
+  scope?: string;
   /** ISO 8601, when the lock was taken. */
   since: string;
   token: string;
@@ -96,7 +99,7 @@ async function tryCreateLock(lockPath: string, token: string): Promise<boolean> 
 }
 
 function ownerRecord(token: string): LockOwner {
-  return { pid: process.pid, hostname: os.hostname(), since: new Date().toISOString(), token };
+  return { pid: process.pid, hostname: os.hostname(), scope: processScope(), since: new Date().toISOString(), token };
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {
@@ -129,25 +132,27 @@ function parseOwner(raw: string): LockOwner | undefined {
   return undefined;
 }
 
+/**
+ * A lock whose owner we can see (same host and pid namespace) and that still runs is never
+ * broken for its age alone, up to this bound: a holder paused for a while (GC, a suspended VM)
+ * must not find its document overwritten. Past it, pid reuse is the likelier story.
+ */
+const LIVE_OWNER_MAX_MS = 10 * 60_000;
+
 /** Why `seen` is stale, or undefined when it is not. */
 function staleReason(seen: LockSnapshot, staleMs: number): string | undefined {
   const age = Date.now() - seen.mtimeMs;
-  if (seen.owner && seen.owner.hostname === os.hostname() && !pidAlive(seen.owner.pid)) {
-    return `pid ${seen.owner.pid} is no longer running`;
+  const owner = seen.owner;
+  const local = owner && (owner.scope ? owner.scope === processScope() : owner.hostname === os.hostname());
+  if (owner && local) {
+    if (!pidAlive(owner.pid)) return `pid ${owner.pid} is no longer running`;
+    if (age > LIVE_OWNER_MAX_MS) return `it is ${Math.round(age / 1000)} s old (pid ${owner.pid} was probably reused)`;
+    return undefined;
   }
   if (age > staleMs) return `it is ${Math.round(age / 1000)} s old`;
   return undefined;
 }
 
-/** Signal 0 tests for existence: ESRCH means no such process; EPERM means it exists. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return !isErrno(err, 'ESRCH');
-  }
-}
 
 async function breakStaleLock(lockPath: string, seen: LockSnapshot, reason: string, log: Logger): Promise<void> {
   const breakPath = `${lockPath}.break`;

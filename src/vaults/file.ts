@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ownerIsDeadLocally } from '../owner';
+import { ownerIsDeadLocally, pidAlive } from '../owner';
 import { RotatorError } from '../errors';
 import type { Clock, Lease, Logger, SecretState, Vault, VaultValue, VaultVersion } from '../types';
 import {
@@ -20,7 +20,7 @@ import {
 } from './file-document';
 import { openEnvelope, sealEnvelope } from './file-envelope';
 import { resolveVaultKey } from './file-key';
-import { acquireFileLock, pidAlive, sweepDeadBreakFile } from './file-lock';
+import { acquireFileLock, sweepDeadBreakFile } from './file-lock';
 import { ensureDirectory, errnoCode, readIfExists, replaceAtomically, tempFileOwner, tightenMode } from './fs-util';
 
 export { parseVaultKey, VAULT_KEY_ENV } from './file-key';

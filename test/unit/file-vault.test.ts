@@ -312,11 +312,14 @@ describe('FileVault locking', () => {
     expect(await fs.readdir(path.dirname(vault.path))).toEqual(['vault.json']);
   });
 
-  test('a lock older than the stale bound is broken even when its pid lives', async () => {
-    const vault = await open({ lockTimeoutMs: 60_000 });
+  test('a live local holder keeps its lock past the stale bound (a paused process), until pid reuse is likelier', async () => {
+    const vault = await open({ lockTimeoutMs: 200 });
     const lockPath = await writeLock(vault.path, { pid: process.pid });
-    const old = new Date(Date.now() - 60_000);
-    await fs.utimes(lockPath, old, old);
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await fs.utimes(lockPath, minuteAgo, minuteAgo);
+    await expect(vault.putPending('a', sampleValue('r1'), 'r1')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE' });
+    const elevenMinutesAgo = new Date(Date.now() - 11 * 60_000);
+    await fs.utimes(lockPath, elevenMinutesAgo, elevenMinutesAgo);
     await rotate(vault, 'a', 'r1');
     expect((await vault.read('a')).current?.versionId).toBe('r1');
   });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ownerIsDeadLocally, processOwnerId } from '../../src/owner';
+import { ownerIsDeadLocally, processOwnerId, processScope } from '../../src/owner';
 import { openFileVault } from '../../src/vaults/file';
 import { ManualClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
@@ -15,9 +15,11 @@ async function deadPid(): Promise<number> {
 }
 
 describe('lease owners', () => {
-  test('processOwnerId is host:pid:nonce and unique per call', () => {
+  test('processOwnerId is scope:pid:nonce (scope: host and pid namespace) and unique per call', () => {
     const a = processOwnerId();
-    expect(a).toMatch(new RegExp(`^${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${process.pid}:[0-9a-f]{6}$`));
+    expect(processScope().startsWith(hostname())).toBe(true);
+    expect(a.startsWith(`${processScope()}:${process.pid}:`)).toBe(true);
+    expect(a).toMatch(/:[0-9a-f]{6}$/);
     expect(processOwnerId()).not.toBe(a);
   });
 
@@ -25,8 +27,9 @@ describe('lease owners', () => {
     const dead = await deadPid();
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)']);
     try {
-      expect(ownerIsDeadLocally(`${hostname()}:${dead}:abc123`)).toBe(true);
-      expect(ownerIsDeadLocally(`${hostname()}:${sleeper.pid}:abc123`)).toBe(false);
+      expect(ownerIsDeadLocally(`${processScope()}:${dead}:abc123`)).toBe(true);
+      expect(ownerIsDeadLocally(`${hostname()}#1:${dead}:abc123`)).toBe(false); // another pid namespace
+      expect(ownerIsDeadLocally(`${processScope()}:${sleeper.pid}:abc123`)).toBe(false);
       expect(ownerIsDeadLocally(processOwnerId())).toBe(false);
       expect(ownerIsDeadLocally(`some-other-host:${dead}:abc123`)).toBe(false);
       expect(ownerIsDeadLocally('not-an-owner-id')).toBe(false);
@@ -40,10 +43,10 @@ describe('lease owners', () => {
     try {
       const clock = new ManualClock();
       const vault = await openFileVault({ path: join(dir, 'v.json'), clock, log: silentLogger, env: {} });
-      const deadOwner = `${hostname()}:${await deadPid()}:abc123`;
+      const deadOwner = `${processScope()}:${await deadPid()}:abc123`;
       expect(await vault.acquireLease('k', deadOwner, 600_000)).not.toBeNull();
       expect(await vault.acquireLease('k', processOwnerId(), 600_000)).not.toBeNull();
-      expect(await vault.acquireLease('k', `${hostname()}:${process.pid}:ffffff`, 600_000)).toBeNull();
+      expect(await vault.acquireLease('k', `${processScope()}:${process.pid}:ffffff`, 600_000)).toBeNull();
       await vault.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
