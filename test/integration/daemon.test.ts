@@ -18,20 +18,21 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function daemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
-  const d = new Daemon(args, env);
+function daemon(args: string[], env: NodeJS.ProcessEnv = {}, options: { npm?: boolean } = {}): Daemon {
+  const d = new Daemon(args, env, options);
   daemons.push(d);
   return d;
 }
 
 describe('npm start (rotator run --sandbox)', () => {
-  test('rotates every configured secret within 10 s, keeps running, exits 0 on SIGTERM', async () => {
-    // The committed config, copied so the sandbox vault lands in a temporary folder. No
-    // credentials in the environment: the sandbox needs none.
+  test('rotates every configured secret within 10 s, keeps running, exits 0 on SIGTERM to npm', async () => {
+    // `npm start` itself, with the committed config copied so the sandbox vault lands in a
+    // temporary folder. No credentials in the environment: the sandbox needs none. SIGTERM goes
+    // to npm only (as a supervisor would send it); npm must pass it on and exit with our code.
     const config = join(dir, 'rotator.config.yaml');
     await copyFile(join(ROOT, 'rotator.config.yaml'), config);
     const started = Date.now();
-    const d = daemon(['run', '--sandbox', '-c', config]);
+    const d = daemon(['start', '--', '-c', config], {}, { npm: true });
     await d.waitFor(msg('promoted', 'ncp-deployer'), 10_000, 'ncp-deployer promoted');
     await d.waitFor(msg('promoted', 'ncp-deployer-admin'), 10_000, 'ncp-deployer-admin promoted');
     expect(Date.now() - started).toBeLessThan(10_000);

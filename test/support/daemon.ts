@@ -23,8 +23,16 @@ export class Daemon {
   private waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  /**
+   * `rotator <args>` by default; `{ npm: true }` runs `npm <args>` instead (for `npm start`
+   * exactly as a newcomer types it).
+   */
+  constructor(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string; npm?: boolean } = {}) {
+    const cwd = options.cwd ?? ROOT;
+    const [command, argv] = options.npm ? ['npm', args] : [process.execPath, [BIN, ...args]];
+    // A process group of its own, so clean-up can also reach what it started (npm's child).
+    this.child = spawn(command, argv, {
+      detached: true,
       cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -81,9 +89,13 @@ export class Daemon {
     return this.lines.filter(match).length;
   }
 
-  /** Ensures the process is gone (test clean-up). */
+  /** Ensures the process and everything in its group are gone (test clean-up). */
   async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      // The group is already empty.
+    }
     await this.exited;
   }
 }
