@@ -21,6 +21,8 @@ import { envEntries, formatEnv, formatPlan, formatStatusTable, pickField, status
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+/** Signals closer together than this are one delivery seen twice (see `run`). */
+const DUPLICATE_SIGNAL_MS = 1_000;
 
 /** Everything a command touches outside itself, injectable for tests. */
 export interface CliIo {
@@ -158,8 +160,13 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       let forced = false;
       let resolveStopped!: (code: number) => void;
       const stopped = new Promise<number>((r) => (resolveStopped = r));
+      let firstSignalAt = 0;
       const detach = io.onSignal((signal) => {
+        // Ctrl-C under `npm start` arrives twice at once: from the terminal and forwarded by npm.
+        // Only a signal sent deliberately later counts as the second one that forces exit.
+        if (signals > 0 && io.clock.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
         signals++;
+        if (signals === 1) firstSignalAt = io.clock.now();
         if (signals > 1) {
           log.warn({ signal }, 'second signal: exiting now');
           forced = true;

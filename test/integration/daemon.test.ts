@@ -95,6 +95,9 @@ describe('rotator run against an emulator in this process', () => {
     await d.waitFor(msg('issuing a new credential'));
     d.child.kill('SIGTERM');
     await d.waitFor((l) => String(l.msg).startsWith('stopping'));
+    d.child.kill('SIGINT'); // at once: the same Ctrl-C delivered twice (terminal + npm), ignored
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(d.child.exitCode).toBeNull();
     const t0 = Date.now();
     d.child.kill('SIGINT');
     expect((await d.exited).code).toBe(130);
