@@ -4,7 +4,8 @@
  * accept, and a separate file vault is used. The configured vault and the real services are
  * never touched.
  */
-import { rm, mkdir } from 'node:fs/promises';
+import { rm, mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { EmulatorHandle, ProviderDeps, ProviderPlugin } from './types';
 import type { RotatorConfig } from '../config/schema';
@@ -63,6 +64,12 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
     });
     if (options.fresh) await rm(dirname(vaultPath), { recursive: true, force: true });
     await mkdir(dirname(vaultPath), { recursive: true, mode: 0o700 });
+    // Its own key, made here: a throw-away vault needs no "back up your key" warning.
+    await writeFile(`${vaultPath}.key`, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      },
+    );
     sandboxConfig = { ...withSandboxVault(config), secrets };
   } catch (err) {
     await closeAll();
