@@ -229,7 +229,7 @@ describe('rotator plan', () => {
     const lines = plan.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^WHEN\s+SECRET\s+WHY$/);
     expect(lines[1]).toMatch(/^now\s+admin\s+no credential in the vault yet$/);
-    expect(lines[2]).toMatch(/^20\d\d-.* \(in \d+m \d+s\)\s+deployer\s+renewal time$/);
+    expect(lines[2]).toMatch(/^20\d\d-.* \(in \d+m( \d+s)?\)\s+deployer\s+renewal time$/);
     const json = JSON.parse((await runCli(['plan', '--json'], env)).stdout);
     expect(json.map((r: any) => r.secretId)).toEqual(['admin', 'deployer']);
   });
