@@ -49,6 +49,13 @@ const defaultIo = (): CliIo => ({
   },
 });
 
+/** A loaded configuration, rewritten for the sandbox when asked, and the environment to run with. */
+interface Prepared {
+  config: RotatorConfig;
+  sandbox?: Sandbox;
+  env: NodeJS.ProcessEnv;
+}
+
 interface GlobalOptions {
   config?: string;
   logLevel?: LogLevel;
@@ -105,29 +112,36 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     return createLogger({ level: globals().logLevel ?? (fromEnv as LogLevel | undefined) ?? fallback, destination: io.stderr });
   };
 
-  /** Loads and validates the config; in sandbox mode rewrites it onto the emulators. */
-  const prepare = async (log: Logger, sandbox: boolean, fresh = false, readOnly = false) => {
+  /**
+   * Loads and validates the config; in sandbox mode rewrites it onto the emulators (read-only
+   * commands need only the sandbox vault, no emulator). `env` is what the runtime reads: the
+   * sandbox vault never sees the operator's ROTATOR_VAULT_KEY.
+   */
+  const prepare = async (log: Logger, sandbox: boolean, fresh = false, readOnly = false): Promise<Prepared> => {
     const path = resolveConfigPath(globals().config, io.env);
     const config = loadConfig(path, { env: io.env, sandbox, readOnly });
-    if (!sandbox) return { config, sandbox: undefined as Sandbox | undefined };
-    // Reading the sandbox vault needs no emulator.
-    if (readOnly) return { config: withSandboxVault(config), sandbox: undefined };
+    if (!sandbox) return { config, env: io.env };
+    const env = withoutVaultKey(io.env);
+    if (readOnly) return { config: withSandboxVault(config), env };
     const box = await startSandbox(config, { log, clock: io.clock }, { fresh });
     io.stderr.write(`${box.banner()}\n`);
-    return { config: box.config, sandbox: box };
+    return { config: box.config, sandbox: box, env };
   };
 
-  /** Opens the runtime; the sandbox vault never sees the operator's ROTATOR_VAULT_KEY. */
-  const open = (config: RotatorConfig, log: Logger, sandboxMode: boolean) =>
-    createRuntime(config, { clock: io.clock, log, env: sandboxMode ? withoutVaultKey(io.env) : io.env });
+  const open = (prepared: Prepared, log: Logger) => createRuntime(prepared.config, { clock: io.clock, log, env: prepared.env });
 
-  /** Every configured secret's row for `status` and `plan`: one vault read each. */
-  const statusRows = async (config: RotatorConfig, log: Logger, sandboxMode: boolean, now: number) => {
-    const runtime = await open(config, log, sandboxMode);
+  /** `status` and `plan`: every configured secret's row, one vault read each. */
+  const statusRows = async (sandbox: boolean) => {
+    const log = logger('warn');
+    const prepared = await prepare(log, sandbox, false, true);
+    const { config } = prepared;
+    const now = io.clock.now();
+    const runtime = await open(prepared, log);
     try {
-      return await Promise.all(
+      const rows = await Promise.all(
         config.secrets.map(async (s) => statusRow(s.id, s.provider, await runtime.vault.read(s.id), policyOf(config, s), now)),
       );
+      return { rows, now };
     } finally {
       await runtime.close();
     }
@@ -154,8 +168,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--sandbox', 'use the built-in emulators and a separate sandbox vault (no credentials needed)')
     .action(async (opts: { sandbox?: boolean }) => {
       const log = logger('info');
-      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox), true);
-      const service = new RotatorService({ config, clock: io.clock, log, env: sandbox ? withoutVaultKey(io.env) : io.env });
+      const { config, sandbox, env } = await prepare(log, Boolean(opts.sandbox), true);
+      const service = new RotatorService({ config, clock: io.clock, log, env });
       let signals = 0;
       let forced = false;
       let resolveStopped!: (code: number) => void;
@@ -211,11 +225,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       if (opts.all && ids.length > 0) throw new RotatorError('USAGE', 'give secret ids or --all, not both');
       if (!opts.all && ids.length === 0) throw new RotatorError('USAGE', 'name the secrets to rotate, or pass --all');
       const log = logger('info');
-      const { config, sandbox } = await prepare(log, Boolean(opts.sandbox));
+      const prepared = await prepare(log, Boolean(opts.sandbox));
+      const { config, sandbox } = prepared;
       try {
         const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
         for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
-        const runtime = await open(config, log, Boolean(opts.sandbox));
+        const runtime = await open(prepared, log);
         try {
           const results = await rotateAll(runtime, selected, log, { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun) });
           for (const r of results) {
@@ -241,10 +256,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--sandbox', 'show the sandbox vault')
     .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
-      const log = logger('warn');
-      const { config } = await prepare(log, Boolean(opts.sandbox), false, true);
-      const now = io.clock.now();
-      const rows = await statusRows(config, log, Boolean(opts.sandbox), now);
+      const { rows, now } = await statusRows(Boolean(opts.sandbox));
       io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows, now)}\n`);
     });
 
@@ -254,10 +266,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--sandbox', 'plan against the sandbox vault')
     .action(async (opts: { json?: boolean; sandbox?: boolean }) => {
-      const log = logger('warn');
-      const { config } = await prepare(log, Boolean(opts.sandbox), false, true);
-      const now = io.clock.now();
-      const rows = await statusRows(config, log, Boolean(opts.sandbox), now);
+      const { rows, now } = await statusRows(Boolean(opts.sandbox));
       const when = (r: StatusRow) => (r.renewsAt === 'now' || !r.renewsAt ? now : Date.parse(r.renewsAt));
       rows.sort((a, b) => when(a) - when(b) || a.secretId.localeCompare(b.secretId));
       io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlan(rows, now)}\n`);
@@ -273,9 +282,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--sandbox', 'read the sandbox vault')
     .action(async (id: string, opts: { format: 'json' | 'env'; field?: string; stage: 'current' | 'previous'; sandbox?: boolean }) => {
       const log = logger('warn');
-      const { config } = await prepare(log, Boolean(opts.sandbox), false, true);
+      const prepared = await prepare(log, Boolean(opts.sandbox), false, true);
+      const { config } = prepared;
       if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
-      const runtime = await open(config, log, Boolean(opts.sandbox));
+      const runtime = await open(prepared, log);
       try {
         const version = (await runtime.vault.read(id))[opts.stage];
         if (!version) {

@@ -221,6 +221,20 @@ describe('consumers read without the master credentials', () => {
   });
 });
 
+describe('--sandbox', () => {
+  test('rotate then get: the sandbox vault keeps its own key even when ROTATOR_VAULT_KEY is set', async () => {
+    const rotate = await runCli(['rotate', 'deployer', '--sandbox'], env);
+    expect(rotate.code).toBe(0);
+    expect(rotate.stderr).toContain('SANDBOX MODE');
+    expect(emu.count()).toBe(0); // the sandbox has its own emulator
+    const get = await runCli(['get', 'deployer', '--sandbox'], { ROTATOR_CONFIG: env.ROTATOR_CONFIG, ROTATOR_VAULT_KEY: env.ROTATOR_VAULT_KEY });
+    expect(get.code).toBe(0);
+    expect(JSON.parse(get.stdout)).toMatchObject({ provider: 'ncp-sts', secretId: 'deployer' });
+    // The configured vault was never touched.
+    expect((await runCli(['status', '--json'], env)).stdout).toMatch(/"state": "missing"/);
+  });
+});
+
 describe('rotator plan', () => {
   test('lists secrets soonest first, with why', async () => {
     await runCli(['rotate', 'deployer'], env);
