@@ -116,6 +116,13 @@ export interface Provider {
   revoke?(providerRef: string, ctx: ProviderContext): Promise<void>;
   /** Lists the provider-side secrets of this account (for slot management and orphans). */
   list?(ctx: ProviderContext): Promise<ProviderSecretInfo[]>;
+  /**
+   * How long after a promotion the previous credential stays live before the engine revokes it
+   * (consumers that have not re-read the vault yet keep working meanwhile), counted from the new
+   * credential's `issuedAt`. Undefined: never revoked by the engine (it expires on its own, or is
+   * deleted when it blocks a slot). Only meaningful with `revoke`.
+   */
+  readonly revokePreviousAfterMs?: number;
 }
 
 /** Vault stages. AWS names: AWSCURRENT, AWSPENDING, AWSPREVIOUS. */
@@ -131,11 +138,26 @@ export interface VaultVersion {
   createdAt: string;
 }
 
+/**
+ * Written to the vault just before issuing at a provider that can list and revoke its secrets,
+ * so that after a crash between the provider's answer and the pending write, recovery can tell
+ * the secret this rotation created (and lost) from secrets that predate it. Not secret.
+ */
+export interface RotationIntent {
+  rotationId: string;
+  /** ISO 8601, when the intent was recorded. */
+  startedAt: string;
+  /** providerRefs live at the provider just before issuing. */
+  liveBefore: string[];
+}
+
 /** Everything a vault knows about one key, by stage. A stage that is absent is undefined. */
 export interface SecretState {
   current?: VaultVersion;
   pending?: VaultVersion;
   previous?: VaultVersion;
+  /** The last recorded {@link RotationIntent}, until it is cleared. */
+  intent?: RotationIntent;
 }
 
 /** A held lease; `release()` MUST be idempotent and MUST NOT throw when the lease already expired. */
@@ -183,6 +205,15 @@ export interface Vault {
    * one process at a time; the compare-and-swap in `promote` stays the last line of defence.
    */
   acquireLease?(key: string, owner: string, ttlMs: number): Promise<Lease | null>;
+  /**
+   * Optional, with `clearIntent`: durably records `intent` for `key` (replacing any earlier one)
+   * and resolves only once it is durable; `read` then returns it as `state.intent`. `putPending`
+   * SHOULD drop an intent naming the same rotationId in the same write, where that costs nothing.
+   * A vault without intents still works: an orphan is then only found when it blocks a slot.
+   */
+  recordIntent?(key: string, intent: RotationIntent): Promise<void>;
+  /** Drops the intent of `key` if it names `rotationId`. Missing is success. */
+  clearIntent?(key: string, rotationId: string): Promise<void>;
   close?(): Promise<void>;
 }
 
