@@ -84,6 +84,11 @@ export interface ProviderContext {
   clock: Clock;
   /** Aborted on shutdown; providers SHOULD pass it to their HTTP client. */
   signal?: AbortSignal;
+  /**
+   * The vault's current value for this secret, when there is one. For providers whose account
+   * authenticates with its own current secret (MongoDB self-rotation). Secret: never log it.
+   */
+  current?: VaultValue;
 }
 
 /** A provider-side secret as `list()` reports it (no value: providers only show it at issue). */
