@@ -381,6 +381,8 @@ function resolveVault(vault: ConfigFile['vault'], dir: string): VaultConfig {
       const keyFile = vault.keyFile === undefined ? `${path}.key` : resolve(dir, vault.keyFile);
       return { type: 'file', path, keyFile, history: vault.history };
     }
+    case 'aws-secrets-manager':
+      return vault;
   }
 }
 

@@ -50,8 +50,22 @@ export interface FileVaultConfig {
   history: number;
 }
 
-/** One member per vault type; `type` discriminates (aws-secrets-manager comes next). */
-export type VaultConfig = FileVaultConfig;
+/** AWS Secrets Manager (src/vaults/aws-secrets-manager.ts); credentials from the standard AWS chain. */
+export interface AwsSecretsManagerVaultConfig {
+  type: 'aws-secrets-manager';
+  region: string;
+  /** A custom endpoint URL (VPC endpoint, emulator); default: AWS's for the region. */
+  endpoint?: string;
+  /** Prepended to every key to form the secret name; default `rotator/`. */
+  prefix: string;
+  /** KMS key for new secrets; default: the account's aws/secretsmanager key. */
+  kmsKeyId?: string;
+  /** Extra tags on every secret rotator creates. */
+  tags: Record<string, string>;
+}
+
+/** One member per vault type; `type` discriminates. */
+export type VaultConfig = FileVaultConfig | AwsSecretsManagerVaultConfig;
 
 export interface RotatorConfig {
   /** Absolute path of the config file. */
@@ -71,6 +85,7 @@ export interface RotatorConfig {
 export const DEFAULTS = {
   vaultPath: '.rotator/vault.json',
   vaultHistory: 5,
+  awsPrefix: 'rotator/',
   schedule: '* * * * *',
   concurrency: 4,
   shutdownTimeout: '30s',
@@ -198,8 +213,46 @@ export const fileVaultSchema = z.strictObject({
   history: integerField(0, 100).prefault(DEFAULTS.vaultHistory),
 });
 
+const AWS_REGION_HINT = 'must be an AWS region such as us-east-1 or eu-central-1';
+const AWS_NAME_CHARS = /^[A-Za-z0-9/_+=.@-]*$/;
+const AWS_TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+export const awsSecretsManagerVaultSchema = z.strictObject({
+  type: z.literal('aws-secrets-manager'),
+  region: z
+    .string({ error: (issue) => (issue.input === undefined ? `is required: ${AWS_REGION_HINT}` : AWS_REGION_HINT) })
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: AWS_REGION_HINT }),
+  endpoint: z
+    .string({ error: 'must be an http(s) URL, e.g. https://secretsmanager.us-east-1.amazonaws.com' })
+    .refine((text) => /^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(text) && URL.canParse(text), {
+      error: 'must be an http(s) URL, e.g. https://secretsmanager.us-east-1.amazonaws.com',
+    })
+    .optional(),
+  prefix: z
+    .string({ error: 'must be a secret-name prefix' })
+    .max(256, { error: 'must be at most 256 characters' })
+    .regex(AWS_NAME_CHARS, { error: "may only contain letters, digits and / _ + = . @ - (AWS secret names)" })
+    .prefault(DEFAULTS.awsPrefix),
+  kmsKeyId: nonEmpty('a KMS key id, ARN or alias (alias/…)').optional(),
+  tags: z
+    .record(
+      z
+        .string()
+        .min(1, { error: 'tag keys must be 1 to 128 characters' })
+        .max(128, { error: 'tag keys must be 1 to 128 characters' })
+        .regex(AWS_TAG_CHARS, { error: 'tag keys may contain letters, digits, spaces and _ . : / = + - @' })
+        .refine((k) => !/^(aws|rotator):/i.test(k), { error: "tag keys starting with 'aws:' or 'rotator:' are reserved" }),
+      z
+        .string({ error: 'tag values must be strings (quote numbers)' })
+        .max(256, { error: 'tag values must be at most 256 characters' })
+        .regex(AWS_TAG_CHARS, { error: 'tag values may contain letters, digits, spaces and _ . : / = + - @' }),
+      { error: 'must be a mapping of tag names to values' },
+    )
+    .prefault({}),
+});
+
 /** Add a vault type: a strict object with its own `type` literal, appended here. */
-export const vaultSchema = z.discriminatedUnion('type', [fileVaultSchema]);
+export const vaultSchema = z.discriminatedUnion('type', [fileVaultSchema, awsSecretsManagerVaultSchema]);
 
 const cronField = z
   .string({ error: 'must be a quoted node-cron expression, e.g. "* * * * *"' })
@@ -301,6 +354,7 @@ type Assignable<T extends U, U> = T;
 export type CheckedOutputs = [
   Assignable<z.output<typeof outputSchema>, OutputConfig>,
   Assignable<z.output<typeof fileVaultSchema>, FileVaultConfig>,
+  Assignable<z.output<typeof awsSecretsManagerVaultSchema>, AwsSecretsManagerVaultConfig>,
   Assignable<ConfigFile['defaults'], RotatorConfig['defaults']>,
   Assignable<NonNullable<ConfigFile['http']>, NonNullable<RotatorConfig['http']>>,
 ];

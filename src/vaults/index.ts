@@ -1,7 +1,7 @@
 import { RotatorError } from '../errors';
 import type { Clock, Logger, Vault } from '../types';
 import { openFileVault } from './file';
-import type { FileVaultConfig, VaultConfig } from '../../config/schema';
+import type { AwsSecretsManagerVaultConfig, FileVaultConfig, VaultConfig } from '../../config/schema';
 
 /**
  * Vault configurations are defined once, by the config schema. Adding a vault: its file in
@@ -9,7 +9,7 @@ import type { FileVaultConfig, VaultConfig } from '../../config/schema';
  * vault with a heavy SDK (AWS Secrets Manager) is required inside its case, so the file vault
  * never loads it (`import()` is left as-is in this CommonJS build and would need ESM paths).
  */
-export type { FileVaultConfig, VaultConfig };
+export type { AwsSecretsManagerVaultConfig, FileVaultConfig, VaultConfig };
 
 export interface VaultDeps {
   clock: Clock;
@@ -18,7 +18,7 @@ export interface VaultDeps {
   env?: Record<string, string | undefined>;
 }
 
-export const VAULT_TYPES: readonly VaultConfig['type'][] = ['file'];
+export const VAULT_TYPES: readonly VaultConfig['type'][] = ['file', 'aws-secrets-manager'];
 
 /** Opens the configured vault. An unknown `type` is a CONFIG error naming the known ones. */
 export async function createVault(config: VaultConfig, deps: VaultDeps): Promise<Vault> {
@@ -32,6 +32,12 @@ export async function createVault(config: VaultConfig, deps: VaultDeps): Promise
         log: deps.log,
         env: deps.env,
       });
+    case 'aws-secrets-manager': {
+      // Required here so the AWS SDK loads only when this vault is configured.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const aws = require('./aws-secrets-manager') as typeof import('./aws-secrets-manager');
+      return aws.openAwsSecretsManagerVault(config, { clock: deps.clock, log: deps.log });
+    }
     default:
       // Configs are validated by config/, but a library caller may pass anything.
       return unknownType((config as { type?: unknown }).type);

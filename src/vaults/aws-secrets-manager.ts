@@ -1,0 +1,758 @@
+import { createHash } from 'node:crypto';
+import { RotatorError } from '../errors';
+import { ownerIsDeadLocally } from '../owner';
+import { secrets as processSecrets } from '../redact';
+import type { Clock, Lease, Logger, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion } from '../types';
+import { canonicalJson } from './file-document';
+import type { AwsSecretsManagerVaultConfig } from '../../config/schema';
+
+/**
+ * A Vault on AWS Secrets Manager: one AWS secret per key, named `<prefix><key>`, whose versions
+ * carry AWS's own stages (AWSCURRENT, AWSPENDING, AWSPREVIOUS) and whose SecretString is the
+ * JSON VaultValue consumers read (`aws secretsmanager get-secret-value` works as-is).
+ *
+ * - putPending = PutSecretValue(VersionStages [AWSPENDING], ClientRequestToken = rotationId):
+ *   AWS makes it idempotent (same token + same value is a no-op; another value is
+ *   ResourceExistsException → VAULT_CONFLICT).
+ * - promote = UpdateSecretVersionStage(AWSCURRENT, MoveTo = pending, RemoveFrom = expected
+ *   current): AWS refuses when AWSCURRENT is not on RemoveFromVersionId, or is attached and
+ *   RemoveFromVersionId is missing, which is the compare-and-swap. AWS moves AWSPREVIOUS itself.
+ *   Then AWSPENDING is taken off the promoted version (a version carrying both is read as
+ *   current only, so a crash in between is harmless).
+ * - Rotation intents are tags on the secret (`rotator:intent…`), read for free with the
+ *   DescribeSecret that every read() makes. They are written under the lease, so they need no
+ *   compare-and-swap. An intent whose rotation already stored a version is not reported (that
+ *   is how putPending "drops" it without an extra request).
+ *
+ * Leases: see {@link AwsSecretsManagerVault.acquireLease}.
+ *
+ * Requests are kept off the hot path with a per-instance cache of what cannot change: a
+ * version's value is immutable in Secrets Manager, so a version this instance wrote or read is
+ * never fetched again. Stages are always read fresh (DescribeSecret) except by `promote`, which
+ * trusts what this instance saw last under its lease (the AWSCURRENT compare-and-swap stays the
+ * authority).
+ */
+
+/** The calls this vault makes, by operation name: a narrow seam over the SDK client. */
+export interface SecretsManagerApi {
+  call(operation: string, input: Record<string, unknown>): Promise<Record<string, any>>;
+  close(): void;
+}
+
+export const DEFAULT_PREFIX = 'rotator/';
+export const LEASE_STAGE = 'ROTATOR_LEASE';
+const MANAGED_TAG = 'rotator:managed';
+const PROVIDER_TAG = 'rotator:provider';
+const KIND_TAG = 'rotator:kind';
+/** A base64url intent split over up to 4 tags of 256 characters (AWS's tag value limit). */
+const INTENT_TAGS = ['rotator:intent', 'rotator:intent.2', 'rotator:intent.3', 'rotator:intent.4'];
+const TAG_VALUE_MAX = 256;
+const AWS_STAGE: Record<Stage, string> = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' };
+/** The chain of lease versions starts from this (virtual) version. */
+const LEASE_GENESIS = 'genesis';
+/** Version values kept per key (a rotation touches at most three). */
+const CACHED_VERSIONS_PER_KEY = 6;
+
+/** The IAM actions this vault needs, for AccessDenied messages and the README. */
+export const REQUIRED_IAM_ACTIONS = [
+  'secretsmanager:CreateSecret',
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:ListSecrets',
+  'secretsmanager:TagResource',
+  'secretsmanager:UntagResource',
+];
+
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'InternalServiceError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+const AUTH_FAILURES = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'MissingAuthenticationTokenException',
+  'IncompleteSignatureException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+]);
+
+export interface AwsSecretsManagerVaultOptions {
+  api: SecretsManagerApi;
+  clock: Clock;
+  log: Logger;
+  prefix?: string;
+  kmsKeyId?: string;
+  /** Extra tags on every secret this vault creates. */
+  tags?: Record<string, string>;
+  /** For messages: where the vault lives. */
+  region?: string;
+}
+
+interface LeaseRecord {
+  owner: string;
+  expiresAt: number;
+  released?: boolean;
+}
+
+interface LeaseHead {
+  versionId: string;
+  record?: LeaseRecord;
+}
+
+type StageMap = Record<string, string[]>;
+
+export class AwsSecretsManagerVault implements Vault {
+  readonly type = 'aws-secrets-manager';
+  readonly prefix: string;
+  private readonly counts: Record<string, number> = {};
+  private leaseConflicts = 0;
+  private closed = false;
+  /** versionId → value and creation time, per key: versions are immutable. */
+  private readonly values = new Map<string, Map<string, { value: VaultValue; createdAt: string }>>();
+  /** The stages this instance saw last, per key (promote's pending check). */
+  private readonly stagesSeen = new Map<string, StageMap>();
+  /** Whether the key's AWS secret exists, as far as this instance knows. */
+  private readonly exists = new Map<string, boolean>();
+  private readonly leaseHeads = new Map<string, LeaseHead>();
+
+  constructor(private readonly options: AwsSecretsManagerVaultOptions) {
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+  }
+
+  /** Secrets Manager requests made, by operation (for figures and tests). */
+  requestCounts(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  /** How many acquireLease calls found the lease held by someone else. */
+  leaseConflictCount(): number {
+    return this.leaseConflicts;
+  }
+
+  async read(key: string): Promise<SecretState> {
+    const name = this.nameOf(key);
+    const described = await this.describe(key);
+    if (!described) return {};
+    const map = (described.VersionIdsToStages ?? {}) as StageMap;
+    this.stagesSeen.set(key, map);
+    const state: SecretState = {};
+    const wanted = stagedVersions(map);
+    const versions = await Promise.all(
+      wanted.map(async ({ versionId, stages }) => {
+        const stored = await this.valueOf(key, name, versionId);
+        return stored && { versionId: decodeVersionId(versionId), value: structuredClone(stored.value), stages, createdAt: stored.createdAt };
+      }),
+    );
+    for (const version of versions) {
+      if (!version) continue;
+      for (const stage of version.stages) state[stage] = version;
+    }
+    const intent = decodeIntent(described.Tags);
+    const versionIds = new Set(Object.keys(map).map(decodeVersionId));
+    if (intent && !versionIds.has(intent.rotationId)) state.intent = intent;
+    return state;
+  }
+
+  async putPending(key: string, value: VaultValue, rotationId: string): Promise<VaultVersion> {
+    const name = this.nameOf(key);
+    const token = encodeVersionId(rotationId);
+    const secretString = canonicalJson(value);
+    const known = this.values.get(key)?.get(rotationId);
+    if (known && canonicalJson(known.value) !== secretString) throw sameTokenConflict(key, rotationId);
+    const input = { SecretId: name, ClientRequestToken: token, SecretString: secretString, VersionStages: ['AWSPENDING'] };
+    let out: Record<string, any>;
+    try {
+      if (this.exists.get(key) === false) await this.createSecret(key, name, { [PROVIDER_TAG]: value.provider });
+      out = await this.send('PutSecretValue', input, name);
+    } catch (err) {
+      if (awsErrorName(err) === 'ResourceExistsException') throw sameTokenConflict(key, rotationId);
+      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      await this.createSecret(key, name, { [PROVIDER_TAG]: value.provider });
+      try {
+        out = await this.send('PutSecretValue', input, name);
+      } catch (again) {
+        if (awsErrorName(again) === 'ResourceExistsException') throw sameTokenConflict(key, rotationId);
+        throw again;
+      }
+    }
+    this.exists.set(key, true);
+    const createdAt = known?.createdAt ?? new Date(this.options.clock.now()).toISOString();
+    this.remember(key, rotationId, { value: structuredClone(value), createdAt });
+    const awsStages: string[] = Array.isArray(out.VersionStages) ? out.VersionStages : ['AWSPENDING'];
+    const seen = { ...(this.stagesSeen.get(key) ?? {}) };
+    for (const [id, labels] of Object.entries(seen)) if (labels.includes('AWSPENDING')) seen[id] = labels.filter((l) => l !== 'AWSPENDING');
+    seen[token] = awsStages;
+    this.stagesSeen.set(key, seen);
+    return { versionId: rotationId, value: structuredClone(value), stages: stagesOf(awsStages), createdAt };
+  }
+
+  async promote(key: string, rotationId: string, expectedCurrentVersion: string | null): Promise<void> {
+    const name = this.nameOf(key);
+    const token = encodeVersionId(rotationId);
+    let map = this.stagesSeen.get(key);
+    // What this instance saw last (under its lease) is trusted; anything else is looked up.
+    if (!map || holderOf(map, 'AWSPENDING') !== token) map = await this.describeStages(key);
+    if (holderOf(map, 'AWSCURRENT') === token) return this.finishPromotion(key, name, token, map);
+    if (holderOf(map, 'AWSPENDING') !== token) {
+      throw conflict(`cannot promote ${rotationId} on ${key}: the pending version is ${describeHolder(map, 'AWSPENDING')}`);
+    }
+    const expected = expectedCurrentVersion === null ? undefined : encodeVersionId(expectedCurrentVersion);
+    try {
+      await this.send(
+        'UpdateSecretVersionStage',
+        { SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: token, ...(expected ? { RemoveFromVersionId: expected } : {}) },
+        name,
+      );
+    } catch (err) {
+      const type = awsErrorName(err);
+      if (type !== 'InvalidParameterException' && type !== 'ResourceNotFoundException') throw err;
+      // Refused: current moved (or a retry of ours already went through). Look once.
+      const now = await this.describeStages(key);
+      if (holderOf(now, 'AWSCURRENT') === token) return this.finishPromotion(key, name, token, now);
+      throw conflict(
+        `cannot promote ${rotationId} on ${key}: current is ${describeHolder(now, 'AWSCURRENT')}, expected ` +
+          `${expectedCurrentVersion ?? 'none'} (another rotation promoted first)`,
+      );
+    }
+    const after: StageMap = {};
+    for (const [id, labels] of Object.entries(map)) {
+      const kept = labels.filter((l) => l !== 'AWSCURRENT' && l !== 'AWSPREVIOUS');
+      if (expected && id === expected) kept.push('AWSPREVIOUS');
+      if (kept.length > 0) after[id] = kept;
+    }
+    after[token] = [...(after[token] ?? []).filter((l) => l !== 'AWSPENDING'), 'AWSCURRENT', 'AWSPENDING'];
+    await this.finishPromotion(key, name, token, after);
+  }
+
+  /** Takes AWSPENDING off the (now current) version, if it is still there. */
+  private async finishPromotion(key: string, name: string, token: string, map: StageMap): Promise<void> {
+    if (map[token]?.includes('AWSPENDING')) {
+      try {
+        await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }, name);
+      } catch (err) {
+        if (awsErrorName(err) !== 'InvalidParameterException') throw err;
+      }
+    }
+    const after = { ...map, [token]: (map[token] ?? []).filter((l) => l !== 'AWSPENDING') };
+    this.stagesSeen.set(key, after);
+  }
+
+  async discardPending(key: string, rotationId: string): Promise<void> {
+    const name = this.nameOf(key);
+    const token = encodeVersionId(rotationId);
+    try {
+      await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }, name);
+    } catch (err) {
+      const type = awsErrorName(err);
+      // Not pending (another rotation's, already gone) or no such secret: missing is success.
+      if (type === 'InvalidParameterException' || type === 'ResourceNotFoundException') return;
+      throw err;
+    }
+    const seen = this.stagesSeen.get(key);
+    if (seen?.[token]) this.stagesSeen.set(key, { ...seen, [token]: seen[token]!.filter((l) => l !== 'AWSPENDING') });
+  }
+
+  async list(prefix = ''): Promise<string[]> {
+    const base = this.prefix + prefix;
+    const leasePrefix = `${this.prefix}.lease/`;
+    const keys: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const filters = [{ Key: 'tag-key', Values: [MANAGED_TAG] }, ...(base ? [{ Key: 'name', Values: [base] }] : [])];
+      const out = await this.send('ListSecrets', { Filters: filters, MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) }, base || '(all)');
+      for (const entry of (out.SecretList ?? []) as Record<string, any>[]) {
+        const name = String(entry.Name ?? '');
+        // AWS's name filter is a case-insensitive prefix match: check exactly here.
+        if (!name.startsWith(base) || name.startsWith(leasePrefix) || !isManaged(entry.Tags)) continue;
+        const labels = Object.values((entry.SecretVersionsToStages ?? {}) as StageMap).flat();
+        if (!labels.includes('AWSCURRENT') && !labels.includes('AWSPENDING')) continue;
+        keys.push(name.slice(this.prefix.length));
+      }
+      nextToken = typeof out.NextToken === 'string' && out.NextToken ? out.NextToken : undefined;
+    } while (nextToken);
+    return [...new Set(keys)].sort();
+  }
+
+  /**
+   * Leases, on what Secrets Manager offers. Tags are not atomic and UpdateSecretVersionStage can
+   * only compare the version a label sits on, so the lease is a chain of versions of a companion
+   * secret `<prefix>.lease/<key>` (keys never start with '.', so it cannot collide with a key),
+   * each holding `{owner, expiresAt}` and labelled ROTATOR_LEASE. The compare-and-swap is AWS's
+   * ClientRequestToken rule: the next lease version's token is derived from the version read as
+   * the head (sha256), so two processes that read the same head try to create the same version
+   * with different values, and AWS lets exactly one succeed (the other gets
+   * ResourceExistsException). Only a writer that saw the true head can extend the chain, so the
+   * label never moves backwards. Acquiring costs one PutSecretValue when this instance already
+   * knows the head (it wrote it), otherwise one GetSecretValue more; renewing and releasing
+   * cost one PutSecretValue each. Expired leases, and leases of owners dead on this host, are
+   * taken over. The lease secret is separate so that the credential secret's versions stay the
+   * credentials' own (ListSecretVersionIds, AWS's 100-version quota).
+   *
+   * Limits: every lease write is a version of the lease secret; AWS deletes deprecated
+   * versions only after 24 hours, so a key can take at most ~33 rotations a day (3 lease writes
+   * each) before PutSecretValue fails with LimitExceededException. Expiry compares the
+   * writers' clocks, so replicas need clocks within a small fraction of the lease ttl.
+   */
+  async acquireLease(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+      throw new RotatorError('INTERNAL', `lease ttl must be a positive number of ms, got ${ttlMs}`, { plugin: this.type });
+    }
+    this.nameOf(key);
+    const now = this.options.clock.now();
+    let head = this.leaseHeads.get(key) ?? (await this.readLeaseHead(key));
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const held = head.record;
+      if (held && !held.released && held.owner !== owner && held.expiresAt > now && !ownerIsDeadLocally(held.owner)) {
+        this.leaseHeads.set(key, head);
+        this.leaseConflicts++;
+        return null;
+      }
+      const record: LeaseRecord = { owner, expiresAt: now + ttlMs };
+      const token = nextLeaseToken(head.versionId);
+      if (await this.writeLease(key, token, record)) {
+        this.leaseHeads.set(key, { versionId: token, record });
+        return new AwsLease(key, owner, record.expiresAt, () => this.releaseLease(key, owner));
+      }
+      head = await this.readLeaseHead(key);
+    }
+    this.leaseConflicts++;
+    return null;
+  }
+
+  /** Ends the lease only while `owner` is still the head of the chain. */
+  private async releaseLease(key: string, owner: string): Promise<void> {
+    const head = this.leaseHeads.get(key);
+    if (!head || head.record?.owner !== owner || head.record.released) return;
+    const record: LeaseRecord = { owner, expiresAt: this.options.clock.now(), released: true };
+    const token = nextLeaseToken(head.versionId);
+    if (await this.writeLease(key, token, record)) this.leaseHeads.set(key, { versionId: token, record });
+    else this.leaseHeads.delete(key);
+  }
+
+  /** true when this write became the head; false when another writer extended the chain first. */
+  private async writeLease(key: string, token: string, record: LeaseRecord): Promise<boolean> {
+    const name = this.leaseNameOf(key);
+    const input = { SecretId: name, ClientRequestToken: token, SecretString: JSON.stringify(record), VersionStages: [LEASE_STAGE] };
+    try {
+      await this.send('PutSecretValue', input, name);
+      return true;
+    } catch (err) {
+      if (awsErrorName(err) === 'ResourceExistsException') return false;
+      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+    }
+    await this.createLeaseSecret(name);
+    try {
+      await this.send('PutSecretValue', input, name);
+      return true;
+    } catch (err) {
+      if (awsErrorName(err) === 'ResourceExistsException') return false;
+      throw err;
+    }
+  }
+
+  private async readLeaseHead(key: string): Promise<LeaseHead> {
+    const name = this.leaseNameOf(key);
+    try {
+      const out = await this.send('GetSecretValue', { SecretId: name, VersionStage: LEASE_STAGE }, name);
+      const record = parseLeaseRecord(out.SecretString);
+      return { versionId: String(out.VersionId), ...(record ? { record } : {}) };
+    } catch (err) {
+      if (awsErrorName(err) === 'ResourceNotFoundException') return { versionId: LEASE_GENESIS };
+      throw err;
+    }
+  }
+
+  async recordIntent(key: string, intent: RotationIntent): Promise<void> {
+    const name = this.nameOf(key);
+    const tags = encodeIntent(intent);
+    try {
+      await this.send('TagResource', { SecretId: name, Tags: tags }, name);
+      return;
+    } catch (err) {
+      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+    }
+    await this.createSecret(key, name, Object.fromEntries(tags.map((t) => [t.Key, t.Value])));
+    // Created by someone else meanwhile: tag it.
+    await this.send('TagResource', { SecretId: name, Tags: tags }, name);
+  }
+
+  async clearIntent(key: string, rotationId: string): Promise<void> {
+    const name = this.nameOf(key);
+    const described = await this.describe(key);
+    if (!described || decodeIntent(described.Tags)?.rotationId !== rotationId) return;
+    try {
+      await this.send('UntagResource', { SecretId: name, TagKeys: INTENT_TAGS }, name);
+    } catch (err) {
+      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.api.close();
+  }
+
+  // ---- helpers ----
+
+  private nameOf(key: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9/_+=.@-]*$/.test(key) || this.prefix.length + key.length > 500) {
+      throw new RotatorError(
+        'CONFIG',
+        `vault key ${JSON.stringify(key)} cannot name an AWS secret: use letters, digits and /_+=.@- (not first), up to ${500 - this.prefix.length} characters`,
+        { plugin: this.type },
+      );
+    }
+    return this.prefix + key;
+  }
+
+  private leaseNameOf(key: string): string {
+    return `${this.prefix}.lease/${key}`;
+  }
+
+  /** DescribeSecret; undefined when the secret does not exist (or is scheduled for deletion). */
+  private async describe(key: string): Promise<Record<string, any> | undefined> {
+    const name = this.nameOf(key);
+    let out: Record<string, any>;
+    try {
+      out = await this.send('DescribeSecret', { SecretId: name }, name);
+    } catch (err) {
+      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      this.exists.set(key, false);
+      this.stagesSeen.set(key, {});
+      return undefined;
+    }
+    if (!isManaged(out.Tags)) {
+      throw new RotatorError(
+        'CONFIG',
+        `AWS secret ${name} exists but is not managed by rotator (it has no tag ${MANAGED_TAG}=true); rotator will not overwrite it: choose another vault prefix, or tag it if it is rotator's`,
+        { plugin: this.type },
+      );
+    }
+    this.exists.set(key, true);
+    if (out.DeletedDate !== undefined && out.DeletedDate !== null) return undefined;
+    return out;
+  }
+
+  private async describeStages(key: string): Promise<StageMap> {
+    const described = await this.describe(key);
+    const map = (described?.VersionIdsToStages ?? {}) as StageMap;
+    this.stagesSeen.set(key, map);
+    return map;
+  }
+
+  private async valueOf(key: string, name: string, versionId: string): Promise<{ value: VaultValue; createdAt: string } | undefined> {
+    const id = decodeVersionId(versionId);
+    const cached = this.values.get(key)?.get(id);
+    if (cached) return cached;
+    let out: Record<string, any>;
+    try {
+      out = await this.send('GetSecretValue', { SecretId: name, VersionId: versionId }, name);
+    } catch (err) {
+      // Deleted between DescribeSecret and now: the stage is gone.
+      if (awsErrorName(err) === 'ResourceNotFoundException') return undefined;
+      throw err;
+    }
+    const value = parseVaultValue(out.SecretString);
+    if (!value) {
+      throw new RotatorError(
+        'VAULT_CORRUPT',
+        `AWS secret ${name} version ${versionId} does not hold a rotator value (JSON with provider, credentials, issuedAt, expiresAt, providerRef, rotationId); was it written by hand? Move AWSCURRENT back to a rotator version`,
+        { plugin: this.type },
+      );
+    }
+    processSecrets.addAll(value.credentials);
+    const created = out.CreatedDate instanceof Date ? out.CreatedDate : new Date(this.options.clock.now());
+    const stored = { value, createdAt: created.toISOString() };
+    this.remember(key, id, stored);
+    return stored;
+  }
+
+  private remember(key: string, versionId: string, stored: { value: VaultValue; createdAt: string }): void {
+    let perKey = this.values.get(key);
+    if (!perKey) this.values.set(key, (perKey = new Map()));
+    perKey.delete(versionId);
+    perKey.set(versionId, stored);
+    while (perKey.size > CACHED_VERSIONS_PER_KEY) perKey.delete(perKey.keys().next().value!);
+  }
+
+  private async createSecret(key: string, name: string, extraTags: Record<string, string>): Promise<void> {
+    await this.create(name, { ...extraTags });
+    this.exists.set(key, true);
+  }
+
+  private async createLeaseSecret(name: string): Promise<void> {
+    await this.create(name, { [KIND_TAG]: 'lease' });
+  }
+
+  /** CreateSecret without a value (a value would become AWSCURRENT); already existing is fine. */
+  private async create(name: string, extraTags: Record<string, string>): Promise<void> {
+    const tags = { ...this.options.tags, [MANAGED_TAG]: 'true', ...extraTags };
+    try {
+      await this.send(
+        'CreateSecret',
+        {
+          Name: name,
+          Description: 'Managed by rotator: versions are written by the rotation engine; do not edit by hand.',
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+          ...(this.options.kmsKeyId ? { KmsKeyId: this.options.kmsKeyId } : {}),
+        },
+        name,
+      );
+    } catch (err) {
+      if (awsErrorName(err) !== 'ResourceExistsException') throw err;
+    }
+  }
+
+  /** One request, counted, with SDK errors mapped to RotatorErrors (except the ones callers branch on). */
+  private async send(operation: string, input: Record<string, unknown>, name: string): Promise<Record<string, any>> {
+    if (this.closed) throw new RotatorError('VAULT_UNAVAILABLE', 'the AWS Secrets Manager vault is closed', { plugin: this.type });
+    this.counts[operation] = (this.counts[operation] ?? 0) + 1;
+    try {
+      return await this.options.api.call(operation, input);
+    } catch (err) {
+      throw mapAwsError(err, operation, name, this.options.region);
+    }
+  }
+}
+
+class AwsLease implements Lease {
+  private released = false;
+
+  constructor(
+    readonly key: string,
+    readonly owner: string,
+    readonly expiresAt: number,
+    private readonly releaseStored: () => Promise<void>,
+  ) {}
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    await this.releaseStored();
+    this.released = true;
+  }
+}
+
+/** Errors callers branch on keep their AWS name (as `awsType`); everything else becomes a RotatorError. */
+const PASSED_THROUGH = new Set(['ResourceNotFoundException', 'ResourceExistsException', 'InvalidParameterException']);
+
+export function awsErrorName(err: unknown): string | undefined {
+  if (err instanceof RotatorError) return typeof err.details.awsType === 'string' ? err.details.awsType : undefined;
+  return (err as { name?: string } | undefined)?.name;
+}
+
+/**
+ * Maps an SDK error to a RotatorError: throttling, 5xx and network failures are retryable
+ * VAULT_UNAVAILABLE; access problems name the IAM actions needed. Messages carry the AWS error
+ * type, the operation and the secret name, never a value.
+ */
+export function mapAwsError(err: unknown, operation: string, name: string, region?: string): RotatorError {
+  if (err instanceof RotatorError) return err;
+  const e = (err ?? {}) as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string }; $retryable?: unknown; code?: string };
+  const type = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const where = `AWS Secrets Manager ${operation} on ${name}${region ? ` (${region})` : ''}`;
+  const details = { awsType: type, ...(status ? { status } : {}), ...(e.$metadata?.requestId ? { requestId: e.$metadata.requestId } : {}) };
+  const said = e.message ? `: ${processSecrets.scrub(e.message).slice(0, 300)}` : '';
+  const opts = (retryable: boolean) => ({ plugin: 'aws-secrets-manager', retryable, cause: err, details });
+  if (PASSED_THROUGH.has(type)) return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${said}`, opts(false));
+  if (type === 'CredentialsProviderError') {
+    return new RotatorError(
+      'VAULT_UNAVAILABLE',
+      `${where}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role`,
+      opts(false),
+    );
+  }
+  if (AUTH_FAILURES.has(type) || status === 403) {
+    return new RotatorError(
+      'VAULT_UNAVAILABLE',
+      `${where} was refused (${type})${said}. The credentials need ${REQUIRED_IAM_ACTIONS.join(', ')} on arn:aws:secretsmanager:*:*:secret:<prefix>*` +
+        ' (and kms:Encrypt/kms:Decrypt/kms:GenerateDataKey on kmsKeyId when set)',
+      opts(false),
+    );
+  }
+  if (THROTTLING.has(type) || status === 429 || (status !== undefined && status >= 500) || e.$retryable) {
+    return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}; will retry`, opts(true));
+  }
+  if (status === undefined) {
+    // No HTTP answer: connection refused or dropped, timeout, DNS.
+    return new RotatorError('VAULT_UNAVAILABLE', `${where} got no answer (${e.code ?? type}); will retry`, opts(true));
+  }
+  if (type === 'LimitExceededException') {
+    return new RotatorError(
+      'VAULT_UNAVAILABLE',
+      `${where} failed with ${type}${said} (AWS keeps at most 100 versions per secret and deletes deprecated ones after 24 hours: rotate this secret less often)`,
+      opts(false),
+    );
+  }
+  if (type === 'DecryptionFailure' || type === 'EncryptionFailure') {
+    return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${said}: check the KMS key and the kms: permissions`, opts(false));
+  }
+  return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}${said}`, opts(false));
+}
+
+function conflict(message: string): RotatorError {
+  return new RotatorError('VAULT_CONFLICT', message, { plugin: 'aws-secrets-manager' });
+}
+
+function sameTokenConflict(key: string, rotationId: string): RotatorError {
+  return conflict(`rotation ${rotationId} already stored a different value for ${key}; use a new rotation id`);
+}
+
+/**
+ * AWS wants ClientRequestToken (the VersionId) of 32 to 64 characters; the engine's rotation ids
+ * are UUIDs (36). Shorter ids (tests, library callers) are padded with '_' to 32 and unpadded on
+ * the way back, so ids ending in '_' are refused.
+ */
+export function encodeVersionId(rotationId: string): string {
+  if (rotationId.length === 0 || rotationId.length > 64 || rotationId.endsWith('_')) {
+    throw new RotatorError('INTERNAL', `rotation id ${JSON.stringify(rotationId)} cannot be an AWS version id (1 to 64 characters, not ending in '_')`, {
+      plugin: 'aws-secrets-manager',
+    });
+  }
+  return rotationId.length >= 32 ? rotationId : rotationId.padEnd(32, '_');
+}
+
+export function decodeVersionId(versionId: string): string {
+  return versionId.length === 32 ? versionId.replace(/_+$/, '') : versionId;
+}
+
+function nextLeaseToken(previous: string): string {
+  return `lease-${createHash('sha256').update(previous).digest('hex').slice(0, 40)}`;
+}
+
+function holderOf(map: StageMap, label: string): string | undefined {
+  return Object.entries(map).find(([, labels]) => labels.includes(label))?.[0];
+}
+
+function describeHolder(map: StageMap, label: string): string {
+  const holder = holderOf(map, label);
+  return holder === undefined ? 'none' : decodeVersionId(holder);
+}
+
+/** AWS labels → our stages: a version labelled both AWSCURRENT and AWSPENDING is current only. */
+function stagesOf(labels: string[]): Stage[] {
+  const stages: Stage[] = [];
+  if (labels.includes(AWS_STAGE.current)) stages.push('current');
+  else if (labels.includes(AWS_STAGE.pending)) stages.push('pending');
+  if (labels.includes(AWS_STAGE.previous) && !labels.includes(AWS_STAGE.current)) stages.push('previous');
+  return stages;
+}
+
+function stagedVersions(map: StageMap): { versionId: string; stages: Stage[] }[] {
+  return Object.entries(map)
+    .map(([versionId, labels]) => ({ versionId, stages: stagesOf(labels) }))
+    .filter((v) => v.stages.length > 0);
+}
+
+function isManaged(tags: unknown): boolean {
+  return Array.isArray(tags) && tags.some((t: { Key?: string; Value?: string }) => t?.Key === MANAGED_TAG && t.Value === 'true');
+}
+
+function parseVaultValue(text: unknown): VaultValue | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    const value = JSON.parse(text) as VaultValue;
+    const ok =
+      value && typeof value === 'object' && typeof value.provider === 'string' && typeof value.rotationId === 'string' &&
+      value.credentials && typeof value.credentials === 'object' && typeof value.expiresAt === 'string';
+    return ok ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseLeaseRecord(text: unknown): LeaseRecord | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    const record = JSON.parse(text) as LeaseRecord;
+    return typeof record?.owner === 'string' && typeof record.expiresAt === 'number' ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function encodeIntent(intent: RotationIntent): { Key: string; Value: string }[] {
+  const encoded = Buffer.from(
+    JSON.stringify({ rotationId: intent.rotationId, startedAt: intent.startedAt, liveBefore: intent.liveBefore }),
+    'utf8',
+  ).toString('base64url');
+  if (encoded.length > TAG_VALUE_MAX * INTENT_TAGS.length) {
+    throw new RotatorError('INTERNAL', `the rotation intent is too large for ${INTENT_TAGS.length} AWS tags (${encoded.length} characters)`, {
+      plugin: 'aws-secrets-manager',
+    });
+  }
+  return INTENT_TAGS.map((Key, i) => ({ Key, Value: encoded.slice(i * TAG_VALUE_MAX, (i + 1) * TAG_VALUE_MAX) }));
+}
+
+export function decodeIntent(tags: unknown): RotationIntent | undefined {
+  if (!Array.isArray(tags)) return undefined;
+  const byKey = new Map((tags as { Key?: string; Value?: string }[]).map((t) => [t.Key, t.Value ?? '']));
+  const encoded = INTENT_TAGS.map((k) => byKey.get(k) ?? '').join('');
+  if (!encoded) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as RotationIntent;
+    if (typeof parsed.rotationId !== 'string' || typeof parsed.startedAt !== 'string' || !Array.isArray(parsed.liveBefore)) return undefined;
+    return { rotationId: parsed.rotationId, startedAt: parsed.startedAt, liveBefore: parsed.liveBefore.map(String) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The SDK behind {@link SecretsManagerApi}. Required here, not imported at the top, so that the
+ * ~100 ms SDK is loaded only when this vault is configured. maxAttempts 1: the engine retries
+ * with its own back-off, so requests are counted once and never multiplied.
+ */
+export function sdkApi(config: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): SecretsManagerApi {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
+  const client = new sdk.SecretsManagerClient({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.credentials ? { credentials: config.credentials } : {}),
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 },
+  });
+  const commands = sdk as unknown as Record<string, new (input: Record<string, unknown>) => unknown>;
+  return {
+    async call(operation, input) {
+      const Command = commands[`${operation}Command`];
+      if (!Command) throw new Error(`unknown Secrets Manager operation ${operation}`);
+      return (await client.send(new Command(input) as never)) as Record<string, any>;
+    },
+    close: () => client.destroy(),
+  };
+}
+
+export interface AwsVaultDeps {
+  clock: Clock;
+  log: Logger;
+  /** Tests: explicit credentials instead of the default AWS chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** Opens the configured vault (createVault's case). Nothing is called until the first use. */
+export function openAwsSecretsManagerVault(config: Omit<AwsSecretsManagerVaultConfig, 'type'>, deps: AwsVaultDeps): AwsSecretsManagerVault {
+  return new AwsSecretsManagerVault({
+    api: sdkApi({ region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}), ...(deps.credentials ? { credentials: deps.credentials } : {}) }),
+    clock: deps.clock,
+    log: deps.log.child({ vault: 'aws-secrets-manager' }),
+    prefix: config.prefix,
+    ...(config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {}),
+    ...(config.tags ? { tags: config.tags } : {}),
+    region: config.region,
+  });
+}

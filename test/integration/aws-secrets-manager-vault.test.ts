@@ -1,0 +1,143 @@
+/**
+ * The AWS Secrets Manager vault against the emulator over real loopback HTTP, through the real
+ * @aws-sdk/client-secrets-manager client: the shared Vault contract, then what is specific to
+ * AWS (names, tags, stages as AWS shows them, error mapping, request counts).
+ */
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ManualClock } from '../../src/clock';
+import { silentLogger } from '../../src/log';
+import { openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { describeVaultContract, sampleValue } from '../vault-contract';
+
+const CREDENTIALS = { accessKeyId: 'AKIDCONTRACTTEST', secretAccessKey: 'contract-test-secret-key' };
+
+function open(emu: SecretsManagerEmulator, clock: ManualClock, overrides: { prefix?: string; tags?: Record<string, string>; kmsKeyId?: string } = {}) {
+  return openAwsSecretsManagerVault(
+    { region: 'eu-central-1', endpoint: emu.url, prefix: overrides.prefix ?? 'rotator/', tags: overrides.tags ?? {}, ...(overrides.kmsKeyId ? { kmsKeyId: overrides.kmsKeyId } : {}) },
+    { clock, log: silentLogger, credentials: CREDENTIALS },
+  );
+}
+
+describeVaultContract('AwsSecretsManagerVault (emulator over HTTP, real SDK)', async () => {
+  const clock = new ManualClock();
+  const emu = await startSecretsManagerEmulator({ clock, credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey } });
+  return { vault: open(emu, clock), clock, cleanup: () => emu.close() };
+});
+
+describe('AwsSecretsManagerVault on AWS terms', () => {
+  let clock: ManualClock;
+  let emu: SecretsManagerEmulator;
+  let vault: AwsSecretsManagerVault;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    emu = await startSecretsManagerEmulator({ clock, credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey } });
+    vault = open(emu, clock, { tags: { team: 'platform' }, kmsKeyId: 'alias/rotator' });
+  });
+  afterEach(async () => {
+    await vault.close();
+    await emu.close();
+  });
+
+  async function rotate(key: string, id: string): Promise<void> {
+    const current = (await vault.read(key)).current?.versionId ?? null;
+    await vault.putPending(key, sampleValue(id), id);
+    await vault.promote(key, id, current);
+  }
+  const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+  test('one secret per key named <prefix><key>, tagged as managed, the value is the JSON VaultValue', async () => {
+    await rotate('app', uuid(1));
+    expect(emu.secretNames()).toEqual(['rotator/app']);
+    expect(emu.tags('rotator/app')).toEqual({ 'rotator:managed': 'true', 'rotator:provider': 'test', team: 'platform' });
+    const [version] = emu.versions('rotator/app')!;
+    expect(version).toMatchObject({ versionId: uuid(1), stages: ['AWSCURRENT'] });
+    expect(JSON.parse(version!.secretString!)).toEqual(sampleValue(uuid(1)));
+  });
+
+  test('AWS stages: AWSCURRENT on the new version, AWSPREVIOUS on the old one, no AWSPENDING left', async () => {
+    await rotate('app', uuid(1));
+    await rotate('app', uuid(2));
+    await rotate('app', uuid(3));
+    const staged = Object.fromEntries(emu.versions('rotator/app')!.map((v) => [v.versionId, v.stages]));
+    expect(staged).toEqual({ [uuid(1)]: [], [uuid(2)]: ['AWSPREVIOUS'], [uuid(3)]: ['AWSCURRENT'] });
+  });
+
+  test('a pending version left by an interrupted run is read as pending (the engine resumes it)', async () => {
+    await rotate('app', uuid(1));
+    await vault.putPending('app', sampleValue(uuid(2)), uuid(2));
+    const other = open(emu, clock);
+    const state = await other.read('app');
+    expect(state.pending?.versionId).toBe(uuid(2));
+    expect(state.pending?.value).toEqual(sampleValue(uuid(2)));
+    await other.promote('app', uuid(2), uuid(1));
+    expect((await vault.read('app')).current?.versionId).toBe(uuid(2));
+    await other.close();
+  });
+
+  test('request counts on the hot path: warm instance, read + putPending + promote', async () => {
+    await rotate('app', uuid(1));
+    const before = vault.requestCounts();
+    await rotate('app', uuid(2));
+    const after = vault.requestCounts();
+    const delta = Object.fromEntries(Object.entries(after).map(([op, n]) => [op, n - (before[op] ?? 0)]).filter(([, n]) => n !== 0));
+    // DescribeSecret (values are cached), PutSecretValue, 2× UpdateSecretVersionStage.
+    expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 1, UpdateSecretVersionStage: 2 });
+  });
+
+  test('throttling, 5xx and dropped connections are retryable VAULT_UNAVAILABLE; nothing secret in the message', async () => {
+    await rotate('app', uuid(1));
+    emu.faults.push({ status: 400, times: 1, operation: 'DescribeSecret' });
+    await expect(vault.read('app')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true, message: expect.stringContaining('ThrottlingException') });
+    emu.faults.push({ status: 500, times: 1 });
+    await expect(vault.read('app')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });
+    emu.dropConnections(1);
+    const dropped = await vault.putPending('app', sampleValue(uuid(2), 'CANARY-secret-value-123'), uuid(2)).catch((e: Error) => e);
+    expect(dropped).toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });
+    expect(String((dropped as Error).message)).not.toContain('CANARY');
+    // The retry of the same write is the idempotent no-op or the first write.
+    await expect(vault.putPending('app', sampleValue(uuid(2), 'CANARY-secret-value-123'), uuid(2))).resolves.toMatchObject({ stages: ['pending'] });
+  });
+
+  test('wrong credentials: a clear, non-retryable error naming the IAM actions', async () => {
+    const bad = openAwsSecretsManagerVault(
+      { region: 'eu-central-1', endpoint: emu.url, prefix: 'rotator/', tags: {} },
+      { clock, log: silentLogger, credentials: { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'nope' } },
+    );
+    await expect(bad.read('app')).rejects.toMatchObject({
+      code: 'VAULT_UNAVAILABLE',
+      retryable: false,
+      message: expect.stringContaining('secretsmanager:PutSecretValue'),
+    });
+    await bad.close();
+  });
+
+  test('an existing secret that rotator does not manage is refused, never overwritten', async () => {
+    const client = new SecretsManagerClient({ region: 'eu-central-1', endpoint: emu.url, credentials: CREDENTIALS, maxAttempts: 1 });
+    await client.send(new CreateSecretCommand({ Name: 'rotator/handmade', SecretString: '{"not":"ours"}' }));
+    client.destroy();
+    await expect(vault.read('handmade')).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('not managed by rotator') });
+    expect(await vault.list()).toEqual([]);
+  });
+
+  test('intents are tags, returned by read, hidden once their rotation stored a version, cleared by rotation id', async () => {
+    const intent = { rotationId: uuid(5), startedAt: new Date(clock.now()).toISOString(), liveBefore: ['a1b2c3', 'd4e5f6'] };
+    await vault.recordIntent('app', intent);
+    expect((await vault.read('app')).intent).toEqual(intent);
+    expect(await vault.list()).toEqual([]);
+    await vault.clearIntent('app', uuid(6));
+    expect((await vault.read('app')).intent).toEqual(intent);
+    await vault.putPending('app', sampleValue(uuid(5)), uuid(5));
+    expect((await vault.read('app')).intent).toBeUndefined();
+    await vault.clearIntent('app', uuid(5));
+    expect(Object.keys(emu.tags('rotator/app')!).filter((k) => k.startsWith('rotator:intent'))).toEqual([]);
+  });
+
+  test('list pages through ListSecrets (NextToken) and keeps only managed keys under the prefix', async () => {
+    for (let i = 0; i < 105; i++) await vault.putPending(`k${String(i).padStart(3, '0')}`, sampleValue(uuid(i + 1)), uuid(i + 1));
+    const keys = await vault.list();
+    expect(keys).toHaveLength(105);
+    expect(vault.requestCounts().ListSecrets).toBe(2);
+    expect(await vault.list('k10')).toEqual(['k100', 'k101', 'k102', 'k103', 'k104']);
+  });
+});
