@@ -236,18 +236,26 @@ export const awsSecretsManagerVaultSchema = z.strictObject({
   kmsKeyId: nonEmpty('a KMS key id, ARN or alias (alias/…)').optional(),
   tags: z
     .record(
-      z
-        .string()
-        .min(1, { error: 'tag keys must be 1 to 128 characters' })
-        .max(128, { error: 'tag keys must be 1 to 128 characters' })
-        .regex(AWS_TAG_CHARS, { error: 'tag keys may contain letters, digits, spaces and _ . : / = + - @' })
-        .refine((k) => !/^(aws|rotator):/i.test(k), { error: "tag keys starting with 'aws:' or 'rotator:' are reserved" }),
+      z.string(),
       z
         .string({ error: 'tag values must be strings (quote numbers)' })
         .max(256, { error: 'tag values must be at most 256 characters' })
         .regex(AWS_TAG_CHARS, { error: 'tag values may contain letters, digits, spaces and _ . : / = + - @' }),
       { error: 'must be a mapping of tag names to values' },
     )
+    .superRefine((tags, ctx) => {
+      for (const key of Object.keys(tags)) {
+        const problem =
+          key.length < 1 || key.length > 128
+            ? 'tag keys must be 1 to 128 characters'
+            : !AWS_TAG_CHARS.test(key)
+              ? 'tag keys may contain letters, digits, spaces and _ . : / = + - @'
+              : /^(aws|rotator):/i.test(key)
+                ? "tag keys starting with 'aws:' or 'rotator:' are reserved"
+                : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+      }
+    })
     .prefault({}),
 });
 

@@ -36,7 +36,7 @@ test.each([
   expect(config.warnings).toEqual([]);
 });
 
-test.each(['minimal.yaml', 'ncp-role.yaml'])('config/examples/%s validates', (example) => {
+test.each(['minimal.yaml', 'ncp-role.yaml', 'aws-secrets-manager.yaml'])('config/examples/%s validates', (example) => {
   const config = load(join('config/examples', example), { env: ENV });
   expect(config.secrets.length).toBeGreaterThan(0);
   expect(config.warnings).toEqual([]);

@@ -162,7 +162,7 @@ describe('fixtures: every error names the file, the line, the key path and what 
   test('every problem in the file is reported at once, in file order', () => {
     const err = configError(() => load('many-problems.yaml'));
     expect(err.problems.map((p) => [p.line, p.path, p.message])).toEqual([
-      [1, 'vault.type', `must be 'file' (got "s3")`],
+      [1, 'vault.type', `must be one of 'file', 'aws-secrets-manager' (got "s3")`],
       [2, 'schedule', 'must be a node-cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first (got "every minute")'],
       [3, 'concurrency', 'must be an integer from 1 to 64 (got 100)'],
       [4, 'shutdownTimeout', 'must be a duration from 0s to 1h: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got 30)'],

@@ -33,7 +33,7 @@ describe('createVault', () => {
     const config = { type: 'hashicorp', path: 'x', history: 5 } as unknown as VaultConfig;
     await expect(createVault(config, deps())).rejects.toMatchObject({
       code: 'CONFIG',
-      message: 'unknown vault type "hashicorp"; use one of: file',
+      message: 'unknown vault type "hashicorp"; use one of: file, aws-secrets-manager',
     });
   });
 });
