@@ -11,6 +11,10 @@ import type { EmulatorHandle, ProviderDeps, ProviderPlugin } from './types';
 import type { RotatorConfig } from '../config/schema';
 import { providerPlugins } from '../providers';
 import { RotatorError } from './errors';
+import { startSecretsManagerEmulator } from './vaults/aws-secrets-manager-emulator';
+
+/** The credentials the sandbox Secrets Manager emulator accepts (not secret: loopback only). */
+export const SANDBOX_AWS_CREDENTIALS = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } as const;
 
 export interface Sandbox {
   /** The configuration rewritten to the emulators and the sandbox vault. */
@@ -28,6 +32,8 @@ export interface SandboxOptions {
   /** Start every plugin's emulator, not only those the config uses (`rotator sandbox`). */
   allProviders?: boolean;
   plugins?: readonly ProviderPlugin[];
+  /** Also start the AWS Secrets Manager emulator (`rotator sandbox`), for the AWS CLI or another rotator. */
+  secretsManager?: boolean;
 }
 
 export function sandboxVaultPath(config: RotatorConfig): string {
@@ -52,6 +58,13 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
     for (const plugin of plugins) {
       if (!plugin.sandbox || (!options.allProviders && !used.has(plugin.type))) continue;
       started.set(plugin.type, await plugin.sandbox.start({ ...deps, log: deps.log.child({ emulator: plugin.type }) }));
+    }
+    if (options.secretsManager) {
+      const sm = await startSecretsManagerEmulator({
+        clock: deps.clock,
+        credentials: { [SANDBOX_AWS_CREDENTIALS.accessKeyId]: SANDBOX_AWS_CREDENTIALS.secretAccessKey },
+      });
+      started.set('aws-secrets-manager', sm);
     }
     const secrets = config.secrets.map((secret) => {
       const plugin = plugins.find((p) => p.type === secret.provider);
@@ -85,6 +98,12 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
         'SANDBOX MODE: no real service is called and the configured vault is not used.',
         ...emulators.map((e) => `  emulator ${e.type.padEnd(24)} ${e.url}`),
         `  sandbox vault ${vaultPath}${options.fresh ? ' (emptied at start)' : ''}`,
+        ...(started.has('aws-secrets-manager')
+          ? [
+              '  to use the Secrets Manager emulator (aws CLI, or a config with vault type aws-secrets-manager):',
+              `    AWS_ENDPOINT_URL_SECRETS_MANAGER=${started.get('aws-secrets-manager')!.url} AWS_ACCESS_KEY_ID=${SANDBOX_AWS_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${SANDBOX_AWS_CREDENTIALS.secretAccessKey} AWS_REGION=us-east-1`,
+            ]
+          : []),
       ].join('\n'),
     async close() {
       await closeAll();

@@ -311,12 +311,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   program
     .command('sandbox')
-    .description('run the provider emulators on loopback until interrupted')
+    .description('run the provider emulators and the AWS Secrets Manager emulator on loopback until interrupted')
     .action(async () => {
       const log = logger('info');
       const path = resolveConfigPath(globals().config, io.env);
       const config = loadConfig(path, { env: io.env, sandbox: true });
-      const box = await startSandbox(config, { log, clock: io.clock }, { allProviders: true });
+      const box = await startSandbox(config, { log, clock: io.clock }, { allProviders: true, secretsManager: true });
       io.stdout.write(`${box.banner()}\n`);
       await new Promise<void>((resolve) => {
         const detach = io.onSignal(() => {

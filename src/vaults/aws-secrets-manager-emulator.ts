@@ -47,7 +47,9 @@ export type SecretsManagerOperation =
 
 export interface SecretsManagerFault {
   /** 400 is answered as ThrottlingException, 500 InternalServiceError, 503 ServiceUnavailable. */
-  status: 400 | 500 | 503;
+  status: 400 | 403 | 500 | 503;
+  /** Another AWS error type instead, e.g. AccessDeniedException (not retryable). */
+  type?: string;
   times: number;
   /** Only this operation; every operation when absent. */
   operation?: SecretsManagerOperation;
@@ -240,6 +242,7 @@ class SecretsManagerServer {
     if (!fault) return;
     fault.times--;
     if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
+    if (fault.type) throw new SmError(fault.type, `${fault.type} (injected)`, fault.status);
     if (fault.status === 400) throw new SmError('ThrottlingException', 'Rate exceeded (injected)', 400);
     if (fault.status === 503) throw new SmError('ServiceUnavailable', 'Service unavailable (injected)', 503);
     throw new SmError('InternalServiceError', 'Internal service error (injected)', 500);

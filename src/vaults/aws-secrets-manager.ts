@@ -716,7 +716,7 @@ export function decodeIntent(tags: unknown): RotationIntent | undefined {
  * ~100 ms SDK is loaded only when this vault is configured. maxAttempts 1: the engine retries
  * with its own back-off, so requests are counted once and never multiplied.
  */
-export function sdkApi(config: { region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): SecretsManagerApi {
+export function sdkApi(config: { region: string; endpoint?: string; credentials?: AwsCredentials }): SecretsManagerApi {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sdk = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
   const client = new sdk.SecretsManagerClient({
@@ -737,11 +737,30 @@ export function sdkApi(config: { region: string; endpoint?: string; credentials?
   };
 }
 
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
 export interface AwsVaultDeps {
   clock: Clock;
   log: Logger;
-  /** Tests: explicit credentials instead of the default AWS chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Explicit credentials instead of the SDK's default chain. */
+  credentials?: AwsCredentials;
+}
+
+/**
+ * Credentials from the environment the runtime was given (the CLI's injected env), when it has
+ * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; otherwise {} and the SDK's default chain
+ * (environment, profiles, SSO, container and instance roles) decides.
+ */
+export function credentialsFromEnv(env: Record<string, string | undefined> | undefined): { credentials?: AwsCredentials } {
+  const accessKeyId = env?.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env?.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return {};
+  processSecrets.add(secretAccessKey, env?.AWS_SESSION_TOKEN);
+  return { credentials: { accessKeyId, secretAccessKey, ...(env?.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } };
 }
 
 /** Opens the configured vault (createVault's case). Nothing is called until the first use. */

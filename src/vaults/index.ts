@@ -36,7 +36,7 @@ export async function createVault(config: VaultConfig, deps: VaultDeps): Promise
       // Required here so the AWS SDK loads only when this vault is configured.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const aws = require('./aws-secrets-manager') as typeof import('./aws-secrets-manager');
-      return aws.openAwsSecretsManagerVault(config, { clock: deps.clock, log: deps.log });
+      return aws.openAwsSecretsManagerVault(config, { clock: deps.clock, log: deps.log, ...aws.credentialsFromEnv(deps.env) });
     }
     default:
       // Configs are validated by config/, but a library caller may pass anything.
