@@ -1,0 +1,94 @@
+/**
+ * The CLI with the AWS Secrets Manager vault on the project's emulator (real SDK, real HTTP):
+ * an interrupted rotation resumes without issuing again; `rotator sandbox` serves the
+ * Secrets Manager emulator and says how to reach it.
+ */
+import { FastForwardClock } from '../../src/clock';
+import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { configDir, runCli } from '../support/cli';
+import { Daemon } from '../support/daemon';
+
+const AWS = { AWS_ACCESS_KEY_ID: 'AKIDCLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret' };
+
+describe('rotate with the AWS vault', () => {
+  let ncp: NcpStsEmulator;
+  let sm: SecretsManagerEmulator;
+  let dir: Awaited<ReturnType<typeof configDir>>;
+  let env: NodeJS.ProcessEnv;
+  beforeEach(async () => {
+    ncp = await startNcpStsEmulator();
+    sm = await startSecretsManagerEmulator({ credentials: { [AWS.AWS_ACCESS_KEY_ID]: AWS.AWS_SECRET_ACCESS_KEY } });
+    dir = await configDir(`
+vault: { type: aws-secrets-manager, region: us-east-1, endpoint: "${sm.url}" }
+secrets:
+  - id: app
+    provider: ncp-sts
+    credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
+    params: { durationSec: 900, endpoint: "${ncp.url}" }
+`);
+    env = { ROTATOR_CONFIG: dir.file, NCP_ACCESS_KEY: ncp.accounts[0]!.accessKey, NCP_SECRET_KEY: ncp.accounts[0]!.secretKey, ...AWS };
+  });
+  afterEach(async () => {
+    await Promise.all([ncp.close(), sm.close(), dir.cleanup()]);
+  });
+
+  const stages = () => Object.fromEntries(sm.versions('rotator/app')!.map((v) => [v.versionId, v.stages]));
+
+  test('a rotation interrupted after the pending write completes on the next run without issuing again', async () => {
+    await runCli(['rotate', 'app'], env);
+    expect(ncp.issuedKeys()).toHaveLength(1);
+    // Every promote call is refused until the engine's retries run out (sleeps fast-forwarded):
+    // the run fails with the new credential stored as pending.
+    sm.faults.push({ status: 400, type: 'AccessDeniedException', times: 100, operation: 'UpdateSecretVersionStage' });
+    const interrupted = await runCli(['rotate', 'app'], env, new FastForwardClock());
+    sm.faults.length = 0;
+    expect(interrupted.code).toBe(1);
+    expect(interrupted.stderr).toContain('secretsmanager:UpdateSecretVersionStage');
+    expect(ncp.issuedKeys()).toHaveLength(2);
+    const pending = Object.entries(stages()).find(([, s]) => s.includes('AWSPENDING'))?.[0];
+    expect(pending).toBeDefined();
+
+    const resumed = await runCli(['rotate', 'app'], env);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('app: resumed an interrupted rotation and promoted it');
+    expect(ncp.issuedKeys()).toHaveLength(2); // nothing issued again
+    expect(stages()[pending!]).toEqual(['AWSCURRENT']);
+    expect(Object.values(stages()).flat().filter((s) => s === 'AWSPENDING')).toEqual([]);
+    const current = JSON.parse((await runCli(['get', 'app'], env)).stdout);
+    expect(current.credentials.accessKey).toBe(ncp.issuedKeys()[1]!.accessKey);
+  });
+
+  test('status reads the AWS vault; a throttled vault is retried by the engine', async () => {
+    sm.faults.push({ status: 400, times: 2, operation: 'PutSecretValue' });
+    const rotate = await runCli(['rotate', 'app'], env);
+    expect(rotate.code).toBe(0);
+    expect(sm.requests.filter((r) => r.error === 'ThrottlingException')).toHaveLength(2);
+    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout);
+    expect(status[0]).toMatchObject({ secretId: 'app', state: expect.not.stringMatching(/missing/) });
+  });
+});
+
+test('rotator sandbox serves the Secrets Manager emulator and prints the environment to reach it', async () => {
+  const dir = await configDir('secrets: []\n');
+  const d = new Daemon(['sandbox', '-c', dir.file], {});
+  try {
+    const deadline = Date.now() + 15_000;
+    while (!/AWS_ENDPOINT_URL_SECRETS_MANAGER=\S+/.test(d.stdout) && Date.now() < deadline && d.child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const line = /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+) AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_REGION=(\S+)/.exec(d.stdout);
+    expect(line).not.toBeNull();
+    const [, endpoint, keyId, secret, region] = line!;
+    // Any SDK client configured from that line works against it.
+    const { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const client = new SecretsManagerClient({ endpoint, region, credentials: { accessKeyId: keyId!, secretAccessKey: secret! }, maxAttempts: 1 });
+    await client.send(new CreateSecretCommand({ Name: 'probe', SecretString: 'hello' }));
+    expect((await client.send(new GetSecretValueCommand({ SecretId: 'probe' }))).SecretString).toBe('hello');
+    client.destroy();
+  } finally {
+    await d.kill();
+    await dir.cleanup();
+  }
+});
+
