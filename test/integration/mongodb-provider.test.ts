@@ -4,7 +4,7 @@
  * and the absence of secrets from errors and logs.
  */
 import { mongodbCloudManager } from '../../providers/mongodb-cloud-manager';
-import { resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
+import { DigestPool, resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
 import {
   generateApiKey,
   generateClientId,
@@ -110,7 +110,6 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     expect(Date.parse(older!.expiresAt) - now).toBeLessThanOrEqual(7 * 86_400_000 + 5_000);
     const key = emu.apiKeys[0]!;
     // The raw account view never carries a value.
-    const { DigestPool } = await import('../../providers/mongodb-cloud-manager/digest');
     const raw = await new DigestPool(key.publicKey, key.privateKey).request({ method: 'GET', url: `${emu.url}/api/public/v1.0/orgs/${ORG}/serviceAccounts/${clientId}` });
     expect(raw.text).not.toContain('mdb_sa_sk_old0000000000');
     expect(JSON.parse(raw.text).secrets[0].maskedSecretValue).toMatch(/^mdb_sa_sk_\*+0000$/);
@@ -134,7 +133,6 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     expect(Date.parse(issued.expiresAt) - Date.parse(issued.issuedAt)).toBe(8760 * 3_600_000);
     expect(emu.requests.filter((r) => r.op === 'createSecret').every((r) => r.path.startsWith('/api/atlas/v2/'))).toBe(true);
     const key = emu.apiKeys[0]!;
-    const { DigestPool } = await import('../../providers/mongodb-cloud-manager/digest');
     const res = await new DigestPool(key.publicKey, key.privateKey).request({
       method: 'GET',
       url: `${emu.url}/api/atlas/v2/orgs/${ORG}/serviceAccounts/${clientId}`,
