@@ -143,6 +143,11 @@ export class DigestPool {
         }),
       })) as Response;
       return { status: res.status, headers: res.headers, text: await res.text() };
+    } catch (err) {
+      // The server may have accepted this nc before the connection failed; digest-fetch only
+      // counts answered requests, so move on to avoid offering the same nc again (a replay).
+      slot.client.digest.nc++;
+      throw err;
     } finally {
       this.inFlight.delete(slot);
       this.release(slot);

@@ -93,3 +93,28 @@ describe('digest adapter against the emulator', () => {
     await expect(pending).rejects.toBeDefined();
   });
 });
+
+describe('emulator Digest checks', () => {
+  it('rejects a repeated nc for a nonce (replay); the client re-challenges once and succeeds', async () => {
+    const emu = await emulator();
+    const p = pool(emu);
+    await p.request({ method: 'GET', url: accountUrl(emu) });
+    // Reach into the one client and make it offer the nc it just used again.
+    const slot = (p as unknown as { slots: { client: { digest: { nc: number } } }[] }).slots[0]!;
+    slot.client.digest.nc -= 1;
+    const res = await p.request({ method: 'GET', url: accountUrl(emu) });
+    expect(res.status).toBe(200);
+    expect(emu.digest.replays).toBe(1);
+    expect(emu.digest.challenges).toBe(2);
+  });
+
+  it('after a dropped connection the next request does not replay the nc', async () => {
+    const emu = await emulator();
+    const p = pool(emu);
+    await p.request({ method: 'GET', url: accountUrl(emu) });
+    emu.dropConnections(1);
+    await expect(p.request({ method: 'GET', url: accountUrl(emu) })).rejects.toBeDefined();
+    expect((await p.request({ method: 'GET', url: accountUrl(emu) })).status).toBe(200);
+    expect(emu.digest.replays).toBe(0);
+  });
+});

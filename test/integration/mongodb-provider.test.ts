@@ -13,7 +13,7 @@ import {
   type McmEmulator,
   type McmEmulatorOptions,
 } from '../../providers/mongodb-cloud-manager/emulator';
-import { systemClock } from '../../src/clock';
+import { ManualClock, systemClock } from '../../src/clock';
 import { RotatorError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
 import { secrets } from '../../src/redact';
@@ -287,5 +287,64 @@ describe('mongodb-cloud-manager error mapping', () => {
     const err = await failure(mongo.issue(context()));
     expect(err).toMatchObject({ code: 'PROVIDER_REJECTED', retryable: false });
     expect(err.message).toContain('VALIDATION_ERROR "secretExpiresAfterHours must be between 8 and 8760."');
+  });
+});
+
+describe('token limits', () => {
+  function basicToken(emu: McmEmulator, clientId: string, secret: string) {
+    return fetch(`${emu.url}/api/oauth/token`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+  }
+
+  it('the emulator: 10 token requests per minute per client → 429 Retry-After; 100 active tokens → 403 access_denied', async () => {
+    const clock = new ManualClock(Date.now());
+    const clientId = generateClientId();
+    const secret = 'mdb_sa_sk_limits000000001';
+    const emu = await startMcmEmulator({ clock, serviceAccounts: [{ orgId: ORG, clientId, secrets: [{ value: secret }] }] });
+    emulators.push(emu);
+    for (let i = 0; i < 10; i++) expect((await basicToken(emu, clientId, secret)).status).toBe(200);
+    const limited = await basicToken(emu, clientId, secret);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('60');
+    for (let minute = 1; minute < 10; minute++) {
+      clock.advance(60_000);
+      for (let i = 0; i < 10; i++) expect((await basicToken(emu, clientId, secret)).status).toBe(200);
+    }
+    expect(emu.activeTokenCount(clientId)).toBe(100);
+    clock.advance(60_000);
+    const denied = await basicToken(emu, clientId, secret);
+    expect(denied.status).toBe(403);
+    expect(await denied.json()).toMatchObject({ error: 'access_denied' });
+    // Tokens die with their secret.
+    emu.ensureServiceAccount({ orgId: ORG, clientId });
+    const id = emu.secretsOf(clientId)[0]!.id;
+    const key = emu.apiKeys[0]!;
+    const del = await new DigestPool(key.publicKey, key.privateKey).request({ method: 'DELETE', url: `${emu.url}/api/public/v1.0/orgs/${ORG}/serviceAccounts/${clientId}/secrets/${id}` });
+    expect(del.status).toBe(204);
+    expect(emu.activeTokenCount(clientId)).toBe(0);
+    expect((await basicToken(emu, clientId, secret)).status).toBe(401);
+  });
+
+  it('verify waits for a token slot (10 per minute per client) instead of failing', async () => {
+    const clock = new ManualClock(Date.now());
+    const { emu, clientId } = await setup({ clock });
+    const mongo = provider(emu, clientId);
+    const issued = await mongo.issue({ ...context(), clock });
+    const ctx = { ...context(), clock };
+    for (let i = 0; i < 10; i++) await mongo.verify!(vaultValue(issued), ctx);
+    let done = false;
+    const eleventh = mongo.verify!(vaultValue(issued), ctx).then(() => (done = true));
+    // The eleventh sleeps on the injected clock (a hang here means it never waited).
+    while (clock.pendingSleeps === 0) await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    expect(emu.count('token')).toBe(10); // it waits: no request that would be refused
+    clock.advance(60_000);
+    await eleventh;
+    expect(emu.count('token')).toBe(11);
+    expect(emu.requests.filter((r) => r.op === 'token').every((r) => r.status === 200)).toBe(true);
+    expect(emu.activeTokenCount(clientId)).toBe(0);
   });
 });
