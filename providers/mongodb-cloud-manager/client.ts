@@ -13,7 +13,12 @@ import { ATLAS_V2_ACCEPT, type MongoApi } from './schema';
 
 export type ApiAuth =
   | { kind: 'digest'; pool: DigestPool }
-  | { kind: 'bearer'; token: (signal?: AbortSignal) => Promise<string> };
+  | {
+      kind: 'bearer';
+      token: (signal?: AbortSignal) => Promise<string>;
+      /** Called on a 401: a cached token is then minted afresh by the next call. */
+      refused?: () => void;
+    };
 
 export interface ApiCall {
   method: 'GET' | 'POST' | 'DELETE';
@@ -70,6 +75,7 @@ export class McmApi {
         );
       }
     }
+    if (res.status === 401 && this.auth.kind === 'bearer') this.auth.refused?.();
     throw statusError(res, res.text, call.action, this.who);
   }
 

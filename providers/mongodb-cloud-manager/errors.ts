@@ -85,7 +85,7 @@ function classify(status: number, auth: AuthDescription): { code: ErrorCode; ret
       retryable: false,
       advice:
         auth.mode === 'api-key'
-          ? `The API key (MCM_PUBLIC_KEY/MCM_PRIVATE_KEY, the secret's credentials) is wrong, or lacks the ` +
+          ? `The API key (the secret's credentials publicKey/privateKey) is wrong, or lacks the ` +
             `${auth.projectId ? 'Project Owner role on' : 'Organization Owner role on'} ${scope}, or the caller's IP is not on its access list.`
           : `The token minted from the service account's current secret was refused: the secret may have been deleted ` +
             `or have expired, or the account lacks the Owner role on ${scope}.`,

@@ -122,7 +122,7 @@ class MongoProvider implements Provider {
       ...(this.params.projectId ? { projectId: this.params.projectId } : {}),
     };
     const auth: ApiAuth = this.selfRotating
-      ? { kind: 'bearer', token: (signal) => this.selfToken(ctx, signal) }
+      ? { kind: 'bearer', token: (signal) => this.selfToken(ctx, signal), refused: () => (this.cachedToken = undefined) }
       : { kind: 'digest', pool: digestPoolFor(this.params.baseUrl, this.credentials.publicKey!, this.credentials.privateKey!) };
     return new McmApi(this.params.baseUrl, this.params.api, auth, who);
   }

@@ -145,6 +145,9 @@ test('revokePreviousAfter: 1s — the previous secret is deleted at the emulator
   // Right after the promotion the grace has not passed: both are live.
   expect(emu.secretsOf(clientId).map((s) => s.id).sort()).toEqual([refs.current!, refs.previous!].sort());
 
+  const envOut = await runCli(['get', 'mongo-ci', '-c', file, '--format', 'env'], env);
+  expect(envOut.stdout).toMatch(new RegExp(`^MONGODB_ATLAS_CLIENT_ID=${clientId}\nMONGODB_ATLAS_CLIENT_SECRET=mdb_sa_sk_[0-9a-f]+\n$`));
+
   const later = await runCli(['rotate', 'mongo-ci', '--if-due', '-c', file], env, ahead(5_000));
   expect(later.code).toBe(0);
   expect(emu.secretsOf(clientId).map((s) => s.id)).toEqual([refs.current]);

@@ -348,3 +348,38 @@ describe('token limits', () => {
     expect(emu.activeTokenCount(clientId)).toBe(0);
   });
 });
+
+describe('emulator facts and the sandbox', () => {
+  it('expired secrets stay listed and no longer mint tokens', async () => {
+    const clock = new ManualClock(Date.now());
+    const { emu, clientId } = await setup({ clock });
+    const mongo = provider(emu, clientId, { secretExpiresAfterHours: 8 });
+    const ctx = { ...context(), clock };
+    const issued = await mongo.issue(ctx);
+    clock.advance(9 * 3_600_000);
+    expect((await mongo.list!(ctx)).map((s) => s.providerRef)).toEqual([issued.providerRef]);
+    expect((await failure(mongo.verify!(vaultValue(issued), ctx))).code).toBe('VERIFY_FAILED');
+  });
+
+  it('sandbox: start + rewrite point a secret (even a self-rotating one) at the emulator, which knows its account', async () => {
+    const log = memoryLogger();
+    const handle = await mongodbCloudManager.sandbox!.start({ log, clock: systemClock });
+    try {
+      const clientId = generateClientId();
+      const spec = {
+        id: 'mongo-ci',
+        credentials: { clientSecret: 'rotator-sandbox-placeholder-MCM_BOOTSTRAP' },
+        params: mongodbCloudManager.paramsSchema.parse({ orgId: ORG, clientId, secretExpiresAfterHours: 72, api: 'atlas-v2', projectId: PROJECT }),
+      };
+      const rewritten = mongodbCloudManager.sandbox!.rewrite(spec, handle);
+      expect(rewritten.params).toMatchObject({ baseUrl: `${handle.url}/api/atlas/v2`, tokenUrl: `${handle.url}/api/oauth/token`, projectId: PROJECT });
+      expect(Object.keys(rewritten.credentials).sort()).toEqual(['privateKey', 'publicKey']);
+      const mongo = mongodbCloudManager.create(rewritten, { log, clock: systemClock });
+      const issued = await mongo.issue(context());
+      await mongo.verify!(vaultValue(issued), context());
+      expect(log.text()).not.toContain(rewritten.credentials.privateKey!);
+    } finally {
+      await handle.close();
+    }
+  });
+});
