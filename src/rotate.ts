@@ -3,8 +3,9 @@
  * point leaves the vault in a state from which the next run finishes the job without losing the
  * current credential or leaving an untracked live secret behind.
  *
- *   lease → read → (resume pending | make room → issue → write pending) → verify → promote
- *         → distribute → (revoke previous)
+ *   lease → read → (recover orphans of an interrupted rotation) → (revoke previous after grace)
+ *         → (resume pending | make room → record intent → issue → write pending) → verify
+ *         → promote → distribute
  *
  * Invariants (DESIGN.md): the vault's current credential is never lost or replaced by one that
  * failed verification; a credential issued but not stored is revoked (or, where the provider
@@ -12,11 +13,23 @@
  * logged or put in an error message.
  */
 import { randomUUID } from 'node:crypto';
-import type { Clock, Logger, Provider, ProviderContext, SecretState, Vault, VaultValue, VaultVersion } from './types';
+import type {
+  Clock,
+  Logger,
+  Provider,
+  ProviderContext,
+  ProviderSecretInfo,
+  RotationIntent,
+  SecretState,
+  Vault,
+  VaultValue,
+  VaultVersion,
+} from './types';
 import { RotatorError, describeError, isRetryable, isRotatorError } from './errors';
 import { withRetry, type RetryPolicy } from './retry';
 import { decideRenewal, type CurrentCredential, type RenewalPolicy, type RenewalReason } from './renewal';
 import { chooseSlotToFree } from './slots';
+import { findOrphans, intentReachedVault, previousRevocation } from './cleanup';
 import { secrets } from './redact';
 
 /** One configured secret, ready to rotate. */
@@ -24,6 +37,11 @@ export interface RotationTarget {
   secretId: string;
   provider: Provider;
   policy: RenewalPolicy;
+  /**
+   * providerRefs this process has already revoked as previous secrets, so a daemon does not
+   * delete the same one again at every run (a repeat would be harmless: revoke is idempotent).
+   */
+  revokedPrevious?: Set<string>;
 }
 
 export interface RetryPolicies {
@@ -42,6 +60,9 @@ export interface RetryPolicies {
  * signal: a SIGTERM during a rotation must not leave an issued credential unrevoked.
  */
 export const CLEANUP_BUDGET_MS = 60_000;
+
+/** After a failed revocation of the previous credential, try again this much later. */
+export const PREVIOUS_REVOKE_RETRY_MS = 5 * 60_000;
 
 export const DEFAULT_RETRY_POLICIES: RetryPolicies = {
   provider: { attempts: 5, baseDelayMs: 500, maxDelayMs: 15_000 },
@@ -97,6 +118,12 @@ export interface RotationResult {
   plan?: string;
   /** Set when distribution failed after a successful promotion. */
   distributionError?: string;
+  /** When the previous credential is due to be revoked (ISO 8601), if that is still to come. */
+  previousRevokeAt?: string;
+  /** The previous credential revoked by this run, after its grace period. */
+  revokedPrevious?: string;
+  /** Secrets an interrupted rotation left at the provider, deleted by this run. */
+  orphansRevoked?: string[];
 }
 
 /** Facts renewal needs from a stored version. */
@@ -130,6 +157,8 @@ class Rotation {
   private readonly key: string;
   private readonly log: Logger;
   private readonly retry: RetryPolicies;
+  /** The vault's current value as last read, for providers that authenticate with it. */
+  private currentValue?: VaultValue;
 
   constructor(
     private readonly target: RotationTarget,
@@ -150,17 +179,23 @@ class Rotation {
     try {
       // Re-read under the lease: another replica may have rotated while we waited.
       let state = await this.read();
+      const cleanup: Partial<RotationResult> = {};
+      if (state.intent) {
+        cleanup.orphansRevoked = await this.recover(state, state.intent);
+        state = { ...state, intent: undefined };
+      }
+      Object.assign(cleanup, await this.revokePreviousIfDue(state));
       const decision = this.decide(state);
       if (options.ifDue && !decision.rotate) {
-        return { secretId: this.key, outcome: 'not-due', current: summary(state.current) };
+        return { secretId: this.key, outcome: 'not-due', current: summary(state.current), ...definedOnly(cleanup) };
       }
       const reason = decision.rotate ? decision.reason : 'forced';
       if (state.pending) {
         const resumed = await this.resume(state);
-        if (resumed) return resumed;
+        if (resumed) return { ...definedOnly(cleanup), ...resumed };
         state = await this.read();
       }
-      return await this.issueAndPromote(state, reason);
+      return { ...definedOnly(cleanup), ...(await this.issueAndPromote(state, reason)) };
     } finally {
       await lease?.release().catch((err) => this.log.warn({ error: describeError(err) }, 'lease release failed'));
     }
@@ -179,15 +214,19 @@ class Rotation {
   private async plan(options: RotateOptions): Promise<RotationResult> {
     const state = await this.read();
     const decision = this.decide(state);
-    const base = { secretId: this.key, outcome: 'dry-run' as const, current: summary(state.current) };
+    const base: RotationResult = { secretId: this.key, outcome: 'dry-run', current: summary(state.current) };
     if (options.ifDue && !decision.rotate) {
       return { ...base, plan: `not due; would renew at ${new Date(decision.at).toISOString()}` };
     }
     const reason = decision.rotate ? decision.reason : 'forced';
-    if (state.pending) {
-      return { ...base, reason, plan: `would resume the interrupted rotation ${state.pending.versionId} (verify, promote)` };
+    const intent = state.intent;
+    if (intent && !intentReachedVault(state, intent)) {
+      base.plan = `would delete what the interrupted rotation ${intent.rotationId} left at the provider; then `;
     }
-    return { ...base, reason, plan: `would issue a new ${this.target.provider.type} credential (${reason})` };
+    if (state.pending) {
+      return { ...base, reason, plan: `${base.plan ?? ''}would resume the interrupted rotation ${state.pending.versionId} (verify, promote)` };
+    }
+    return { ...base, reason, plan: `${base.plan ?? ''}would issue a new ${this.target.provider.type} credential (${reason})` };
   }
 
   /** undefined: the vault has no leases (one process, or CAS alone). null: held elsewhere. */
@@ -203,11 +242,19 @@ class Rotation {
     const state = await this.retrying('vault read', this.retry.vaultRead, () => this.deps.vault.read(this.key));
     // A resumed or compared credential may reach an error message: make sure it is scrubbed.
     for (const version of [state.current, state.pending, state.previous]) if (version) registerCredentials(version.value);
+    this.currentValue = state.current?.value;
     return state;
   }
 
   private ctx(rotationId: string, signal: AbortSignal | undefined = this.deps.signal): ProviderContext {
-    return { secretId: this.key, rotationId, log: this.log, clock: this.deps.clock, ...(signal ? { signal } : {}) };
+    return {
+      secretId: this.key,
+      rotationId,
+      log: this.log,
+      clock: this.deps.clock,
+      ...(signal ? { signal } : {}),
+      ...(this.currentValue ? { current: this.currentValue } : {}),
+    };
   }
 
   /**
@@ -240,13 +287,17 @@ class Rotation {
   }
 
   private async issueAndPromote(state: SecretState, reason: RenewalReason | 'forced'): Promise<RotationResult> {
-    await this.makeRoom(state);
+    const live = await this.makeRoom(state);
     const rotationId = (this.deps.newRotationId ?? randomUUID)();
     const log = this.log.child({ rotationId });
+    const intent = await this.recordIntent(rotationId, live);
     log.info({ reason }, 'issuing a new credential');
-    const issued = await this.retrying('issue', this.retry.provider, () =>
-      this.target.provider.issue(this.ctx(rotationId)),
-    );
+    const issued = await this.retrying('issue', this.retry.provider, async (attempt) => {
+      // A failed attempt may still have created a secret (the answer was lost): delete it
+      // before trying again, so it neither stays live untracked nor takes the last slot.
+      if (attempt > 1 && intent) await this.recover(await this.read(), intent, 'keep');
+      return this.target.provider.issue(this.ctx(rotationId));
+    });
     registerCredentials(issued);
     const value: VaultValue = {
       ...issued.extra,
@@ -288,10 +339,15 @@ class Rotation {
     return this.promote(value, state.current, 'rotated', reason);
   }
 
-  /** Frees a slot at providers that limit live secrets; never deletes current or pending. */
-  private async makeRoom(state: SecretState): Promise<void> {
+  /**
+   * Frees a slot at providers that limit live secrets; never deletes current or pending.
+   * Returns the provider's live secrets afterwards (undefined when it cannot list them).
+   */
+  private async makeRoom(state: SecretState): Promise<ProviderSecretInfo[] | undefined> {
     const { provider } = this.target;
-    if (provider.limits.maxLiveSecrets === undefined || !provider.list) return;
+    if (!provider.list) return undefined;
+    const needed = provider.limits.maxLiveSecrets !== undefined || this.canRecordIntent();
+    if (!needed) return undefined;
     const live = await this.retrying('list provider secrets', this.retry.provider, () =>
       provider.list!(this.ctx('make-room')),
     );
@@ -305,7 +361,7 @@ class Rotation {
       },
       this.deps.clock.now(),
     );
-    if (decision.action === 'none') return;
+    if (decision.action === 'none') return live;
     if (decision.action === 'blocked' || !provider.revoke) {
       throw new RotatorError('PROVIDER_REJECTED', `cannot issue: ${decision.action === 'blocked' ? decision.why : 'no slot free and the provider cannot delete'}`, {
         plugin: provider.type,
@@ -315,6 +371,85 @@ class Rotation {
     await this.retrying('revoke to make room', this.retry.provider, () =>
       provider.revoke!(decision.providerRef, this.ctx('make-room')),
     );
+    return live.filter((s) => s.providerRef !== decision.providerRef);
+  }
+
+  /** Orphans can be found and deleted only when the vault keeps intents and the provider lists and revokes. */
+  private canRecordIntent(): boolean {
+    const { provider } = this.target;
+    return Boolean(this.deps.vault.recordIntent && this.deps.vault.clearIntent && provider.list && provider.revoke);
+  }
+
+  /**
+   * Records, before issuing, which provider secrets exist, so that a crash between the
+   * provider's answer and the pending write can be repaired (see {@link recover}).
+   */
+  private async recordIntent(rotationId: string, live: ProviderSecretInfo[] | undefined): Promise<RotationIntent | undefined> {
+    if (!live || !this.canRecordIntent()) return undefined;
+    const intent: RotationIntent = {
+      rotationId,
+      startedAt: new Date(this.deps.clock.now()).toISOString(),
+      liveBefore: live.map((s) => s.providerRef),
+    };
+    await this.retrying('vault write (intent)', this.retry.vaultWrite, () => this.deps.vault.recordIntent!(this.key, intent));
+    return intent;
+  }
+
+  /**
+   * An intent is in the vault: a rotation recorded it and then issued. If that rotation's
+   * credential never reached the vault, whatever it created at the provider is live and known
+   * to nobody: delete it (its value is lost). Secrets that predate the intent are left alone.
+   * `clear`: drop the intent afterwards (recovery at start) or keep it (between issue retries,
+   * where the same rotation goes on). Returns the deleted providerRefs.
+   */
+  private async recover(state: SecretState, intent: RotationIntent, mode: 'clear' | 'keep' = 'clear'): Promise<string[]> {
+    const { provider, secretId } = this.target;
+    const deleted: string[] = [];
+    if (!intentReachedVault(state, intent) && provider.list && provider.revoke) {
+      const live = await this.retrying('list provider secrets', this.retry.provider, () =>
+        provider.list!(this.ctx(intent.rotationId)),
+      );
+      for (const ref of findOrphans(live, intent, state)) {
+        await this.retrying('revoke orphan', this.retry.provider, () => provider.revoke!(ref, this.ctx(intent.rotationId)));
+        this.log.warn(
+          { providerRef: ref, interruptedRotation: intent.rotationId },
+          'deleted a secret that an interrupted rotation issued but never stored',
+        );
+        deleted.push(ref);
+      }
+    }
+    if (mode === 'clear') {
+      await this.retrying('vault write (clear intent)', this.retry.vaultWrite, () =>
+        this.deps.vault.clearIntent?.(secretId, intent.rotationId) ?? Promise.resolve(),
+      );
+    }
+    return deleted;
+  }
+
+  /**
+   * Revokes the vault's previous credential once its grace period after promotion has passed
+   * (Provider.revokePreviousAfterMs). A failure is logged and retried at the next run: the
+   * rotation itself goes on, since the previous credential is not in anyone's way yet.
+   */
+  private async revokePreviousIfDue(state: SecretState): Promise<Partial<RotationResult>> {
+    const { provider } = this.target;
+    if (!provider.revoke) return {};
+    const now = this.deps.clock.now();
+    const decision = previousRevocation(state, provider.revokePreviousAfterMs, now);
+    if (decision.action === 'none') return {};
+    if (decision.action === 'wait') return { previousRevokeAt: new Date(decision.at).toISOString() };
+    const ref = decision.providerRef;
+    if (this.target.revokedPrevious?.has(ref)) return {};
+    try {
+      await this.retrying('revoke previous', this.retry.provider, () => provider.revoke!(ref, this.ctx('revoke-previous')));
+    } catch (err) {
+      if (isRotatorError(err) && err.code === 'ABORTED') throw err;
+      this.log.warn({ providerRef: ref, error: describeError(err) }, 'could not revoke the previous credential; will try again');
+      return { previousRevokeAt: new Date(now + PREVIOUS_REVOKE_RETRY_MS).toISOString() };
+    }
+    this.target.revokedPrevious?.add(ref);
+    this.log.info({ providerRef: ref }, 'revoked the previous credential after its grace period');
+    return { revokedPrevious: ref };
   }
 
   private async verify(value: VaultValue): Promise<void> {
@@ -364,7 +499,9 @@ class Rotation {
         this.log.error({ rotationId, error: result.distributionError }, 'distribution failed; the vault keeps the new credential');
       }
     }
-    return result;
+    const promoted: SecretState = { current: { versionId: rotationId, value, stages: ['current'], createdAt: value.issuedAt } };
+    if (expectedCurrent) promoted.previous = { ...expectedCurrent, stages: ['previous'] };
+    return { ...result, ...(await this.revokePreviousIfDue(promoted)) };
   }
 
   /**
@@ -422,7 +559,7 @@ class Rotation {
   private retrying<T>(
     what: string,
     policy: RetryPolicy,
-    fn: () => Promise<T>,
+    fn: (attempt: number) => Promise<T>,
     retryable?: (err: unknown) => boolean,
     signal: AbortSignal | undefined = this.deps.signal,
   ) {
@@ -436,6 +573,13 @@ class Rotation {
       ...(retryable ? { retryable } : {}),
     });
   }
+}
+
+/** The fields of `partial` that are set (so spreading it never overwrites with undefined). */
+function definedOnly<T extends object>(partial: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(partial).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)),
+  ) as Partial<T>;
 }
 
 /** The provider looked at the credential and refused it (as opposed to being unreachable). */

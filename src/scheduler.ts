@@ -18,6 +18,7 @@ import {
   type CurrentCredential,
 } from './renewal';
 import { createLimiter } from './limit';
+import { intentReachedVault, previousRevocation } from './cleanup';
 import { describeError, RotatorError } from './errors';
 import { withRetry } from './retry';
 
@@ -95,8 +96,16 @@ export class Scheduler {
             signal: this.abort.signal,
           });
           entry.current = currentCredentialOf(state.current);
-          const decision = decideRenewal(clock.now(), entry.secretId, entry.current, target.policy, Boolean(state.pending));
-          entry.nextAttemptAt = decision.rotate ? clock.now() : decision.at;
+          const now = clock.now();
+          const decision = decideRenewal(now, entry.secretId, entry.current, target.policy, Boolean(state.pending));
+          entry.nextAttemptAt = decision.rotate ? now : decision.at;
+          // An interrupted rotation may have left a secret at the provider: clean up at once.
+          if (state.intent && !intentReachedVault(state, state.intent)) entry.nextAttemptAt = now;
+          const revocation = target.provider.revoke
+            ? previousRevocation(state, target.provider.revokePreviousAfterMs, now)
+            : undefined;
+          if (revocation?.action === 'revoke') entry.nextAttemptAt = now;
+          if (revocation?.action === 'wait') entry.nextAttemptAt = Math.min(entry.nextAttemptAt, revocation.at);
         } catch (err) {
           entry.lastError = describeError(err);
           entry.nextAttemptAt = clock.now();
@@ -241,5 +250,10 @@ export class Scheduler {
     entry.nextAttemptAt = decision.rotate
       ? clock.now() + (this.options.backoff ?? DEFAULT_BACKOFF).minMs
       : decision.at;
+    // Revoking the previous credential after its grace period is done by the same run (it
+    // returns not-due), so wake up for it too.
+    if (result.previousRevokeAt) {
+      entry.nextAttemptAt = Math.min(entry.nextAttemptAt, Math.max(clock.now(), Date.parse(result.previousRevokeAt)));
+    }
   }
 }

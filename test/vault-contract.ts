@@ -1,5 +1,5 @@
 import type { ManualClock } from '../src/clock';
-import type { Vault, VaultValue } from '../src/types';
+import { STAGES, type RotationIntent, type Vault, type VaultValue } from '../src/types';
 
 /**
  * The Vault contract (src/types.ts) as one suite that every vault runs:
@@ -322,10 +322,62 @@ export function describeVaultContract(name: string, makeVault: () => Promise<Vau
       });
     });
 
+    describe('intents', () => {
+      const intent = (rotationId: string, liveBefore: string[] = ['old-1']): RotationIntent => ({
+        rotationId,
+        startedAt: '2026-01-01T00:00:00.000Z',
+        liveBefore,
+      });
+      const maybe = (title: string, fn: () => Promise<void>) =>
+        test(title, async () => {
+          // A vault may leave intents out (the contract says so); this suite then has nothing to check.
+          if (!vault.recordIntent || !vault.clearIntent) return;
+          await fn();
+        });
+
+      maybe('a recorded intent is read back with the state, and replaced by the next one', async () => {
+        await rotate('a', 'r1');
+        await vault.recordIntent!('a', intent('r2', ['x', 'y']));
+        expect(await vault.read('a')).toMatchObject({ current: { versionId: 'r1' }, intent: intent('r2', ['x', 'y']) });
+        await vault.recordIntent!('a', intent('r3'));
+        expect((await vault.read('a')).intent).toEqual(intent('r3'));
+      });
+
+      maybe('on a key never written, it is read back but does not list the key', async () => {
+        await vault.recordIntent!('fresh', intent('r1'));
+        expect((await vault.read('fresh')).intent).toEqual(intent('r1'));
+        expect(await vault.list()).toEqual([]);
+      });
+
+      maybe('clearIntent drops it only when it names the rotation; missing is success', async () => {
+        await vault.recordIntent!('a', intent('r1'));
+        await vault.clearIntent!('a', 'other');
+        expect((await vault.read('a')).intent).toEqual(intent('r1'));
+        await vault.clearIntent!('a', 'r1');
+        expect((await vault.read('a')).intent).toBeUndefined();
+        await vault.clearIntent!('a', 'r1');
+        await vault.clearIntent!('never-written', 'r1');
+        expect(await vault.read('never-written')).toEqual({});
+      });
+
+      maybe('does not touch versions', async () => {
+        await rotate('a', 'r1', 'r2');
+        await vault.recordIntent!('a', intent('r3'));
+        await vault.clearIntent!('a', 'r3');
+        expect(await stages('a')).toEqual({ current: 'r2', previous: 'r1' });
+      });
+
+      maybe('an intent naming another rotation survives putPending', async () => {
+        await vault.recordIntent!('a', intent('r-lost'));
+        await vault.putPending('a', sampleValue('r2'), 'r2');
+        expect((await vault.read('a')).intent).toEqual(intent('r-lost'));
+      });
+    });
+
     /** The versionId in each stage of `key`. */
     async function stages(key: string): Promise<Record<string, string>> {
       const state = await vault.read(key);
-      return Object.fromEntries(Object.entries(state).map(([stage, version]) => [stage, version!.versionId]));
+      return Object.fromEntries(STAGES.flatMap((stage) => (state[stage] ? [[stage, state[stage].versionId]] : [])));
     }
   });
 }

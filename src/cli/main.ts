@@ -349,6 +349,14 @@ async function rotateAll(
 }
 
 function describeResult(r: RotationResult): string {
+  const cleanup = [
+    ...(r.orphansRevoked?.length ? [`deleted ${r.orphansRevoked.join(', ')} left at the provider by an interrupted rotation`] : []),
+    ...(r.revokedPrevious ? [`revoked the previous credential ${r.revokedPrevious}`] : []),
+  ];
+  return cleanup.length ? `${describeOutcome(r)}; ${cleanup.join('; ')}` : describeOutcome(r);
+}
+
+function describeOutcome(r: RotationResult): string {
   const expiry = r.current ? ` (current expires ${r.current.expiresAt})` : '';
   switch (r.outcome) {
     case 'rotated':

@@ -1,5 +1,5 @@
 import { RotatorError } from '../errors';
-import type { SecretState, Stage, VaultValue, VaultVersion } from '../types';
+import type { RotationIntent, SecretState, Stage, VaultValue, VaultVersion } from '../types';
 
 /**
  * The decrypted content of a file vault and the pure operations on it. Every function here
@@ -17,6 +17,7 @@ export interface LeaseRecord {
 export interface KeyRecord {
   versions: VaultVersion[];
   lease?: LeaseRecord;
+  intent?: RotationIntent;
 }
 
 /** Keys to records. A Map, so a key such as `__proto__` is an ordinary key. */
@@ -52,9 +53,11 @@ export function serializeDocument(doc: VaultDocument): string {
 /** The staged versions of `key`; a key never written is `{}`. */
 export function stateOf(doc: VaultDocument, key: string): SecretState {
   const state: SecretState = {};
-  for (const version of doc.get(key)?.versions ?? []) {
+  const record = doc.get(key);
+  for (const version of record?.versions ?? []) {
     for (const stage of version.stages) state[stage] = version;
   }
+  if (record?.intent) state.intent = record.intent;
   return state;
 }
 
@@ -97,6 +100,8 @@ export function applyPutPending(
     throw conflict(`rotation ${rotationId} already stored a different value for ${key}; use a new rotation id`);
   }
   removeStage(record, 'pending');
+  // The rotation reached the vault: its intent has served its purpose (same write, no extra cost).
+  if (record.intent?.rotationId === rotationId) delete record.intent;
   const version: VaultVersion = { versionId: rotationId, value: jsonCopy(value), stages: ['pending'], createdAt };
   record.versions.push(version);
   pruneHistory(record, history);
@@ -169,6 +174,21 @@ export function applyAcquireLease(
   return { result: { ...record.lease }, changed: true };
 }
 
+/** Records `intent` for `key`, replacing any earlier one (see Vault.recordIntent). */
+export function applyRecordIntent(doc: VaultDocument, key: string, intent: RotationIntent): Applied<void> {
+  recordFor(doc, key).intent = jsonCopy(intent);
+  return { result: undefined, changed: true };
+}
+
+/** Drops the intent of `key` when it names `rotationId`. */
+export function applyClearIntent(doc: VaultDocument, key: string, rotationId: string): Applied<void> {
+  const record = doc.get(key);
+  if (record?.intent?.rotationId !== rotationId) return { result: undefined, changed: false };
+  delete record.intent;
+  dropIfEmpty(doc, key);
+  return { result: undefined, changed: true };
+}
+
 /** Removes the lease on `key` only when `owner` still holds it (expired or not). */
 export function applyReleaseLease(doc: VaultDocument, key: string, owner: string): Applied<void> {
   const record = doc.get(key);
@@ -189,7 +209,7 @@ function recordFor(doc: VaultDocument, key: string): KeyRecord {
 
 function dropIfEmpty(doc: VaultDocument, key: string): void {
   const record = doc.get(key);
-  if (record && record.versions.length === 0 && !record.lease) doc.delete(key);
+  if (record && record.versions.length === 0 && !record.lease && !record.intent) doc.delete(key);
 }
 
 function removeStage(record: KeyRecord, stage: Stage): void {

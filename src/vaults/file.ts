@@ -2,12 +2,14 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ownerIsDeadLocally, pidAlive } from '../owner';
 import { RotatorError } from '../errors';
-import type { Clock, Lease, Logger, SecretState, Vault, VaultValue, VaultVersion } from '../types';
+import type { Clock, Lease, Logger, RotationIntent, SecretState, Vault, VaultValue, VaultVersion } from '../types';
 import {
   applyAcquireLease,
+  applyClearIntent,
   applyDiscardPending,
   applyPromote,
   applyPutPending,
+  applyRecordIntent,
   applyReleaseLease,
   type Applied,
   emptyDocument,
@@ -132,6 +134,14 @@ export class FileVault implements Vault {
 
   async discardPending(key: string, rotationId: string): Promise<void> {
     return this.change((doc) => applyDiscardPending(doc, key, rotationId));
+  }
+
+  async recordIntent(key: string, intent: RotationIntent): Promise<void> {
+    return this.change((doc) => applyRecordIntent(doc, key, intent));
+  }
+
+  async clearIntent(key: string, rotationId: string): Promise<void> {
+    return this.change((doc) => applyClearIntent(doc, key, rotationId));
   }
 
   async list(prefix = ''): Promise<string[]> {

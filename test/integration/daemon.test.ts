@@ -35,6 +35,7 @@ describe('npm start (rotator run --sandbox)', () => {
     const d = daemon(['start', '--', '-c', config], {}, { npm: true });
     await d.waitFor(msg('promoted', 'ncp-deployer'), 10_000, 'ncp-deployer promoted');
     await d.waitFor(msg('promoted', 'ncp-deployer-admin'), 10_000, 'ncp-deployer-admin promoted');
+    await d.waitFor(msg('promoted', 'mongo-ci'), 10_000, 'mongo-ci promoted');
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(d.stderr).toContain('SANDBOX MODE');
 
@@ -42,7 +43,7 @@ describe('npm start (rotator run --sandbox)', () => {
     expect(d.child.exitCode).toBeNull(); // still running
     d.child.kill('SIGTERM');
     expect(await d.exited).toEqual({ code: 0, signal: null });
-    expect(d.count(msg('promoted'))).toBe(2);
+    expect(d.count(msg('promoted'))).toBe(3);
     await d.waitFor(msg('stopped'), 1000);
   });
 });

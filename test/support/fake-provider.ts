@@ -19,11 +19,14 @@ export interface FakeProviderOptions {
   limits?: Partial<ProviderLimits>;
   revocable?: boolean;
   listable?: boolean;
+  /** Provider.revokePreviousAfterMs (undefined: never). */
+  revokePreviousAfterMs?: number;
 }
 
 export class FakeProvider implements Provider {
   readonly type = 'fake';
   readonly limits: ProviderLimits;
+  readonly revokePreviousAfterMs?: number;
   readonly issued: FakeSecret[] = [];
   /** Pre-existing provider secrets (e.g. created by hand before the rotator). */
   readonly external: FakeSecret[] = [];
@@ -48,6 +51,7 @@ export class FakeProvider implements Provider {
       expiresOnItsOwn: !options.revocable,
       ...options.limits,
     };
+    if (options.revokePreviousAfterMs !== undefined) this.revokePreviousAfterMs = options.revokePreviousAfterMs;
     if (options.revocable) {
       this.revoke = async (ref) => {
         const s = this.all().find((x) => x.ref === ref);

@@ -3,7 +3,7 @@
  * contract as the real vaults (test/vault-contract.ts runs against it too), so engine tests do
  * not depend on file I/O, and faults can be injected per method.
  */
-import type { Lease, SecretState, Stage, Vault, VaultValue, VaultVersion, Clock } from '../../src/types';
+import type { Lease, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion, Clock } from '../../src/types';
 import { RotatorError } from '../../src/errors';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -13,6 +13,7 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 interface Entry {
   versions: VaultVersion[];
   lease?: { owner: string; expiresAt: number };
+  intent?: RotationIntent;
 }
 
 export class MemoryVault implements Vault {
@@ -36,6 +37,8 @@ export class MemoryVault implements Vault {
       const v = this.withStage(key, stage);
       if (v) state[stage] = clone(v);
     }
+    const intent = this.entries.get(key)?.intent;
+    if (intent) state.intent = clone(intent);
     return state;
   }
 
@@ -49,6 +52,7 @@ export class MemoryVault implements Vault {
       return clone(existing);
     }
     for (const v of e.versions) v.stages = v.stages.filter((s) => s !== 'pending');
+    if (e.intent?.rotationId === rotationId) e.intent = undefined;
     const version: VaultVersion = {
       versionId: rotationId,
       value: clone(value),
@@ -77,6 +81,15 @@ export class MemoryVault implements Vault {
     if (pending?.versionId === rotationId) pending.stages = pending.stages.filter((s) => s !== 'pending');
   }
 
+  async recordIntent(key: string, intent: RotationIntent): Promise<void> {
+    this.entry(key).intent = clone(intent);
+  }
+
+  async clearIntent(key: string, rotationId: string): Promise<void> {
+    const e = this.entries.get(key);
+    if (e?.intent?.rotationId === rotationId) e.intent = undefined;
+  }
+
   async list(prefix = ''): Promise<string[]> {
     return [...this.entries.keys()].filter((k) => k.startsWith(prefix) && this.entries.get(k)!.versions.length > 0).sort();
   }
@@ -98,7 +111,7 @@ export class MemoryVault implements Vault {
   }
 }
 
-type Method = 'read' | 'putPending' | 'promote' | 'discardPending' | 'acquireLease';
+type Method = 'read' | 'putPending' | 'promote' | 'discardPending' | 'acquireLease' | 'recordIntent' | 'clearIntent';
 
 /**
  * Wraps a vault; `before[method]` hooks run before the call and may throw (fault injection) or
@@ -122,6 +135,8 @@ export function instrumentVault(inner: Vault) {
     discardPending: wrap('discardPending'),
     list: (prefix?: string) => inner.list(prefix),
     ...(inner.acquireLease ? { acquireLease: wrap('acquireLease') } : {}),
+    ...(inner.recordIntent ? { recordIntent: wrap('recordIntent') } : {}),
+    ...(inner.clearIntent ? { clearIntent: wrap('clearIntent') } : {}),
   } as Vault;
   return { vault, calls, before };
 }

@@ -18,6 +18,8 @@ const ENV = {
   NCP_ADMIN_ROLE_NRN: 'nrn:PUB:IAM::1234567:Role/admin',
   NCP_MFA_DEVICE_NRN: 'nrn:PUB:IAM::1234567:MfaDevice/ops',
   NCP_MFA_TOTP_SEED: 'JBSWY3DPEHPK3PXP',
+  MCM_PUBLIC_KEY: 'abcdefgh',
+  MCM_PRIVATE_KEY: 'any-private-key',
 };
 
 function load(file: string, options: LoadOptions = {}) {
@@ -32,6 +34,7 @@ test.each([
   expect(config.secrets.map((s) => [s.id, s.provider])).toEqual([
     ['ncp-deployer', 'ncp-sts'],
     ['ncp-deployer-admin', 'ncp-sts'],
+    ['mongo-ci', 'mongodb-cloud-manager'],
   ]);
   expect(config.warnings).toEqual([]);
 });

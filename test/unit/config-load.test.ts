@@ -325,7 +325,7 @@ describe('interpolation in the loader', () => {
 
   test('sandbox: unset variables become placeholders and the committed config validates with no env', () => {
     const config = loadConfig('rotator.config.yaml', { env: {}, sandbox: true, plugins: fakePlugins, cwd: ROOT, secretRegistry: new SecretRegistry() });
-    expect(config.secrets.map((s) => s.id)).toEqual(['ncp-deployer', 'ncp-deployer-admin']);
+    expect(config.secrets.map((s) => s.id)).toEqual(['ncp-deployer', 'ncp-deployer-admin', 'mongo-ci']);
     expect(config.secrets[0]!.credentials.accessKey).toBe(`${SANDBOX_PLACEHOLDER_PREFIX}NCP_ACCESS_KEY`);
     expect(config.warnings).toEqual([]);
   });

@@ -345,3 +345,146 @@ describe('rotateSecret: providers with a live-secret limit', () => {
     expect(s.provider.live(s.clock.now())).toHaveLength(2);
   });
 });
+
+describe('rotateSecret: orphans of interrupted rotations (intents)', () => {
+  const revocableListable = { revocable: true, listable: true, limits: { maxLiveSecrets: 2 } } as const;
+
+  test('the intent is in the vault while issuing, and gone once the pending write lands', async () => {
+    const s = setup(revocableListable);
+    await rotateSecret(s.target, s.deps);
+    let seen: unknown;
+    s.provider.onIssue = async (ctx) => {
+      seen = (await s.inner.read('svc')).intent;
+      expect(ctx.rotationId).toBe((seen as { rotationId: string }).rotationId);
+    };
+    await rotateSecret(s.target, s.deps);
+    expect(seen).toMatchObject({ liveBefore: ['ref-1'] });
+    expect((await s.inner.read('svc')).intent).toBeUndefined();
+  });
+
+  test('a crash between the provider’s answer and the pending write: the next run deletes what it issued, and nothing else', async () => {
+    const s = setup(revocableListable);
+    await rotateSecret(s.target, s.deps);
+    const now = s.clock.now();
+    s.provider.external.push({ ref: 'hand-made', value: 'h', createdAt: now, expiresAt: now + 1e9, revoked: false });
+    // The crashed run: intent recorded, secret issued, then the process died.
+    await s.inner.recordIntent('svc', { rotationId: 'crashed-0001', startedAt: new Date(now).toISOString(), liveBefore: ['ref-1', 'hand-made'] });
+    const lost = await s.provider.issue({ secretId: 'svc', rotationId: 'crashed-0001', log: s.log, clock: s.clock });
+    expect(s.provider.live(now).map((x) => x.ref).sort()).toEqual(['hand-made', 'ref-1', lost.providerRef].sort());
+
+    const result = await rotateSecret(s.target, s.deps, { ifDue: true });
+    expect(result).toMatchObject({ outcome: 'not-due', orphansRevoked: [lost.providerRef] });
+    expect(s.provider.live(s.clock.now()).map((x) => x.ref).sort()).toEqual(['hand-made', 'ref-1']);
+    expect((await s.inner.read('svc')).intent).toBeUndefined();
+    expect(JSON.stringify(s.log.lines)).toContain('deleted a secret that an interrupted rotation issued but never stored');
+  });
+
+  test('an intent whose rotation reached the vault is just cleared: nothing is listed or deleted', async () => {
+    const s = setup(revocableListable);
+    const first = await rotateSecret(s.target, s.deps);
+    await s.inner.recordIntent('svc', { rotationId: first.rotationId!, startedAt: new Date(s.clock.now()).toISOString(), liveBefore: [] });
+    let listed = 0;
+    const list = s.provider.list!;
+    s.provider.list = async (ctx) => (listed++, list(ctx));
+    const result = await rotateSecret(s.target, s.deps, { ifDue: true });
+    expect(result.outcome).toBe('not-due');
+    expect(result.orphansRevoked).toBeUndefined();
+    expect(listed).toBe(0);
+    expect((await s.inner.read('svc')).intent).toBeUndefined();
+  });
+
+  test('an issue attempt whose answer was lost: its secret is deleted before the retry, so it neither leaks nor takes the last slot', async () => {
+    const s = setup(revocableListable);
+    await rotateSecret(s.target, s.deps);
+    let attempts = 0;
+    s.provider.onIssue = async (ctx) => {
+      if (++attempts > 1) return;
+      const now = ctx.clock.now();
+      // The provider created it, then the connection dropped before the answer arrived.
+      s.provider.issued.push({ ref: 'lost-answer', value: 'l', createdAt: now, expiresAt: now + 1e9, revoked: false });
+      throw new RotatorError('PROVIDER_UNAVAILABLE', 'socket hang up', { retryable: true });
+    };
+    const result = await rotateSecret(s.target, s.deps);
+    expect(result.outcome).toBe('rotated');
+    expect(s.provider.issued.find((x) => x.ref === 'lost-answer')?.revoked).toBe(true);
+    const state = await s.inner.read('svc');
+    expect(s.provider.live(s.clock.now()).map((x) => x.ref).sort()).toEqual([state.current!.value.providerRef, state.previous!.value.providerRef].sort());
+  });
+
+  test('a provider that cannot list records no intent (NCP STS keys expire on their own)', async () => {
+    const s = setup({ revocable: true });
+    s.provider.onIssue = async () => expect((await s.inner.read('svc')).intent).toBeUndefined();
+    await rotateSecret(s.target, s.deps);
+    expect(s.calls.recordIntent ?? 0).toBe(0);
+  });
+});
+
+describe('rotateSecret: revoking the previous credential after its grace period', () => {
+  test('revoked by the first run after the grace period, once', async () => {
+    const s = setup({ revocable: true, revokePreviousAfterMs: 60_000 });
+    s.target.revokedPrevious = new Set();
+    await rotateSecret(s.target, s.deps);
+    const second = await rotateSecret(s.target, s.deps);
+    const issuedAt = Date.parse(second.current!.issuedAt);
+    expect(second.previousRevokeAt).toBe(new Date(issuedAt + 60_000).toISOString());
+    expect(s.provider.issued[0]!.revoked).toBe(false);
+
+    await s.clock.sleep(30_000);
+    expect(await rotateSecret(s.target, s.deps, { ifDue: true })).toMatchObject({ outcome: 'not-due', previousRevokeAt: second.previousRevokeAt });
+    expect(s.provider.issued[0]!.revoked).toBe(false);
+
+    await s.clock.sleep(30_000);
+    expect(await rotateSecret(s.target, s.deps, { ifDue: true })).toMatchObject({ outcome: 'not-due', revokedPrevious: 'ref-1' });
+    expect(s.provider.issued.map((x) => x.revoked)).toEqual([true, false]);
+
+    let revokes = 0;
+    const revoke = s.provider.revoke!;
+    s.provider.revoke = async (ref, ctx) => (revokes++, revoke(ref, ctx));
+    const again = await rotateSecret(s.target, s.deps, { ifDue: true });
+    expect(again.revokedPrevious).toBeUndefined();
+    expect(revokes).toBe(0);
+  });
+
+  test('grace 0: revoked right after the promotion, in the same run', async () => {
+    const s = setup({ revocable: true, revokePreviousAfterMs: 0 });
+    await rotateSecret(s.target, s.deps);
+    const second = await rotateSecret(s.target, s.deps);
+    expect(second).toMatchObject({ outcome: 'rotated', revokedPrevious: 'ref-1' });
+    expect(s.provider.issued.map((x) => x.revoked)).toEqual([true, false]);
+  });
+
+  test('never (no grace period set): the previous credential stays live', async () => {
+    const s = setup({ revocable: true });
+    await rotateSecret(s.target, s.deps);
+    await rotateSecret(s.target, s.deps);
+    await s.clock.sleep(10 * 86_400_000);
+    await rotateSecret(s.target, s.deps, { ifDue: true }).catch(() => undefined);
+    expect(s.provider.issued[0]!.revoked).toBe(false);
+  });
+
+  test('a failed revocation does not fail the run; it is tried again later', async () => {
+    const s = setup({ revocable: true, revokePreviousAfterMs: 0 });
+    await rotateSecret(s.target, s.deps);
+    const revoke = s.provider.revoke!;
+    s.provider.revoke = async () => {
+      throw new RotatorError('PROVIDER_UNAVAILABLE', 'down', { retryable: false });
+    };
+    const second = await rotateSecret(s.target, s.deps);
+    expect(second.outcome).toBe('rotated');
+    expect(Date.parse(second.previousRevokeAt!)).toBeGreaterThan(s.clock.now());
+    s.provider.revoke = revoke;
+    await s.clock.sleep(5 * 60_000);
+    expect(await rotateSecret(s.target, s.deps, { ifDue: true })).toMatchObject({ revokedPrevious: 'ref-1' });
+  });
+});
+
+describe('rotateSecret: providers see the vault’s current value', () => {
+  test('ctx.current is the current credential when issuing (self-rotating accounts authenticate with it)', async () => {
+    const s = setup();
+    const seen: (string | undefined)[] = [];
+    s.provider.onIssue = async (ctx) => void seen.push(ctx.current?.providerRef);
+    await rotateSecret(s.target, s.deps);
+    await rotateSecret(s.target, s.deps);
+    expect(seen).toEqual([undefined, 'ref-1']);
+  });
+});

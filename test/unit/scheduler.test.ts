@@ -10,13 +10,16 @@ import { DEFAULT_BACKOFF } from '../../src/renewal';
 const H = 3_600_000;
 const once = { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 };
 
-function setup(ids: string[], options: { concurrency?: number; lifetimeMs?: number } = {}) {
+function setup(
+  ids: string[],
+  options: { concurrency?: number; lifetimeMs?: number; provider?: ConstructorParameters<typeof FakeProvider>[0] } = {},
+) {
   const clock = new ManualClock('2026-11-22T00:00:00Z');
   const inner = new MemoryVault(clock);
   const { vault, calls } = instrumentVault(inner);
   const providers = new Map<string, FakeProvider>();
   const targets: RotationTarget[] = ids.map((secretId) => {
-    const provider = new FakeProvider({ lifetimeMs: options.lifetimeMs ?? 3 * H });
+    const provider = new FakeProvider({ lifetimeMs: options.lifetimeMs ?? 3 * H, ...options.provider });
     providers.set(secretId, provider);
     return { secretId, provider, policy: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 } };
   });
@@ -140,5 +143,48 @@ describe('Scheduler', () => {
     expect(await s.scheduler.stop(50)).toBe(false);
     expect(s.scheduler.snapshot()[0]!.lastOutcome).toBe('failed');
     expect(await s.inner.read('a')).toEqual({});
+  });
+
+  test('wakes up to revoke the previous credential when its grace period ends, before the next renewal', async () => {
+    const s = setup(['a'], { provider: { revocable: true, revokePreviousAfterMs: 10 * 60_000 } });
+    const provider = s.providers.get('a')!;
+    await s.scheduler.start();
+    await s.scheduler.idle();
+    // Second rotation at renewal time (2 h): the first credential becomes previous.
+    s.clock.advance(2 * H);
+    s.scheduler.sweep();
+    await s.scheduler.idle();
+    expect(provider.issued.map((x) => x.revoked)).toEqual([false, false]);
+    expect(s.scheduler.snapshot()[0]!.nextAttemptAt).toBe(s.clock.now() + 10 * 60_000);
+    s.clock.advance(10 * 60_000);
+    s.scheduler.sweep();
+    await s.scheduler.idle();
+    expect(provider.issued.map((x) => x.revoked)).toEqual([true, false]);
+    expect(s.scheduler.snapshot()[0]).toMatchObject({ lastOutcome: 'not-due', nextAttemptAt: s.clock.now() + 2 * H - 10 * 60_000 });
+  });
+
+  test('an intent left by a crash is cleaned up at start even when nothing is due', async () => {
+    const s = setup(['a'], { provider: { revocable: true, listable: true, limits: { maxLiveSecrets: 2 } } });
+    const provider = s.providers.get('a')!;
+    await s.scheduler.start();
+    await s.scheduler.idle();
+    await s.scheduler.stop(0);
+    await s.inner.recordIntent('a', { rotationId: 'r-crash', startedAt: new Date(s.clock.now()).toISOString(), liveBefore: ['ref-1'] });
+    await provider.issue({ secretId: 'a', rotationId: 'r-crash', log: silentLogger, clock: s.clock });
+
+    const restarted = new Scheduler({
+      targets: [{ secretId: 'a', provider, policy: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 } }],
+      rotation: { vault: s.vault, clock: s.clock, log: silentLogger, owner: 'me-again' },
+      clock: s.clock,
+      log: silentLogger,
+      schedule: '* * * * *',
+      concurrency: 1,
+      manualSweeps: true,
+    });
+    await restarted.start();
+    await restarted.idle();
+    expect(provider.live(s.clock.now()).map((x) => x.ref)).toEqual(['ref-1']);
+    expect(restarted.snapshot()[0]!.lastOutcome).toBe('not-due');
+    expect((await s.inner.read('a')).intent).toBeUndefined();
   });
 });

@@ -1,0 +1,329 @@
+import { z } from 'zod';
+import type {
+  EmulatorHandle,
+  IssuedSecret,
+  Provider,
+  ProviderContext,
+  ProviderDeps,
+  ProviderLimits,
+  ProviderPlugin,
+  ProviderSecretInfo,
+  ProviderSpec,
+  VaultValue,
+} from '../../src/types';
+import { RotatorError, describeError } from '../../src/errors';
+import { secrets } from '../../src/redact';
+import { McmApi, type ApiAuth } from './client';
+import { digestPoolFor } from './digest';
+import { PLUGIN, type AuthDescription } from './errors';
+import { TokenRefused, mintToken, revokeToken, tokenLimiter, type TokenClient } from './oauth';
+import {
+  MAX_HOURS_ATLAS,
+  MAX_HOURS_CLOUD_MANAGER,
+  MIN_HOURS,
+  credentialsSchema,
+  paramsSchema,
+  resolveParams,
+  type McmCredentials,
+  type McmParams,
+  type ResolvedParams,
+} from './schema';
+import { generateApiKey, startMcmEmulator, type McmApiKey, type McmEmulator } from './emulator';
+
+/**
+ * MongoDB Cloud Manager / Atlas service-account secrets. A service account holds at most 2
+ * secrets; creating one shortens every older one to at most 7 days; secrets expire on their own
+ * and can be deleted. The secret value is returned only at creation. Verification mints an OAuth
+ * token with the new secret and revokes it at once (100 active tokens per account; 10 token
+ * requests per minute per client, which {@link tokenLimiter} respects by waiting).
+ */
+
+const HOUR_MS = 3_600_000;
+const SEVEN_DAYS_MS = 7 * 24 * HOUR_MS;
+/** A cached self-rotation token is replaced this long before it expires. */
+const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
+
+export function mongoLimits(api: 'cloud-manager' | 'atlas-v2'): ProviderLimits {
+  return {
+    minLifetimeMs: MIN_HOURS * HOUR_MS,
+    maxLifetimeMs: (api === 'atlas-v2' ? MAX_HOURS_ATLAS : MAX_HOURS_CLOUD_MANAGER) * HOUR_MS,
+    maxLiveSecrets: 2,
+    issueEffectOnOlder: { kind: 'shorten', toAtMostMs: SEVEN_DAYS_MS },
+    expiresOnItsOwn: true,
+  };
+}
+
+const SECRET_ID = /^[0-9a-f]{24}$/;
+
+/** The create-secret answer; extra fields are tolerated. */
+const createdSchema = z.object({
+  id: z.string().regex(SECRET_ID),
+  secret: z.string().min(1),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+});
+
+const accountSchema = z.object({
+  secrets: z
+    .array(z.object({ id: z.string(), createdAt: z.string().optional(), expiresAt: z.string().optional() }).passthrough())
+    .default([]),
+});
+
+function isoOrThrow(value: string, field: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB answered an unreadable ${field} (${JSON.stringify(value.slice(0, 40))})`, {
+      plugin: PLUGIN,
+    });
+  }
+  return new Date(ms).toISOString();
+}
+
+function malformed(action: string, fields: string): RotatorError {
+  return new RotatorError(
+    'PROVIDER_UNAVAILABLE',
+    `MongoDB ${action}: the answer lacks valid fields (${fields}); is baseUrl the MongoDB Admin API? Nothing was stored.`,
+    { plugin: PLUGIN },
+  );
+}
+
+interface CachedToken {
+  secret: string;
+  token: string;
+  expiresAtMs: number;
+}
+
+class MongoProvider implements Provider {
+  readonly type = PLUGIN;
+  readonly limits: ProviderLimits;
+  readonly revokePreviousAfterMs: number | undefined;
+  private readonly accountPath: string;
+  private cachedToken: CachedToken | undefined;
+
+  constructor(
+    private readonly params: ResolvedParams,
+    private readonly credentials: McmCredentials,
+  ) {
+    this.limits = mongoLimits(params.api);
+    this.revokePreviousAfterMs = params.revokePreviousAfterMs;
+    const scope = params.projectId ? `/groups/${params.projectId}` : `/orgs/${params.orgId}`;
+    this.accountPath = `${scope}/serviceAccounts/${params.clientId}`;
+  }
+
+  private get selfRotating(): boolean {
+    return this.credentials.publicKey === undefined;
+  }
+
+  /** A client for this call; in self-rotation its token comes from the context's current secret. */
+  private api(ctx: ProviderContext): McmApi {
+    const who: AuthDescription = {
+      mode: this.selfRotating ? 'self-rotation' : 'api-key',
+      orgId: this.params.orgId,
+      ...(this.params.projectId ? { projectId: this.params.projectId } : {}),
+    };
+    const auth: ApiAuth = this.selfRotating
+      ? { kind: 'bearer', token: (signal) => this.selfToken(ctx, signal), refused: () => (this.cachedToken = undefined) }
+      : { kind: 'digest', pool: digestPoolFor(this.params.baseUrl, this.credentials.publicKey!, this.credentials.privateKey!) };
+    return new McmApi(this.params.baseUrl, this.params.api, auth, who);
+  }
+
+  private tokenClient(clientSecret: string): TokenClient {
+    return { tokenUrl: this.params.tokenUrl, revokeUrl: this.params.revokeUrl, clientId: this.params.clientId, clientSecret };
+  }
+
+  /**
+   * Self-rotation: a Bearer token minted from the vault's current secret (the bootstrap
+   * clientSecret only while the vault has none), cached until shortly before it expires.
+   */
+  private async selfToken(ctx: ProviderContext, signal?: AbortSignal): Promise<string> {
+    const secret = ctx.current?.credentials.clientSecret ?? this.credentials.clientSecret;
+    if (!secret) {
+      throw new RotatorError(
+        'PROVIDER_AUTH',
+        `secret ${ctx.secretId}: self-rotation (no publicKey/privateKey) needs the service account's current secret in the ` +
+          'vault, or credentials.clientSecret to bootstrap the first rotation',
+        { plugin: PLUGIN },
+      );
+    }
+    const now = ctx.clock.now();
+    const cached = this.cachedToken;
+    if (cached && cached.secret === secret && cached.expiresAtMs - TOKEN_REFRESH_MARGIN_MS > now) return cached.token;
+    await tokenLimiter.acquire(this.params.tokenUrl, this.params.clientId, ctx.clock, signal, ctx.log);
+    try {
+      const minted = await mintToken(this.tokenClient(secret), signal);
+      this.cachedToken = { secret, token: minted.accessToken, expiresAtMs: now + minted.expiresInSec * 1000 };
+      return minted.accessToken;
+    } catch (err) {
+      if (!(err instanceof TokenRefused)) throw err;
+      throw new RotatorError(
+        'PROVIDER_AUTH',
+        `MongoDB refused a token for ${this.params.clientId} from its current secret (${err.message}): the secret was ` +
+          'deleted or has expired; bootstrap again with credentials.clientSecret set to a live secret of the account',
+        { plugin: PLUGIN, details: { status: err.status } },
+      );
+    }
+  }
+
+  async issue(ctx: ProviderContext): Promise<IssuedSecret> {
+    const action = `create a secret for ${this.params.clientId}`;
+    const res = await this.api(ctx).call({
+      method: 'POST',
+      path: `${this.accountPath}/secrets`,
+      body: { secretExpiresAfterHours: this.params.secretExpiresAfterHours },
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      log: ctx.log,
+      action,
+    });
+    // Register the value before validating, so even a half-usable answer never reaches a log.
+    const raw = (res.data ?? {}) as Record<string, unknown>;
+    if (typeof raw.secret === 'string') secrets.add(raw.secret);
+    const parsed = createdSchema.safeParse(raw);
+    if (!parsed.success) throw malformed(action, [...new Set(parsed.error.issues.map((i) => i.path.join('.')))].join(', '));
+    const issued: IssuedSecret = {
+      credentials: { clientId: this.params.clientId, clientSecret: parsed.data.secret },
+      issuedAt: isoOrThrow(parsed.data.createdAt, 'createdAt'),
+      expiresAt: isoOrThrow(parsed.data.expiresAt, 'expiresAt'),
+      providerRef: parsed.data.id,
+    };
+    ctx.log.info({ clientId: this.params.clientId, providerRef: issued.providerRef, expiresAt: issued.expiresAt }, 'created MongoDB service account secret');
+    return issued;
+  }
+
+  async list(ctx: ProviderContext): Promise<ProviderSecretInfo[]> {
+    const action = `read service account ${this.params.clientId}`;
+    const res = await this.api(ctx).call({ method: 'GET', path: this.accountPath, ...(ctx.signal ? { signal: ctx.signal } : {}), log: ctx.log, action });
+    const parsed = accountSchema.safeParse(res.data);
+    if (!parsed.success) throw malformed(action, 'secrets');
+    return parsed.data.secrets.map((s) => ({
+      providerRef: s.id,
+      ...(s.createdAt ? { createdAt: s.createdAt } : {}),
+      ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
+    }));
+  }
+
+  async revoke(providerRef: string, ctx: ProviderContext): Promise<void> {
+    if (!SECRET_ID.test(providerRef)) {
+      throw new RotatorError('PROVIDER_REJECTED', `not a MongoDB secret id: ${JSON.stringify(providerRef.slice(0, 40))}`, { plugin: PLUGIN });
+    }
+    try {
+      await this.api(ctx).call({
+        method: 'DELETE',
+        path: `${this.accountPath}/secrets/${providerRef}`,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        log: ctx.log,
+        action: `delete secret ${providerRef} of ${this.params.clientId}`,
+      });
+      ctx.log.info({ clientId: this.params.clientId, providerRef }, 'deleted MongoDB service account secret');
+    } catch (err) {
+      // Idempotent: a secret that is already gone is what we wanted.
+      if (err instanceof RotatorError && err.details.status === 404) {
+        ctx.log.info({ clientId: this.params.clientId, providerRef }, 'MongoDB secret already gone');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Mints a token with the new secret, then revokes it at once so verification leaves no active
+   * token behind. invalid_client is VERIFY_FAILED (not retried: a secret MongoDB has just created
+   * is accepted at once, and each attempt costs one of 10 token requests per minute).
+   */
+  async verify(value: VaultValue, ctx: ProviderContext): Promise<void> {
+    const clientId = value.credentials.clientId;
+    const clientSecret = value.credentials.clientSecret;
+    if (!clientId || !clientSecret) {
+      throw new RotatorError('VERIFY_FAILED', `secret ${value.secretId} has no clientId/clientSecret to verify`, { plugin: PLUGIN });
+    }
+    const client = { ...this.tokenClient(clientSecret), clientId };
+    await tokenLimiter.acquire(client.tokenUrl, clientId, ctx.clock, ctx.signal, ctx.log);
+    let token: string;
+    try {
+      token = (await mintToken(client, ctx.signal)).accessToken;
+    } catch (err) {
+      if (!(err instanceof TokenRefused)) throw err;
+      throw new RotatorError('VERIFY_FAILED', `MongoDB refused a token for the new secret ${value.providerRef} (${err.message})`, {
+        plugin: PLUGIN,
+        details: { status: err.status, providerRef: value.providerRef },
+      });
+    }
+    try {
+      // Revocation runs even during shutdown: a token left behind counts against the 100 limit.
+      await revokeToken(client, token, AbortSignal.timeout(15_000));
+      ctx.log.debug({ clientId, providerRef: value.providerRef }, 'MongoDB secret verified; its token revoked');
+    } catch (err) {
+      ctx.log.warn(
+        { clientId, providerRef: value.providerRef, error: describeError(err) },
+        'the verification token could not be revoked; it expires within 1 h',
+      );
+    }
+  }
+}
+
+function parseSpecPart<T>(schema: z.ZodType<T>, value: unknown, what: string, secretId: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
+  throw new RotatorError('CONFIG', `secret ${secretId} (${PLUGIN}) has invalid ${what}: ${problems}`, { plugin: PLUGIN });
+}
+
+function create(spec: ProviderSpec<McmCredentials, McmParams>, _deps: ProviderDeps): Provider {
+  const credentials = parseSpecPart(credentialsSchema, spec.credentials, 'credentials', spec.id);
+  const params = parseSpecPart(paramsSchema, spec.params, 'params', spec.id);
+  secrets.add(credentials.privateKey, credentials.clientSecret);
+  return new MongoProvider(resolveParams(params), credentials);
+}
+
+/** The sandbox's emulator and the API key it accepts. */
+export interface McmSandboxHandle extends EmulatorHandle {
+  readonly emulator: McmEmulator;
+  readonly apiKey: McmApiKey;
+}
+
+function isSandboxHandle(handle: EmulatorHandle): handle is McmSandboxHandle {
+  return 'emulator' in handle && 'apiKey' in handle;
+}
+
+/**
+ * Points a secret at the sandbox: the emulator's API key (self-rotation is replaced by it), its
+ * base and token URLs, and the secret's own org/project/service account created there.
+ */
+function rewrite(spec: ProviderSpec<McmCredentials, McmParams>, handle: EmulatorHandle): ProviderSpec<McmCredentials, McmParams> {
+  if (!isSandboxHandle(handle)) {
+    throw new RotatorError('INTERNAL', `${PLUGIN} sandbox rewrite needs the handle returned by its sandbox.start`, { plugin: PLUGIN });
+  }
+  const { baseUrl: _base, tokenUrl: _token, ...params } = spec.params;
+  handle.emulator.ensureServiceAccount({
+    orgId: params.orgId,
+    clientId: params.clientId,
+    ...(params.projectId ? { projectIds: [params.projectId] } : {}),
+  });
+  const prefix = params.api === 'atlas-v2' ? '/api/atlas/v2' : '/api/public/v1.0';
+  return {
+    ...spec,
+    credentials: { publicKey: handle.apiKey.publicKey, privateKey: handle.apiKey.privateKey },
+    params: { ...params, baseUrl: handle.url + prefix, tokenUrl: `${handle.url}/api/oauth/token` },
+  };
+}
+
+async function startSandbox(deps: ProviderDeps): Promise<McmSandboxHandle> {
+  const apiKey = generateApiKey();
+  secrets.add(apiKey.privateKey);
+  const emulator = await startMcmEmulator({ clock: deps.clock, apiKeys: [apiKey] });
+  deps.log.info({ url: emulator.url }, `${PLUGIN} sandbox emulator started`);
+  return { url: emulator.url, emulator, apiKey, close: () => emulator.close() };
+}
+
+export const mongodbCloudManager: ProviderPlugin<McmCredentials, McmParams> = {
+  type: PLUGIN,
+  credentialsSchema,
+  paramsSchema,
+  create,
+  // What the Atlas CLI reads for a service account:
+  // https://www.mongodb.com/docs/atlas/cli/current/atlas-cli-env-variables/
+  envNames: { clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' },
+  sandbox: { start: startSandbox, rewrite },
+};
+
+export { credentialsSchema, paramsSchema };
+export type { McmCredentials, McmParams };

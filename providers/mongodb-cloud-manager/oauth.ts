@@ -1,0 +1,202 @@
+import type { Clock, Logger } from '../../src/types';
+import { RotatorError } from '../../src/errors';
+import { secrets } from '../../src/redact';
+import { PLUGIN, describeBody, networkError, retryAfterMs } from './errors';
+
+/**
+ * OAuth 2.0 client credentials against MongoDB's token endpoint: mint (POST …/oauth/token,
+ * Basic base64(clientId:secret), grant_type=client_credentials) and revoke (POST …/oauth/revoke,
+ * token=…&token_type_hint=access_token). Tokens live 1 h. Every token and secret seen here is
+ * registered for scrubbing; none is ever put in a message.
+ */
+
+export const TOKEN_WINDOW_MS = 60_000;
+/** MongoDB: 10 token requests per minute per IP and client. */
+export const TOKENS_PER_WINDOW = 10;
+
+/**
+ * How long until one more token request fits in the sliding window, given the times of the
+ * recent ones (pure; table-tested). 0 when it fits now.
+ */
+export function tokenSlotDelayMs(recent: readonly number[], now: number, max = TOKENS_PER_WINDOW, windowMs = TOKEN_WINDOW_MS): number {
+  const inWindow = recent.filter((t) => t > now - windowMs).sort((a, b) => a - b);
+  if (inWindow.length < max) return 0;
+  // The (length - max + 1)-th oldest must leave the window before one more fits.
+  return inWindow[inWindow.length - max]! + windowMs - now;
+}
+
+/**
+ * A sliding-window limiter of token requests keyed by (token URL, clientId), shared by every
+ * provider instance of the process (module level), because MongoDB counts per client, not per
+ * configured secret. It counts mints only: the documented limit is on token requests, and a
+ * revoke is not one (it is also what keeps the 100-active-tokens limit away, so it must never
+ * wait behind mints). `acquire` waits for a slot with the injected clock instead of failing.
+ */
+export class TokenLimiter {
+  private readonly recent = new Map<string, number[]>();
+
+  constructor(
+    private readonly max = TOKENS_PER_WINDOW,
+    private readonly windowMs = TOKEN_WINDOW_MS,
+  ) {}
+
+  async acquire(tokenUrl: string, clientId: string, clock: Clock, signal?: AbortSignal, log?: Logger): Promise<void> {
+    const key = `${tokenUrl} ${clientId}`;
+    for (;;) {
+      const now = clock.now();
+      const times = (this.recent.get(key) ?? []).filter((t) => t > now - this.windowMs);
+      const delay = tokenSlotDelayMs(times, now, this.max, this.windowMs);
+      if (delay <= 0) {
+        times.push(now);
+        this.recent.set(key, times);
+        return;
+      }
+      this.recent.set(key, times);
+      log?.info({ clientId, delayMs: delay }, 'waiting for a token request slot (10 per minute per client)');
+      try {
+        await clock.sleep(delay, signal);
+      } catch {
+        throw new RotatorError('ABORTED', 'waiting for a MongoDB token request slot: stopped by shutdown', { plugin: PLUGIN });
+      }
+    }
+  }
+
+  /** Token requests counted in the window now (tests). */
+  count(tokenUrl: string, clientId: string, now: number): number {
+    return (this.recent.get(`${tokenUrl} ${clientId}`) ?? []).filter((t) => t > now - this.windowMs).length;
+  }
+
+  reset(): void {
+    this.recent.clear();
+  }
+}
+
+/** The process-wide limiter. */
+export const tokenLimiter = new TokenLimiter();
+
+export interface TokenClient {
+  tokenUrl: string;
+  revokeUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface MintedToken {
+  accessToken: string;
+  expiresInSec: number;
+}
+
+/** What went wrong at the token endpoint, so callers can map invalid_client their own way. */
+export class TokenRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly oauthError: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function basic(c: TokenClient): string {
+  return `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
+}
+
+const TIMEOUT_MS = 15_000;
+
+async function post(url: string, c: TokenClient, form: string, signal: AbortSignal | undefined, action: string): Promise<Response> {
+  const timeout = AbortSignal.timeout(TIMEOUT_MS);
+  try {
+    return await fetch(url, {
+      method: 'POST',
+      headers: { Authorization: basic(c), 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      body: form,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      redirect: 'manual',
+    });
+  } catch (err) {
+    throw networkError(err, signal, action, url);
+  }
+}
+
+function oauthErrorOf(text: string): { error?: string; description?: string } {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    return {
+      ...(typeof body.error === 'string' ? { error: body.error } : {}),
+      ...(typeof body.error_description === 'string' ? { description: secrets.scrub(body.error_description).slice(0, 200) } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Mints a token. Throws {@link TokenRefused} for 400/401 (invalid_client and friends: the secret
+ * is wrong, deleted or expired), RotatorError otherwise (429 with retryAfterMs, 403 access_denied
+ * when the account holds 100 active tokens, 5xx and network errors retryable).
+ */
+export async function mintToken(c: TokenClient, signal?: AbortSignal): Promise<MintedToken> {
+  secrets.add(c.clientSecret);
+  const action = `token request for ${c.clientId}`;
+  const res = await post(c.tokenUrl, c, 'grant_type=client_credentials', signal, action);
+  const text = await res.text();
+  if (res.status === 200) {
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // reported below
+    }
+    const token = body.access_token;
+    if (typeof token !== 'string' || token === '') {
+      throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB ${action}: HTTP 200 without an access_token (${describeBody(res, text)})`, {
+        plugin: PLUGIN,
+        retryable: false,
+      });
+    }
+    secrets.add(token);
+    return { accessToken: token, expiresInSec: typeof body.expires_in === 'number' ? body.expires_in : 3600 };
+  }
+  const oauth = oauthErrorOf(text);
+  const said = oauth.error ? `${oauth.error}${oauth.description ? ` (${oauth.description})` : ''}` : describeBody(res, text);
+  if (res.status === 400 || res.status === 401) throw new TokenRefused(res.status, oauth.error, `HTTP ${res.status} ${said}`);
+  const retryAfter = retryAfterMs(res.headers.get('retry-after'));
+  if (res.status === 429) {
+    return Promise.reject(
+      new RotatorError('RATE_LIMITED', `MongoDB ${action}: HTTP 429 (10 token requests per minute per client); will retry`, {
+        plugin: PLUGIN,
+        retryable: true,
+        ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
+        details: { status: 429 },
+      }),
+    );
+  }
+  if (res.status === 403) {
+    throw new RotatorError(
+      'PROVIDER_FORBIDDEN',
+      `MongoDB ${action}: HTTP 403 ${said}: the service account holds 100 active tokens (something mints tokens without ` +
+        'revoking them); they expire within 1 h',
+      { plugin: PLUGIN, details: { status: 403 } },
+    );
+  }
+  throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB ${action}: HTTP ${res.status} ${said}; will retry`, {
+    plugin: PLUGIN,
+    retryable: res.status >= 500 || res.status === 408,
+    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
+    details: { status: res.status },
+  });
+}
+
+/** Revokes a token (RFC 7009). Throws RotatorError when the endpoint does not confirm. */
+export async function revokeToken(c: TokenClient, token: string, signal?: AbortSignal): Promise<void> {
+  const action = `token revocation for ${c.clientId}`;
+  const form = `token=${encodeURIComponent(token)}&token_type_hint=access_token`;
+  const res = await post(c.revokeUrl, c, form, signal, action);
+  const text = await res.text();
+  if (res.status >= 200 && res.status < 300) return;
+  throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB ${action}: HTTP ${res.status} ${describeBody(res, text)}`, {
+    plugin: PLUGIN,
+    retryable: res.status >= 500,
+    details: { status: res.status },
+  });
+}
