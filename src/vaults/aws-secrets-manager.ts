@@ -50,6 +50,8 @@ const TAG_VALUE_MAX = 256;
 const AWS_STAGE: Record<Stage, string> = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' };
 /** The chain of lease versions starts from this (virtual) version. */
 const LEASE_GENESIS = 'genesis';
+/** A held lease with at least this share of a new ttl left is not rewritten on re-acquire. */
+const LAZY_RENEWAL_SHARE = 0.9;
 /** Version values kept per key (a rotation touches at most three). */
 const CACHED_VERSIONS_PER_KEY = 6;
 
@@ -296,12 +298,13 @@ export class AwsSecretsManagerVault implements Vault {
    * ResourceExistsException). Only a writer that saw the true head can extend the chain, so the
    * label never moves backwards. Acquiring costs one PutSecretValue when this instance already
    * knows the head (it wrote it), otherwise one GetSecretValue more; renewing and releasing
-   * cost one PutSecretValue each. Expired leases, and leases of owners dead on this host, are
+   * cost one PutSecretValue each, except that re-acquiring a lease that still has 90% of the
+   * ttl left returns it unchanged (the engine re-acquires right before promoting). Expired leases, and leases of owners dead on this host, are
    * taken over. The lease secret is separate so that the credential secret's versions stay the
    * credentials' own (ListSecretVersionIds, AWS's 100-version quota).
    *
    * Limits: every lease write is a version of the lease secret; AWS deletes deprecated
-   * versions only after 24 hours, so a key can take at most ~33 rotations a day (3 lease writes
+   * versions only after 24 hours, so a key can take at most ~50 rotations a day (2 lease writes
    * each) before PutSecretValue fails with LimitExceededException. Expiry compares the
    * writers' clocks, so replicas need clocks within a small fraction of the lease ttl.
    */
@@ -311,7 +314,15 @@ export class AwsSecretsManagerVault implements Vault {
     }
     this.nameOf(key);
     const now = this.options.clock.now();
-    let head = this.leaseHeads.get(key) ?? (await this.readLeaseHead(key));
+    const known = this.leaseHeads.get(key);
+    const mine = known?.record && !known.record.released && known.record.owner === owner ? known.record : undefined;
+    if (mine && mine.expiresAt - now >= LAZY_RENEWAL_SHARE * ttlMs) {
+      // Re-acquired moments after acquiring (the engine renews before promoting): the lease this
+      // instance wrote still has almost all of its ttl, so it is returned as it is, with its
+      // true expiry, instead of writing another version.
+      return new AwsLease(key, owner, mine.expiresAt, () => this.releaseLease(key, owner));
+    }
+    let head = known ?? (await this.readLeaseHead(key));
     for (let attempt = 0; attempt < 4; attempt++) {
       const held = head.record;
       if (held && !held.released && held.owner !== owner && held.expiresAt > now && !ownerIsDeadLocally(held.owner)) {
