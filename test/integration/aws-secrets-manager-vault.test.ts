@@ -9,6 +9,8 @@ import { silentLogger } from '../../src/log';
 import { openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
 import { describeVaultContract, sampleValue } from '../vault-contract';
+import { FakeProvider } from '../support/fake-provider';
+import { rotateSecret } from '../../src/rotate';
 
 const CREDENTIALS = { accessKeyId: 'AKIDCONTRACTTEST', secretAccessKey: 'contract-test-secret-key' };
 
@@ -83,6 +85,22 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     const delta = Object.fromEntries(Object.entries(after).map(([op, n]) => [op, n - (before[op] ?? 0)]).filter(([, n]) => n !== 0));
     // DescribeSecret (values are cached), PutSecretValue, 2× UpdateSecretVersionStage.
     expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 1, UpdateSecretVersionStage: 2 });
+  });
+
+  test('the engine on a warm instance: 6 requests per rotation, by operation', async () => {
+    const provider = new FakeProvider();
+    const target = { secretId: 'app', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+    let n = 0;
+    const deps = { vault, clock, log: silentLogger, owner: 'host:1:aa', newRotationId: () => uuid(++n) };
+    await rotateSecret(target, deps);
+    const before = vault.requestCounts();
+    await rotateSecret(target, deps);
+    const after = vault.requestCounts();
+    const delta = Object.fromEntries(Object.entries(after).map(([op, k]) => [op, k - (before[op] ?? 0)]).filter(([, k]) => k !== 0));
+    // lease (1 Put), read (Describe; values cached), putPending (1 Put), lease renewal (none: 90%
+    // of the ttl left), promote (2 Update: AWSCURRENT CAS, AWSPENDING off), release (1 Put).
+    expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 3, UpdateSecretVersionStage: 2 });
+    expect(emu.versions('rotator/.lease/app')!.map((v) => v.stages)).toEqual([[], [], [], ['ROTATOR_LEASE']]);
   });
 
   test('throttling, 5xx and dropped connections are retryable VAULT_UNAVAILABLE; nothing secret in the message', async () => {
