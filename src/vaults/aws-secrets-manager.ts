@@ -322,10 +322,15 @@ export class AwsSecretsManagerVault implements Vault {
       // true expiry, instead of writing another version.
       return new AwsLease(key, owner, mine.expiresAt, () => this.releaseLease(key, owner));
     }
-    let head = known ?? (await this.readLeaseHead(key));
+    const heldByOther = (head: LeaseHead | undefined) => {
+      const held = head?.record;
+      return Boolean(held && !held.released && held.owner !== owner && held.expiresAt > now && !ownerIsDeadLocally(held.owner));
+    };
+    // A cached head is only a guess: writing after it is the check (a stale guess conflicts). A
+    // cached head held by someone else may have been released since, so that one is re-read.
+    let head = known && !heldByOther(known) ? known : await this.readLeaseHead(key);
     for (let attempt = 0; attempt < 4; attempt++) {
-      const held = head.record;
-      if (held && !held.released && held.owner !== owner && held.expiresAt > now && !ownerIsDeadLocally(held.owner)) {
+      if (heldByOther(head)) {
         this.leaseHeads.set(key, head);
         this.leaseConflicts++;
         return null;

@@ -11,6 +11,7 @@ import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../
 import { describeVaultContract, sampleValue } from '../vault-contract';
 import { FakeProvider } from '../support/fake-provider';
 import { rotateSecret } from '../../src/rotate';
+import { ownerIsDeadLocally, processOwnerId, processScope } from '../../src/owner';
 
 const CREDENTIALS = { accessKeyId: 'AKIDCONTRACTTEST', secretAccessKey: 'contract-test-secret-key' };
 
@@ -101,6 +102,44 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     // of the ttl left), promote (2 Update: AWSCURRENT CAS, AWSPENDING off), release (1 Put).
     expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 3, UpdateSecretVersionStage: 2 });
     expect(emu.versions('rotator/.lease/app')!.map((v) => v.stages)).toEqual([[], [], [], ['ROTATOR_LEASE']]);
+  });
+
+  describe('leases across vault instances (separate processes in production)', () => {
+    const owner = (n: number) => `replica-${n}`;
+
+    test('ten instances racing for one lease: exactly one wins', async () => {
+      const vaults = Array.from({ length: 10 }, () => open(emu, clock));
+      const leases = await Promise.all(vaults.map((v, i) => v.acquireLease('app', owner(i), 60_000)));
+      expect(leases.filter((l) => l !== null)).toHaveLength(1);
+      await Promise.all(vaults.map((v) => v.close()));
+    });
+
+    test('a stale view of the chain never wins: release, take-over and re-acquire with out-of-date caches', async () => {
+      const a = open(emu, clock);
+      const b = open(emu, clock);
+      const held = await a.acquireLease('app', owner(1), 60_000);
+      expect(await b.acquireLease('app', owner(2), 60_000)).toBeNull();
+      await held!.release();
+      // b still believes a holds it; its write conflicts, it reads the head (released) and wins.
+      const mine = await b.acquireLease('app', owner(2), 60_000);
+      expect(mine).toMatchObject({ owner: owner(2) });
+      // a believes its release is the head: its write conflicts, and b's lease stands.
+      expect(await a.acquireLease('app', owner(1), 60_000)).toBeNull();
+      await held!.release(); // idempotent, and does not touch b's lease
+      expect(await open(emu, clock).acquireLease('app', owner(3), 60_000)).toBeNull();
+      clock.advance(60_000);
+      expect(await a.acquireLease('app', owner(1), 60_000)).toMatchObject({ owner: owner(1) });
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    test('the unexpired lease of an owner that is dead on this host is taken over', async () => {
+      const dead = `${processScope()}:${2 ** 22 + 12345}:abcdef`;
+      expect(ownerIsDeadLocally(dead)).toBe(true);
+      const other = open(emu, clock);
+      await other.acquireLease('app', dead, 600_000);
+      expect(await vault.acquireLease('app', processOwnerId(), 600_000)).not.toBeNull();
+      await other.close();
+    });
   });
 
   test('throttling, 5xx and dropped connections are retryable VAULT_UNAVAILABLE; nothing secret in the message', async () => {
