@@ -1,9 +1,14 @@
 /**
  * The CLI with the AWS Secrets Manager vault on the project's emulator (real SDK, real HTTP):
- * an interrupted rotation resumes without issuing again; `rotator sandbox` serves the
+ * an interrupted rotation resumes without issuing again; throttling is retried; MongoDB's
+ * rotation intents (tags) let the next run delete an orphan; `rotator sandbox` serves the
  * Secrets Manager emulator and says how to reach it.
  */
-import { FastForwardClock } from '../../src/clock';
+import { FastForwardClock, systemClock } from '../../src/clock';
+import { silentLogger } from '../../src/log';
+import { openAwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
+import { resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
+import { generateApiKey, generateClientId, generateOrgId, startMcmEmulator } from '../../providers/mongodb-cloud-manager/emulator';
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
 import { configDir, runCli } from '../support/cli';
@@ -92,3 +97,60 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
   }
 });
 
+
+describe('MongoDB secrets in the AWS vault: rotation intents', () => {
+  test('an intent left by a rotation that died after issuing makes the next run delete the orphan', async () => {
+    resetDigestPools();
+    const key = generateApiKey();
+    const org = generateOrgId();
+    const clientId = generateClientId();
+    const mcm = await startMcmEmulator({ apiKeys: [key] });
+    const sm = await startSecretsManagerEmulator({ credentials: { [AWS.AWS_ACCESS_KEY_ID]: AWS.AWS_SECRET_ACCESS_KEY } });
+    mcm.ensureServiceAccount({ orgId: org, clientId });
+    const dir = await configDir(`
+vault: { type: aws-secrets-manager, region: us-east-1, endpoint: "${sm.url}" }
+secrets:
+  - id: mongo-ci
+    provider: mongodb-cloud-manager
+    credentials: { publicKey: \${MCM_PUBLIC_KEY}, privateKey: \${MCM_PRIVATE_KEY} }
+    params: { orgId: ${org}, clientId: ${clientId}, secretExpiresAfterHours: 72, baseUrl: ${mcm.url}/api/public/v1.0 }
+`);
+    const env = { ROTATOR_CONFIG: dir.file, MCM_PUBLIC_KEY: key.publicKey, MCM_PRIVATE_KEY: key.privateKey, ...AWS };
+    try {
+      expect((await runCli(['rotate', 'mongo-ci'], env)).code).toBe(0);
+      const current = (await runCli(['get', 'mongo-ci', '--field', 'providerRef'], env)).stdout.trim();
+      // What a rotation killed between the provider's answer and the pending write leaves:
+      // its intent in the vault and a live secret the vault never got.
+      const vault = openAwsSecretsManagerVault(
+        { region: 'us-east-1', endpoint: sm.url, prefix: 'rotator/', tags: {} },
+        { clock: systemClock, log: silentLogger, credentials: { accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY } },
+      );
+      const lost = '00000000-0000-4000-8000-00000000dead';
+      await vault.recordIntent('mongo-ci', { rotationId: lost, startedAt: new Date().toISOString(), liveBefore: [current] });
+      mcm.ensureServiceAccount({ orgId: org, clientId, secrets: [{ id: 'e'.repeat(24) }] });
+      expect((await vault.read('mongo-ci')).intent?.rotationId).toBe(lost);
+      await vault.close();
+
+      const next = await runCli(['rotate', 'mongo-ci'], env);
+      expect(next.code).toBe(0);
+      const live = mcm.secretsOf(clientId).map((s) => s.id);
+      expect(live).not.toContain('e'.repeat(24));
+      expect(live).toContain(current);
+      expect(live).toHaveLength(2);
+      // Deleted as the interrupted rotation's orphan (not merely to make room), and logged so.
+      const recovered = next.stderr.split('\n').filter((l) => l.includes('deleted a secret that an interrupted rotation issued but never stored'));
+      expect(recovered).toHaveLength(1);
+      expect(recovered[0]).toContain('e'.repeat(24));
+      expect(recovered[0]).toContain(lost);
+      // The tags now hold the new rotation's own intent, not reported since it reached the vault.
+      const after = openAwsSecretsManagerVault(
+        { region: 'us-east-1', endpoint: sm.url, prefix: 'rotator/', tags: {} },
+        { clock: systemClock, log: silentLogger, credentials: { accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY } },
+      );
+      expect((await after.read('mongo-ci')).intent).toBeUndefined();
+      await after.close();
+    } finally {
+      await Promise.all([mcm.close(), sm.close(), dir.cleanup()]);
+    }
+  });
+});
