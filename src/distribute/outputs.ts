@@ -3,7 +3,8 @@
  *
  * - `file`: the value rendered as env lines, JSON or a template, replaced atomically with its
  *   mode (default 0600); parent directories are created 0700.
- * - `command`: an operator-written command line run with `/bin/sh -c`, the new credentials only
+ * - `command`: an operator-written command line run with `/bin/sh -c` in the config file's
+ *   folder (like relative paths in the config), the new credentials only
  *   in its environment (never in the command line), killed after its timeout; a failure is
  *   retried with bounded back-off, then reported. The vault is never rolled back.
  *
@@ -13,10 +14,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger, ProviderPlugin, Vault, VaultValue } from '../types';
 import type { OutputConfig, RotatorConfig, SecretConfig } from '../../config/schema';
-import { RotatorError, describeError } from '../errors';
+import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { formatEnv, metadataEnv, secretEnvEntries } from './env';
 import { renderTemplate } from './template';
@@ -94,7 +95,7 @@ export class Distributor {
         if (output.type === 'file') await this.writeFile(secret, output, value, log);
         else await this.runCommand(secret, output, value, log);
       } catch (err) {
-        failures.push(`${what}: ${describeError(err)}`);
+        failures.push(`${what}: ${isRotatorError(err) ? err.message : describeError(err)}`);
         log.error({ output: index, error: describeError(err) }, 'output failed');
       }
     }
@@ -149,7 +150,7 @@ export class Distributor {
     const env = { ...base, ...Object.fromEntries([...this.envEntries(secret, value), ...metadataEnv(value)]) };
     for (let attempt = 1; ; attempt++) {
       try {
-        await runShell(output.run, env, output.timeoutMs);
+        await runShell(output.run, env, output.timeoutMs, dirname(this.options.config.file));
         log.info({ command: output.run, attempt }, 'reload command succeeded');
         return;
       } catch (err) {
@@ -167,9 +168,9 @@ export class Distributor {
  * Runs `command` with `/bin/sh -c` in its own process group, so a timeout kills what it started
  * too. Resolves on exit 0; rejects with the exit code or signal and a scrubbed tail of stderr.
  */
-export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', command], { env, cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-STDERR_TAIL)));
     let timedOut = false;

@@ -148,7 +148,7 @@ test('a failing hook is retried with back-off, then reported; the vault keeps th
   const { rotate, vault } = setup([{ type: 'command', run: `echo x >> '${attempts}'; echo "bad $FAKE_SECRET" >&2; exit 3`, timeoutMs: 10_000 }]);
   const r = await rotate();
   expect(r.outcome).toBe('rotated');
-  expect(r.distributionError).toMatch(/^DISTRIBUTION: 1 of 1 outputs of 'app' failed: outputs\[0\] \(command\): DISTRIBUTION: command exited with code 3/);
+  expect(r.distributionError).toMatch(/^DISTRIBUTION: 1 of 1 outputs of 'app' failed: outputs\[0\] \(command\): command exited with code 3 \(stderr: bad \[REDACTED\]\)$/);
   const current = (await vault.read('app')).current!.value;
   expect(r.rotationId).toBe(current.rotationId);
   expect(r.distributionError).not.toContain(current.credentials.secret); // stderr is scrubbed
