@@ -19,6 +19,9 @@ export interface ExecEnvironment {
   versions: string;
 }
 
+/** With --watch: how long a restarted program has to exit after SIGTERM before SIGKILL. */
+const RESTART_KILL_MS = 10_000;
+
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface ExecOptions {
@@ -110,7 +113,12 @@ export async function execWithSecrets(options: ExecOptions): Promise<number> {
           } else {
             log.info({}, 'credentials changed; stopping the command to restart it');
             restarting = true;
-            child.kill('SIGTERM');
+            const stopping = child;
+            stopping.kill('SIGTERM');
+            // A program that ignores SIGTERM must not keep the old credentials forever.
+            setTimeout(() => {
+              if (stopping.exitCode === null && stopping.signalCode === null) stopping.kill('SIGKILL');
+            }, RESTART_KILL_MS).unref();
           }
         })
         .catch((err) => log.warn({ error: describeError(err) }, 'could not re-read the vault; the command keeps its credentials'))

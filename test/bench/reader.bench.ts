@@ -12,7 +12,8 @@ import { silentLogger } from '../../src/log';
 import { openFileVault } from '../../src/vaults/file';
 import { createSecretReader } from '../../src/distribute/reader';
 import type { RotatorConfig } from '../../config/schema';
-import type { Vault, VaultValue } from '../../src/types';
+import type { VaultValue } from '../../src/types';
+import { instrumentVault } from '../support/memory-vault';
 
 let dir: string;
 beforeAll(async () => {
@@ -33,8 +34,7 @@ test('reader.get(): cached vs a vault read per call', async () => {
   };
   await fileVault.putPending('s', value, 'r1');
   await fileVault.promote('s', 'r1', null);
-  let reads = 0;
-  const counted: Vault = { ...fileVault, type: fileVault.type, read: (key) => (reads++, fileVault.read(key)) } as Vault;
+  const { vault: counted, calls } = instrumentVault(fileVault);
   const config: RotatorConfig = {
     file: join(dir, 'rotator.config.yaml'), vault: { type: 'file', path, history: 5 }, schedule: '* * * * *', concurrency: 1,
     shutdownTimeoutMs: 0, defaults: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 },
@@ -42,12 +42,12 @@ test('reader.get(): cached vs a vault read per call', async () => {
   };
   const reader = createSecretReader({ config, vault: counted });
   const cached = await bench('reader.get() (cached)', 1_000_000, () => reader.get('s'), {
-    extra: () => ({ vaultReads: reads }),
+    extra: () => ({ vaultReads: calls.read ?? 0 }),
   });
   await reader.close();
   const direct = await bench('file vault read() per call (no cache)', 2_000, () => fileVault.read('s'));
   await fileVault.close();
   expect(cached.ops).toBe(1_000_000);
   expect(direct.ops).toBe(2_000);
-  expect(reads).toBe(1);
+  expect(calls.read).toBe(1);
 });
