@@ -239,6 +239,20 @@ describe('rotator run', () => {
     expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(hooks);
     expect(d.stderr).not.toContain((await current('deployer')).credentials.keySecret);
   });
+
+  test('the daemon writes outputs and runs the hook once after each of its rotations', async () => {
+    const d = spawnRotator(['run'], { ...env, ROTATOR_LOG_LEVEL: 'info' });
+    const promoted = await d.waitFor(msg('promoted', 'deployer'), 15_000, 'deployer promoted');
+    const file = join(dir.dir, 'out', 'deployer.env');
+    await d.waitFor((l) => l.msg === 'reload command succeeded' && l.secretId === 'deployer', 15_000, 'hook ran');
+    process.kill(d.child.pid!, 'SIGTERM');
+    expect((await d.exited).code).toBe(0);
+    const value = await current('deployer');
+    expect(value.rotationId).toBe(promoted.rotationId);
+    expect(await readFile(file, 'utf8')).toBe(`NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`);
+    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey}\n`);
+    expect(d.stderr).not.toContain(value.credentials.keySecret);
+  });
 });
 
 describe('library', () => {
