@@ -5,7 +5,7 @@
  *
  * Signals SIGINT, SIGTERM and SIGHUP are forwarded to the child; the result is the child's exit
  * code (128 + n when a signal killed it, 127 when it could not be started). With `watch`, the
- * vault is polled and, when a secret's current version changes, the child is restarted with the
+ * vault is polled (every interval, and just after a secret's renewal time) and, when a secret's current version changes, the child is restarted with the
  * new environment, or sent `watch.signal` instead (for programs that re-read a file on SIGHUP).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
@@ -17,6 +17,20 @@ export interface ExecEnvironment {
   entries: [string, string][];
   /** Changes when any secret's current version changes (e.g. the version ids joined). */
   versions: string;
+  /** The earliest renewal time of the secrets (epoch ms): with --watch, the vault is also read then. */
+  renewsAt?: number;
+}
+
+/** Shortly after the renewal time the rotator has usually promoted the new version. */
+const AFTER_RENEWAL_MS = 5_000;
+
+/**
+ * The delay before the next poll: the interval, or less when a renewal falls before it (then
+ * just after the renewal time, when the new version is likely there). Pure.
+ */
+export function nextPollDelay(now: number, intervalMs: number, renewsAt: number | undefined): number {
+  if (renewsAt === undefined || renewsAt + AFTER_RENEWAL_MS <= now) return intervalMs;
+  return Math.min(intervalMs, renewsAt + AFTER_RENEWAL_MS - now);
 }
 
 /** With --watch: how long a restarted program has to exit after SIGTERM before SIGKILL. */
@@ -96,12 +110,14 @@ export async function execWithSecrets(options: ExecOptions): Promise<number> {
     if (!finished) child.kill(signal);
   });
   let poller: NodeJS.Timeout | undefined;
-  let polling = false;
   if (options.watch) {
     const { intervalMs, signal } = options.watch;
-    poller = setInterval(() => {
-      if (polling || restarting || finished) return;
-      polling = true;
+    const schedule = () => {
+      if (finished) return;
+      poller = setTimeout(poll, nextPollDelay(Date.now(), intervalMs, environment.renewsAt));
+    };
+    const poll = () => {
+      if (restarting || finished) return schedule();
       options
         .read()
         .then((next) => {
@@ -122,14 +138,15 @@ export async function execWithSecrets(options: ExecOptions): Promise<number> {
           }
         })
         .catch((err) => log.warn({ error: describeError(err) }, 'could not re-read the vault; the command keeps its credentials'))
-        .finally(() => (polling = false));
-    }, intervalMs);
+        .finally(schedule);
+    };
+    schedule();
   }
   try {
     start();
     return await done;
   } finally {
-    if (poller) clearInterval(poller);
+    if (poller) clearTimeout(poller);
     detach();
   }
 }

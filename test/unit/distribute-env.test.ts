@@ -8,6 +8,7 @@ import {
   secretEnvEntries,
   shellQuote,
 } from '../../src/distribute/env';
+import { exitCodeOf, nextPollDelay } from '../../src/distribute/exec';
 import type { VaultValue } from '../../src/types';
 
 const value: VaultValue = {
@@ -99,5 +100,27 @@ describe('dotenv format', () => {
 
   test('NAME=value lines', () => {
     expect(formatDotenv([['A', 'x y'], ['B', "o'k"]])).toBe(`A='x y'\nB="o'k"`);
+  });
+});
+
+describe('exec --watch polling', () => {
+  test.each([
+    ['no renewal known: the interval', 1_000, undefined, 30_000],
+    ['renewal far away: the interval', 1_000, 1_000_000, 30_000],
+    ['renewal before the next poll: just after it', 1_000, 11_000, 15_000],
+    ['renewal just passed: still its settle time', 20_000, 16_000, 1_000],
+    ['renewal long passed: the interval', 100_000, 16_000, 30_000],
+  ])('%s', (_name, now, renewsAt, delay) => {
+    expect(nextPollDelay(now, 30_000, renewsAt)).toBe(delay);
+  });
+
+  test.each([
+    [0, null, 0],
+    [7, null, 7],
+    [null, 'SIGTERM', 143],
+    [null, 'SIGKILL', 137],
+    [null, 'SIGINT', 130],
+  ] as const)('exitCodeOf(%p, %p) = %p', (code, signal, expected) => {
+    expect(exitCodeOf(code, signal)).toBe(expected);
   });
 });
