@@ -6,7 +6,9 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import { ensureDirectory, fsyncDirectory, tempPathFor } from '../vaults/fs-util';
+import { basename, join } from 'node:path';
+import { ensureDirectory, fsyncDirectory, isErrno, tempFileOwner, tempPathFor } from '../vaults/fs-util';
+import { pidAlive } from '../owner';
 
 export async function writeFileAtomically(target: string, data: string, mode: number): Promise<void> {
   await ensureDirectory(dirname(target));
@@ -28,4 +30,27 @@ export async function writeFileAtomically(target: string, data: string, mode: nu
     throw err;
   }
   await fsyncDirectory(dirname(target));
+}
+
+/**
+ * Removes temp files left beside `target` by a process that died mid-write (they hold a secret;
+ * they are 0600 but should not linger). Temp files of live processes are left alone. Returns how
+ * many were removed.
+ */
+export async function removeStaleTempFiles(target: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dirname(target));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return 0;
+    throw err;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const pid = tempFileOwner(name, basename(target));
+    if (pid === undefined || pidAlive(pid)) continue;
+    await fs.rm(join(dirname(target), name), { force: true });
+    removed++;
+  }
+  return removed;
 }

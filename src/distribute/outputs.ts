@@ -21,7 +21,7 @@ import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { formatEnv, metadataEnv, secretEnvEntries } from './env';
 import { renderTemplate } from './template';
-import { writeFileAtomically } from './atomic';
+import { removeStaleTempFiles, writeFileAtomically } from './atomic';
 
 export type FileOutput = Extract<OutputConfig, { type: 'file' }>;
 export type CommandOutput = Extract<OutputConfig, { type: 'command' }>;
@@ -109,6 +109,7 @@ export class Distributor {
    * host (or a deleted file) gets its files without waiting for the next rotation. Files that
    * already hold the right content are left alone (no needless change event for watchers).
    * Commands are not run here: a reload at every daemon start is not what a hook promises.
+   * Temp files left by a process killed mid-write are removed first.
    * Never throws; problems are logged.
    */
   async restoreFiles(vault: Vault): Promise<number> {
@@ -118,6 +119,7 @@ export class Distributor {
       if (files.length === 0) continue;
       const log = this.options.log.child({ secretId: secret.id });
       try {
+        for (const output of files) await removeStaleTempFiles(outputPath(this.options.config, output));
         const current = (await vault.read(secret.id)).current;
         if (!current) continue;
         for (const output of files) if (await this.writeFile(secret, output, current.value, log, true)) written++;

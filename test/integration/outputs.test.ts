@@ -194,7 +194,10 @@ test('restoreFiles writes missing or stale files from the vault and leaves curre
   await rotate();
   const content = await readFile(file, 'utf8');
   expect(await distributor.restoreFiles(vault)).toBe(0);
+  // A writer killed mid-write left its temp file (pid 2^22+1: above any Linux pid, so never alive).
+  await writeFile(`${file}.tmp-4194305-abcdef012345`, 'half', { mode: 0o600 });
   await rm(file);
   expect(await distributor.restoreFiles(vault)).toBe(1);
   expect(await readFile(file, 'utf8')).toBe(content);
+  expect(await readdir(dir)).toEqual(['app.env']);
 });
