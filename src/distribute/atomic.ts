@@ -5,8 +5,7 @@
  * file or the new complete file, never a partial or empty one.
  */
 import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ensureDirectory, fsyncDirectory, isErrno, tempFileOwner, tempPathFor } from '../vaults/fs-util';
 import { pidAlive } from '../owner';
 
