@@ -12,6 +12,7 @@ import type { ConfigProblem, KeyPath } from './problems';
 import { configFileSchema } from './schema';
 import type { ConfigFile, OutputConfig, RotatorConfig, SecretConfig, VaultConfig } from './schema';
 import { parseYamlTree } from './yaml-tree';
+import { templateProblems } from '../src/distribute/template';
 import type { Position, TreeProblem, YamlTree } from './yaml-tree';
 
 export { ConfigError, formatProblem } from './problems';
@@ -261,9 +262,40 @@ function validateProviderSections(entry: Record<string, unknown>, at: KeyPath, c
     return undefined;
   }
   warnLiteralCredentials(at, ctx);
+  validateDistribution(entry, at, plugin, ctx);
   const credentials = validateSection(plugin.credentialsSchema, entry.credentials, [...at, 'credentials'], ctx);
   const params = validateSection(plugin.paramsSchema, entry.params, [...at, 'params'], ctx);
   return credentials && params ? { credentials, params } : undefined;
+}
+
+/**
+ * What needs the plugin to check: `env:` keys and template placeholders must name credential
+ * fields the provider has (when it declares them through `envNames`), and two fields must not
+ * get one variable name.
+ */
+function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugin: ProviderPlugin, ctx: Context): void {
+  const fields = plugin.envNames ? Object.keys(plugin.envNames) : undefined;
+  if (isRecord(entry.env)) {
+    const names = new Map<string, string>();
+    for (const [field, name] of Object.entries(entry.env)) {
+      if (fields && !fields.includes(field)) {
+        ctx.problems.push(problemAt(ctx, [...at, 'env', field], `'${plugin.type}' has no credential field '${field}' (it has ${fields.join(', ')})`));
+      }
+      if (typeof name !== 'string') continue;
+      const first = names.get(name);
+      if (first !== undefined) ctx.problems.push(problemAt(ctx, [...at, 'env', field], `${name} is already the name of '${first}'; each field needs its own variable`));
+      names.set(name, field);
+    }
+  }
+  if (!Array.isArray(entry.outputs) || !fields) return;
+  entry.outputs.forEach((output: unknown, i) => {
+    if (!isRecord(output) || typeof output.template !== 'string') return;
+    const where: KeyPath = [...at, 'outputs', i, 'template'];
+    for (const message of templateProblems(output.template, fields)) {
+      // Syntax problems are reported by the file schema; these are the field checks.
+      if (message.includes('no credential field')) ctx.problems.push(problemAt(ctx, where, message));
+    }
+  });
 }
 
 /**
@@ -359,6 +391,7 @@ function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderS
       ...(entry.renewBefore === undefined ? {} : { renewBefore: entry.renewBefore }),
       ...(entry.jitter === undefined ? {} : { jitter: entry.jitter }),
       outputs: entry.outputs.map((o) => resolveOutput(o, dir)),
+      ...(entry.env === undefined ? {} : { env: entry.env }),
     };
   });
   return {

@@ -2,6 +2,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import type { ProviderPlugin } from '../src/types';
 import { DURATION_HINT, formatDuration, parseDuration, parsePercent } from './duration';
+import { templateProblems } from '../src/distribute/template';
 
 /**
  * The schema of rotator.config.yaml and the configuration type the rest of the code consumes.
@@ -38,6 +39,11 @@ export interface SecretConfig {
   /** Overrides `defaults.jitter`; 0..0.5. */
   jitter?: number;
   outputs: OutputConfig[];
+  /**
+   * Environment variable names for credential fields (`get --format env`, `exec`, reload
+   * commands), overriding the provider's names: `{ accessKey: AWS_ACCESS_KEY_ID }`.
+   */
+  env?: Record<string, string>;
 }
 
 /** The embedded encrypted file store. `path` and `keyFile` are absolute. */
@@ -80,6 +86,11 @@ export interface RotatorConfig {
   /** Health and metrics listener; absent: none. */
   http?: { host: string; port: number };
   secrets: SecretConfig[];
+  /**
+   * Set by the sandbox (src/sandbox.ts), never by the file: file outputs are written under
+   * `outputsDir` instead of their configured paths, and reload commands are only logged.
+   */
+  sandbox?: { outputsDir: string };
 }
 
 export const DEFAULTS = {
@@ -194,6 +205,9 @@ export const fileOutputSchema = z
     if (output.format !== 'template' && output.template !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['template'], message: "is only allowed when format is 'template'" });
     }
+    if (output.template !== undefined) {
+      for (const message of templateProblems(output.template)) ctx.addIssue({ code: 'custom', path: ['template'], message });
+    }
   });
 
 export const commandOutputSchema = z
@@ -276,6 +290,15 @@ function validCron(expr: string): boolean {
   }
 }
 
+const ENV_NAME_HINT = 'must be an environment variable name: letters, digits and _, not starting with a digit';
+
+/** `env:` — credential field → environment variable name. */
+const envMapField = z
+  .record(z.string(), z.string({ error: ENV_NAME_HINT }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: ENV_NAME_HINT }), {
+    error: 'must be a mapping of credential field to variable name, e.g. { accessKey: AWS_ACCESS_KEY_ID }',
+  })
+  .meta({ description: 'Environment variable names for credential fields, overriding the provider\'s names.' });
+
 const secretId = z
   .string({ error: 'must be a name' })
   .regex(SECRET_ID_PATTERN, {
@@ -288,6 +311,7 @@ const secretCommonShape = {
   renewBefore: renewBeforeField.optional(),
   jitter: jitterField.optional(),
   outputs: z.array(outputSchema, { error: 'must be a list of outputs' }).prefault([]),
+  env: envMapField.optional(),
 };
 
 const openSection = (what: string) =>

@@ -14,3 +14,8 @@ export { startSandbox } from './sandbox';
 export { loadConfig, resolveConfigPath } from '../config/load';
 export type { RotatorConfig, SecretConfig } from '../config/schema';
 export { providerPlugins } from '../providers';
+export { createSecretReader, type SecretReader, type SecretReaderOptions, type SecretReaderStats } from './distribute/reader';
+export { execWithSecrets, type ExecOptions } from './distribute/exec';
+export { Distributor } from './distribute/outputs';
+export { formatDotenv, formatShell, shellQuote, dotenvQuote } from './distribute/env';
+export { renderTemplate } from './distribute/template';

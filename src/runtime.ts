@@ -11,6 +11,7 @@ import { createVault } from './vaults';
 import { RotatorError } from './errors';
 import type { RotationTarget } from './rotate';
 import type { RenewalPolicy } from './renewal';
+import { Distributor } from './distribute/outputs';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -31,19 +32,9 @@ export interface Runtime {
   /** Unique per process: the lease owner. */
   owner: string;
   pluginFor(secretId: string): ProviderPlugin;
+  /** Writes each secret's outputs (files, reload commands): wire it to `onPromoted`. */
+  distributor: Distributor;
   close(): Promise<void>;
-}
-
-/**
- * Settings the configuration schema accepts but this version does not act on yet. They are
- * refused rather than ignored: an operator who configures an output expects the file to appear.
- */
-export function unsupportedSettings(config: RotatorConfig): string[] {
-  return config.secrets.flatMap((s, i) =>
-    s.outputs.length > 0
-      ? [`${config.file}: secrets[${i}].outputs (${s.id}): outputs are not written by this version yet; remove them, and read the secret with \`rotator get ${s.id}\` meanwhile`]
-      : [],
-  );
 }
 
 export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPolicy {
@@ -74,22 +65,22 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     targets.set(secretId, created);
     return created;
   };
-  const unsupported = unsupportedSettings(config);
-  if (unsupported.length > 0) throw new RotatorError('CONFIG', unsupported.join('\n'));
   // Unknown provider types fail here, before the vault is opened.
   for (const secret of config.secrets) pluginFor(secret.provider);
   const vault = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const pluginOf = (secretId: string) => {
+    const secret = config.secrets.find((s) => s.id === secretId);
+    if (!secret) throw notConfigured(secretId, config);
+    return pluginFor(secret.provider);
+  };
   return {
     config,
     vault,
     target,
     clock: deps.clock,
     owner: processOwnerId(),
-    pluginFor(secretId) {
-      const secret = config.secrets.find((s) => s.id === secretId);
-      if (!secret) throw notConfigured(secretId, config);
-      return pluginFor(secret.provider);
-    },
+    pluginFor: pluginOf,
+    distributor: new Distributor({ config, pluginFor: pluginOf, log: deps.log, env: deps.env ?? process.env }),
     async close() {
       await vault.close?.();
     },

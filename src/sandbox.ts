@@ -83,7 +83,8 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
         if (err.code !== 'EEXIST') throw err;
       },
     );
-    sandboxConfig = { ...withSandboxVault(config), secrets };
+    // Outputs land under the sandbox folder and reload commands are not run (src/distribute/outputs.ts).
+    sandboxConfig = { ...withSandboxVault(config), secrets, sandbox: { outputsDir: join(dirname(vaultPath), 'outputs') } };
   } catch (err) {
     await closeAll();
     throw err;
@@ -98,6 +99,9 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
         'SANDBOX MODE: no real service is called and the configured vault is not used.',
         ...emulators.map((e) => `  emulator ${e.type.padEnd(24)} ${e.url}`),
         `  sandbox vault ${vaultPath}${options.fresh ? ' (emptied at start)' : ''}`,
+        ...(config.secrets.some((s) => s.outputs.length > 0)
+          ? [`  outputs       files under ${join(dirname(vaultPath), 'outputs')}; reload commands are logged, not run`]
+          : []),
         ...(started.has('aws-secrets-manager')
           ? [
               '  to use the Secrets Manager emulator (aws CLI, or a config with vault type aws-secrets-manager):',

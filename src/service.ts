@@ -54,9 +54,17 @@ export class RotatorService {
     const { config, clock, log } = this.options;
     this.runtime = await createRuntime(config, { clock, log, env: this.options.env ?? process.env });
     const runtime = this.runtime;
+    // A fresh host (or a deleted file) gets its output files from the vault before anything rotates.
+    await runtime.distributor.restoreFiles(runtime.vault);
     this.schedulerInstance = new Scheduler({
       targets: config.secrets.map((s) => runtime.target(s.id)),
-      rotation: { vault: runtime.vault, clock, log, owner: runtime.owner },
+      rotation: {
+        vault: runtime.vault,
+        clock,
+        log,
+        owner: runtime.owner,
+        onPromoted: (value) => runtime.distributor.distribute(value),
+      },
       clock,
       log,
       schedule: config.schedule,

@@ -5,19 +5,24 @@
  * stdout carries command output (tables, JSON, env); logs go to stderr.
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { Clock, Logger } from '../types';
+import type { Clock, Logger, VaultValue } from '../types';
 import { systemClock } from '../clock';
 import { createLogger, type LogLevel } from '../log';
 import { ConfigError, formatProblem, loadConfig, resolveConfigPath } from '../../config/load';
 import type { RotatorConfig } from '../../config/schema';
-import { createRuntime, notConfigured, policyOf, unsupportedSettings, type Runtime } from '../runtime';
+import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
 import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
 import { rotateSecret, type RotationResult } from '../rotate';
+import { renewalTime } from '../renewal';
 import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { createLimiter } from '../limit';
-import { envEntries, formatEnv, formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
+import { formatDotenv, formatShell, mergeEnvEntries, secretEnvEntries, type EnvFormat } from '../distribute/env';
+import { execWithSecrets } from '../distribute/exec';
+import { parseDuration } from '../../config/duration';
+import { constants as osConstants } from 'node:os';
+import { formatEnv, formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -64,9 +69,13 @@ interface GlobalOptions {
 /** Runs the CLI with `argv` (as process.argv: node, script, args…). Resolves with the exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const program = buildProgram(io, (code) => {
-    exitCode = Math.max(exitCode, code);
-  });
+  const program = buildProgram(
+    io,
+    (code) => {
+      exitCode = Math.max(exitCode, code);
+    },
+    argv,
+  );
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -91,7 +100,7 @@ function reportError(io: CliIo, err: unknown): number {
   return code;
 }
 
-function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]): Command {
   const program = new Command('rotator')
     .description('Keeps service-account secrets fresh: issue, store, verify, promote, distribute.')
     .option('-c, --config <file>', 'configuration file (default: $ROTATOR_CONFIG or ./rotator.config.yaml)')
@@ -154,8 +163,6 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (opts: { sandbox?: boolean }) => {
       const path = resolveConfigPath(globals().config, io.env);
       const config = loadConfig(path, { env: io.env, sandbox: Boolean(opts.sandbox) });
-      const unsupported = unsupportedSettings(config);
-      if (unsupported.length > 0) throw new RotatorError('CONFIG', unsupported.join('\n'));
       for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
       io.stdout.write(
         `${config.file}: ok (${config.secrets.length} secret${config.secrets.length === 1 ? '' : 's'}, vault ${config.vault.type})\n`,
@@ -239,7 +246,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
               io.stderr.write(`${r.secretId}: failed: ${secrets.scrub(describeError(r.error))}\n`);
             } else {
               io.stdout.write(`${describeResult(r)}\n`);
-              if (r.distributionError) setExit(EXIT.failed);
+              if (r.distributionError) {
+                setExit(EXIT.failed);
+                io.stderr.write(`${r.secretId}: the vault holds the new credential, but distribution failed: ${secrets.scrub(r.distributionError)}\n`);
+              }
             }
           }
         } finally {
@@ -272,38 +282,100 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       io.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatPlan(rows, now)}\n`);
     });
 
+  /** The current (or previous) value of a configured secret, or a NOT_FOUND that says what to do. */
+  const readValue = async (runtime: Runtime, id: string, stage: 'current' | 'previous' = 'current'): Promise<VaultValue> => {
+    const version = (await runtime.vault.read(id))[stage];
+    if (!version) {
+      throw new RotatorError(
+        'NOT_FOUND',
+        `'${id}' has no ${stage} version in the vault yet` + (stage === 'current' ? ` (run \`rotator rotate ${id}\`)` : ''),
+      );
+    }
+    secrets.addAll(version.value.credentials);
+    return version.value;
+  };
+  const envOf = (runtime: Runtime, value: VaultValue) =>
+    secretEnvEntries(value, runtime.pluginFor(value.secretId).envNames, runtime.config.secrets.find((s) => s.id === value.secretId)?.env);
+
   program
     .command('get')
     .description('print a secret from the vault')
     .argument('<id>', 'secret id')
-    .addOption(new Option('--format <format>', 'output format').choices(['json', 'env']).default('json'))
+    .addOption(
+      new Option('--format <format>', 'json; env (NAME=value); dotenv (quoted for .env parsers); shell (export lines for eval)')
+        .choices(['json', 'env', 'dotenv', 'shell'])
+        .default('json'),
+    )
     .option('--field <path>', 'print one field, e.g. credentials.accessKey (or just accessKey)')
     .addOption(new Option('--stage <stage>', 'which version').choices(['current', 'previous']).default('current'))
     .option('--sandbox', 'read the sandbox vault')
-    .action(async (id: string, opts: { format: 'json' | 'env'; field?: string; stage: 'current' | 'previous'; sandbox?: boolean }) => {
+    .action(async (id: string, opts: { format: 'json' | EnvFormat; field?: string; stage: 'current' | 'previous'; sandbox?: boolean }) => {
       const log = logger('warn');
       const prepared = await prepare(log, Boolean(opts.sandbox), false, true);
       const { config } = prepared;
       if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
       const runtime = await open(prepared, log);
       try {
-        const version = (await runtime.vault.read(id))[opts.stage];
-        if (!version) {
-          throw new RotatorError(
-            'NOT_FOUND',
-            `'${id}' has no ${opts.stage} version in the vault yet` + (opts.stage === 'current' ? ` (run \`rotator rotate ${id}\`)` : ''),
-          );
-        }
-        const value = version.value;
+        const value = await readValue(runtime, id, opts.stage);
         if (opts.field) {
           const picked = pickField(value, opts.field);
           if (picked === undefined) throw new RotatorError('USAGE', `'${id}' has no field '${opts.field}'`);
           io.stdout.write(`${typeof picked === 'string' ? picked : JSON.stringify(picked)}\n`);
-        } else if (opts.format === 'env') {
-          io.stdout.write(`${formatEnv(envEntries(value, runtime.pluginFor(id).envNames))}\n`);
-        } else {
+        } else if (opts.format === 'json') {
           io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+        } else {
+          const entries = envOf(runtime, value);
+          const text = opts.format === 'env' ? formatEnv(entries) : opts.format === 'dotenv' ? formatDotenv(entries) : formatShell(entries);
+          io.stdout.write(`${text}\n`);
         }
+      } finally {
+        await runtime.close();
+      }
+    });
+
+  program
+    .command('exec')
+    .description('run a command with the credentials of the named secrets in its environment')
+    .usage('[options] <id...> -- <command> [args...]')
+    .argument('<words...>', 'secret ids, then -- and the command')
+    .option('--watch', 'restart the command (or signal it, with --signal) when a credential changes')
+    .option('--interval <duration>', 'with --watch: how often to re-read the vault (e.g. 30s, 5m)', '30s')
+    .option('--signal <signal>', 'with --watch: send this signal (e.g. SIGHUP) instead of restarting')
+    .option('--sandbox', 'read the sandbox vault')
+    .action(async (words: string[], opts: { watch?: boolean; interval: string; signal?: string; sandbox?: boolean }) => {
+      const { ids, command } = splitExecArgs(argv, words);
+      const intervalMs = parseInterval(opts.interval);
+      const signal = opts.signal === undefined ? undefined : parseSignal(opts.signal);
+      if (!opts.watch && opts.signal !== undefined) throw new RotatorError('USAGE', '--signal only applies with --watch');
+      const log = logger('warn');
+      const prepared = await prepare(log, Boolean(opts.sandbox), false, true);
+      const { config } = prepared;
+      for (const id of ids) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
+      const runtime = await open(prepared, log);
+      try {
+        const read = async () => {
+          const values = await Promise.all(ids.map((id) => readValue(runtime, id)));
+          const renewals = values.map((v) => {
+            const credential = { issuedAt: Date.parse(v.issuedAt), expiresAt: Date.parse(v.expiresAt), rotationId: v.rotationId };
+            return renewalTime(v.secretId, credential, policyOf(config, config.secrets.find((s) => s.id === v.secretId)!));
+          });
+          return {
+            entries: mergeEnvEntries(values.map((v) => ({ secretId: v.secretId, entries: envOf(runtime, v) }))),
+            versions: values.map((v) => v.rotationId).join(','),
+            renewsAt: Math.min(...renewals),
+          };
+        };
+        const code = await execWithSecrets({
+          command: command[0]!,
+          args: command.slice(1),
+          // The child gets its credentials, not the key to every other secret in the vault.
+          baseEnv: withoutVaultKey(io.env),
+          read,
+          ...(opts.watch ? { watch: { intervalMs, ...(signal ? { signal } : {}) } } : {}),
+          stdio: { stdout: io.stdout, stderr: io.stderr, inherit: io.stdout === process.stdout },
+          log,
+        });
+        setExit(code);
       } finally {
         await runtime.close();
       }
@@ -338,7 +410,13 @@ async function rotateAll(
   options: { ifDue: boolean; dryRun: boolean },
 ): Promise<(RotationResult | { secretId: string; error: unknown })[]> {
   const limiter = createLimiter(runtime.config.concurrency);
-  const deps = { vault: runtime.vault, clock: runtime.clock, log, owner: runtime.owner };
+  const deps = {
+    vault: runtime.vault,
+    clock: runtime.clock,
+    log,
+    owner: runtime.owner,
+    onPromoted: (value: VaultValue) => runtime.distributor.distribute(value),
+  };
   return Promise.all(
     ids.map((id) =>
       limiter.run(() =>
@@ -372,6 +450,31 @@ function describeOutcome(r: RotationResult): string {
     case 'dry-run':
       return `${r.secretId}: ${r.plan}`;
   }
+}
+
+/**
+ * `exec a b -- cmd x`: commander hands over every operand; the raw argv says where `--` was.
+ */
+export function splitExecArgs(argv: string[], words: string[]): { ids: string[]; command: string[] } {
+  const dash = argv.indexOf('--', argv.indexOf('exec'));
+  if (dash < 0) throw new RotatorError('USAGE', 'write the command after --: rotator exec <id...> -- <command> [args...]');
+  const command = argv.slice(dash + 1);
+  const ids = words.slice(0, words.length - command.length);
+  if (command.length === 0) throw new RotatorError('USAGE', 'no command after --');
+  if (ids.length === 0) throw new RotatorError('USAGE', 'name at least one secret before --');
+  return { ids: unique(ids), command };
+}
+
+function parseInterval(text: string): number {
+  const ms = /^\d+(ms|s|m|h|d)$/.test(text) ? parseDuration(text) : NaN;
+  if (!(ms >= 1_000)) throw new RotatorError('USAGE', `--interval must be a duration of at least 1s, e.g. 30s or 5m (got '${text}')`);
+  return ms;
+}
+
+function parseSignal(text: string): NodeJS.Signals {
+  const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in osConstants.signals)) throw new RotatorError('USAGE', `--signal: unknown signal '${text}' (e.g. SIGHUP, SIGUSR1)`);
+  return name;
 }
 
 function unique(ids: string[]): string[] {

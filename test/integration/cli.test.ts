@@ -289,17 +289,17 @@ describe('usage and configuration errors exit 2 and touch nothing', () => {
     }
   });
 
-  test('outputs are refused, not silently ignored, until this version writes them', async () => {
+  test('outputs are accepted by validate and written by rotate (no longer refused)', async () => {
     const withOutputs = await configDir(
       config(emu.url).replace('    params: { durationSec: 3600,', '    outputs: [ { type: file, path: out.env, format: env } ]\n    params: { durationSec: 3600,'),
     );
     try {
-      for (const args of [['validate'], ['rotate', 'deployer']]) {
-        const run = await runCli([...args, '-c', withOutputs.file], env);
-        expect(run.code).toBe(2);
-        expect(run.stderr).toMatch(/secrets\[0\]\.outputs \(deployer\): outputs are not written by this version yet/);
-      }
-      expect(emu.count()).toBe(0);
+      const validate = await runCli(['validate', '-c', withOutputs.file], env);
+      expect(validate.code).toBe(0);
+      const rotate = await runCli(['rotate', 'deployer', '-c', withOutputs.file], env);
+      expect(rotate.code).toBe(0);
+      const get = await runCli(['get', 'deployer', '--format', 'env', '-c', withOutputs.file], env);
+      expect(await readFile(join(withOutputs.dir, 'out.env'), 'utf8')).toBe(get.stdout);
     } finally {
       await withOutputs.cleanup();
     }

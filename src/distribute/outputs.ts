@@ -1,0 +1,205 @@
+/**
+ * Outputs: what happens after each promotion (and, for files, when `rotator run` starts).
+ *
+ * - `file`: the value rendered as env lines, JSON or a template, replaced atomically with its
+ *   mode (default 0600); parent directories are created 0700.
+ * - `command`: an operator-written command line run with `/bin/sh -c` in the config file's
+ *   folder (like relative paths in the config), the new credentials only
+ *   in its environment (never in the command line), killed after its timeout; a failure is
+ *   retried with bounded back-off, then reported. The vault is never rolled back.
+ *
+ * In the sandbox (config.sandbox) file outputs go under the sandbox folder instead of their
+ * configured paths, and commands are logged but not run: sandbox credentials must not overwrite
+ * a real file or reload a real service.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger, ProviderPlugin, Vault, VaultValue } from '../types';
+import type { OutputConfig, RotatorConfig, SecretConfig } from '../../config/schema';
+import { RotatorError, describeError, isRotatorError } from '../errors';
+import { secrets } from '../redact';
+import { formatEnv, metadataEnv, secretEnvEntries } from './env';
+import { renderTemplate } from './template';
+import { removeStaleTempFiles, writeFileAtomically } from './atomic';
+
+export type FileOutput = Extract<OutputConfig, { type: 'file' }>;
+export type CommandOutput = Extract<OutputConfig, { type: 'command' }>;
+
+export interface CommandRetry {
+  attempts: number;
+  /** Delay before the second attempt; each later one is multiplied by 4, capped at maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** 3 attempts: at once, after 1 s, after 4 s more. */
+export const DEFAULT_COMMAND_RETRY: CommandRetry = { attempts: 3, baseDelayMs: 1_000, maxDelayMs: 10_000 };
+/** After a command's timeout: SIGTERM to its process group, then SIGKILL this much later. */
+const KILL_GRACE_MS = 2_000;
+const STDERR_TAIL = 2_000;
+
+export interface DistributorOptions {
+  config: RotatorConfig;
+  pluginFor: (secretId: string) => ProviderPlugin;
+  log: Logger;
+  /** The environment commands inherit (PATH, HOME…); ROTATOR_VAULT_KEY is never passed on. */
+  env?: NodeJS.ProcessEnv;
+  commandRetry?: CommandRetry;
+}
+
+/** The content of a file output for `value`. Throws (naming no secret) when it cannot be rendered. */
+export function renderFileOutput(output: FileOutput, value: VaultValue, envNames: [string, string][]): string {
+  switch (output.format) {
+    case 'env':
+      return `${formatEnv(envNames)}\n`;
+    case 'json':
+      return `${JSON.stringify(value, null, 2)}\n`;
+    case 'template':
+      return renderTemplate(output.template ?? '', value);
+  }
+}
+
+/** Where a file output is written: its path, or its mirror under the sandbox's outputs folder. */
+export function outputPath(config: RotatorConfig, output: FileOutput): string {
+  return config.sandbox ? join(config.sandbox.outputsDir, output.path) : output.path;
+}
+
+export class Distributor {
+  private readonly retry: CommandRetry;
+
+  constructor(private readonly options: DistributorOptions) {
+    this.retry = options.commandRetry ?? DEFAULT_COMMAND_RETRY;
+  }
+
+  private secret(secretId: string): SecretConfig | undefined {
+    return this.options.config.secrets.find((s) => s.id === secretId);
+  }
+
+  private envEntries(secret: SecretConfig, value: VaultValue): [string, string][] {
+    return secretEnvEntries(value, this.options.pluginFor(secret.id).envNames, secret.env);
+  }
+
+  /**
+   * Writes every output of `value.secretId`: each is attempted even when an earlier one failed.
+   * Rejects with a DISTRIBUTION error summing up the failures (for `result.distributionError`).
+   */
+  async distribute(value: VaultValue): Promise<void> {
+    const secret = this.secret(value.secretId);
+    if (!secret || secret.outputs.length === 0) return;
+    const log = this.options.log.child({ secretId: secret.id, rotationId: value.rotationId });
+    const failures: string[] = [];
+    for (const [index, output] of secret.outputs.entries()) {
+      const what = `outputs[${index}] (${output.type})`;
+      try {
+        if (output.type === 'file') await this.writeFile(secret, output, value, log);
+        else await this.runCommand(secret, output, value, log);
+      } catch (err) {
+        failures.push(`${what}: ${isRotatorError(err) ? err.message : describeError(err)}`);
+        log.error({ output: index, error: describeError(err) }, 'output failed');
+      }
+    }
+    if (failures.length > 0) {
+      throw new RotatorError('DISTRIBUTION', `${failures.length} of ${secret.outputs.length} outputs of '${secret.id}' failed: ${failures.join('; ')}`);
+    }
+  }
+
+  /**
+   * `rotator run` start: writes every file output from the vault's current value, so a fresh
+   * host (or a deleted file) gets its files without waiting for the next rotation. Files that
+   * already hold the right content are left alone (no needless change event for watchers).
+   * Commands are not run here: a reload at every daemon start is not what a hook promises.
+   * Temp files left by a process killed mid-write are removed first.
+   * Never throws; problems are logged.
+   */
+  async restoreFiles(vault: Vault): Promise<number> {
+    let written = 0;
+    for (const secret of this.options.config.secrets) {
+      const files = secret.outputs.filter((o): o is FileOutput => o.type === 'file');
+      if (files.length === 0) continue;
+      const log = this.options.log.child({ secretId: secret.id });
+      try {
+        for (const output of files) await removeStaleTempFiles(outputPath(this.options.config, output));
+        const current = (await vault.read(secret.id)).current;
+        if (!current) continue;
+        for (const output of files) if (await this.writeFile(secret, output, current.value, log, true)) written++;
+      } catch (err) {
+        log.warn({ error: describeError(err) }, 'could not restore file outputs from the vault');
+      }
+    }
+    return written;
+  }
+
+  /** Returns whether the file was written (false: `onlyIfChanged` and it was already current). */
+  private async writeFile(secret: SecretConfig, output: FileOutput, value: VaultValue, log: Logger, onlyIfChanged = false): Promise<boolean> {
+    const content = renderFileOutput(output, value, this.envEntries(secret, value));
+    const path = outputPath(this.options.config, output);
+    if (onlyIfChanged) {
+      const existing = await readFile(path, 'utf8').catch(() => undefined);
+      if (existing === content) return false;
+    }
+    await writeFileAtomically(path, content, output.mode);
+    log.info({ path, format: output.format, mode: output.mode.toString(8) }, 'output file written');
+    return true;
+  }
+
+  private async runCommand(secret: SecretConfig, output: CommandOutput, value: VaultValue, log: Logger): Promise<void> {
+    if (this.options.config.sandbox) {
+      log.info({ command: output.run }, 'sandbox: reload command not run (it would have run now)');
+      return;
+    }
+    const { ROTATOR_VAULT_KEY: _never, ...base } = this.options.env ?? process.env;
+    const env = { ...base, ...Object.fromEntries([...this.envEntries(secret, value), ...metadataEnv(value)]) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runShell(output.run, env, output.timeoutMs, dirname(this.options.config.file));
+        log.info({ command: output.run, attempt }, 'reload command succeeded');
+        return;
+      } catch (err) {
+        if (attempt >= this.retry.attempts) throw err;
+        const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 4 ** (attempt - 1));
+        log.warn({ command: output.run, attempt, retryInMs: delay, error: describeError(err) }, 'reload command failed; retrying');
+        // Real time, not the injected clock: this waits on an external process's world.
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}
+
+/**
+ * Runs `command` with `/bin/sh -c` in its own process group, so a timeout kills what it started
+ * too. Resolves on exit 0; rejects with the exit code or signal and a scrubbed tail of stderr.
+ */
+export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { env, cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-STDERR_TAIL)));
+    let timedOut = false;
+    let killer: NodeJS.Timeout | undefined;
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup('SIGTERM');
+      killer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new RotatorError('DISTRIBUTION', `cannot start /bin/sh: ${describeError(err)}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (killer) clearTimeout(killer);
+      if (code === 0 && !timedOut) return resolve();
+      const tail = secrets.scrub(stderr.trim().split('\n').slice(-3).join(' | '));
+      const how = timedOut ? `timed out after ${timeoutMs} ms and was killed` : code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
+      reject(new RotatorError('DISTRIBUTION', `command ${how}${tail ? ` (stderr: ${tail})` : ''}`));
+    });
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * Outputs through the rotation engine, 100 rotations in a row: the file output is replaced
+ * atomically (a reader in another process, looping as fast as it can, never sees a partial or
+ * empty file, only complete versions), it is 0600, it holds the current version after each
+ * rotation, and the reload command runs exactly once per rotation with the new values in its
+ * environment. Failures are reported in `distributionError` and never roll the vault back.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rotateSecret } from '../../src/rotate';
+import { systemClock } from '../../src/clock';
+import { silentLogger } from '../../src/log';
+import { Distributor, renderFileOutput } from '../../src/distribute/outputs';
+import { secretEnvEntries } from '../../src/distribute/env';
+import type { ProviderPlugin, VaultValue } from '../../src/types';
+import type { RotatorConfig, OutputConfig } from '../../config/schema';
+import { MemoryVault } from '../support/memory-vault';
+import { FakeProvider } from '../support/fake-provider';
+
+const ROTATIONS = 100;
+const plugin = { type: 'fake', envNames: { id: 'FAKE_ID', secret: 'FAKE_SECRET' } } as unknown as ProviderPlugin;
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rotator-outputs-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}) {
+  const config: RotatorConfig = {
+    file: join(dir, 'rotator.config.yaml'),
+    vault: { type: 'file', path: join(dir, 'vault.json'), history: 5 },
+    schedule: '* * * * *',
+    concurrency: 1,
+    shutdownTimeoutMs: 0,
+    defaults: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 },
+    secrets: [{ id: 'app', provider: 'fake', credentials: {}, params: {}, outputs }],
+    ...extra,
+  };
+  const vault = new MemoryVault(systemClock);
+  const provider = new FakeProvider();
+  const distributor = new Distributor({
+    config,
+    pluginFor: () => plugin,
+    log: silentLogger,
+    env: { PATH: process.env.PATH },
+    commandRetry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+  });
+  const target = { secretId: 'app', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+  const deps = { vault, clock: systemClock, log: silentLogger, owner: 'test', onPromoted: (v: VaultValue) => distributor.distribute(v) };
+  return { config, vault, provider, distributor, rotate: () => rotateSecret(target, deps) };
+}
+
+/** A reader in another process: reads the file in a tight loop until told to stop; reports what it saw. */
+const READER = `
+const fs = require('node:fs');
+const [file, stop, out] = process.argv.slice(1);
+const seen = new Map(); let reads = 0, missing = 0;
+fs.writeFileSync(out + '.ready', '');
+for (;;) {
+  for (let i = 0; i < 200; i++) {
+    try { const t = fs.readFileSync(file, 'utf8'); reads++; seen.set(t, (seen.get(t) || 0) + 1); }
+    catch (e) { if (e.code === 'ENOENT') missing++; else throw e; }
+  }
+  if (fs.existsSync(stop)) break;
+}
+fs.writeFileSync(out, JSON.stringify({ reads, missing, seen: [...seen.keys()] }), { mode: 0o600 });
+`;
+
+test(`${ROTATIONS} rotations: the file is always complete, 0600, current after each rotation; the hook runs once per rotation`, async () => {
+  const file = join(dir, 'out', 'app.env');
+  const hookLog = join(dir, 'hook.log');
+  const output = { type: 'file' as const, path: file, format: 'env' as const, mode: 0o600 };
+  const { rotate, vault } = setup([
+    output,
+    // Values only in the environment: the command line is the operator's, never interpolated.
+    { type: 'command', run: `printf '%s %s %s\\n' "$ROTATOR_ROTATION_ID" "$FAKE_ID" "$ROTATOR_EXPIRES_AT" >> '${hookLog}'`, timeoutMs: 10_000 },
+  ]);
+  const render = (v: VaultValue) => renderFileOutput(output, v, secretEnvEntries(v, plugin.envNames, undefined));
+
+  // Every version that was ever current, rendered: the only contents a reader may ever see.
+  const versions = new Set<string>();
+  const checkCurrent = async () => {
+    const current = render((await vault.read('app')).current!.value);
+    versions.add(current);
+    expect(await readFile(file, 'utf8')).toBe(current);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  };
+  const first = await rotate();
+  expect(first.distributionError).toBeUndefined();
+  await checkCurrent();
+  const stop = join(dir, 'stop');
+  const result = join(dir, 'reader.json');
+  const reader = spawn(process.execPath, ['-e', READER, file, stop, result], { stdio: 'inherit' });
+  const exited = new Promise((r) => reader.on('exit', r));
+  while (!(await readdir(dir)).includes('reader.json.ready')) await new Promise((r) => setTimeout(r, 10));
+
+  const hookRotations: string[] = [first.rotationId!];
+  for (let i = 2; i <= ROTATIONS; i++) {
+    const r = await rotate();
+    expect(r.outcome).toBe('rotated');
+    expect(r.distributionError).toBeUndefined();
+    await checkCurrent();
+    hookRotations.push(r.rotationId!);
+  }
+  await writeFile(stop, '');
+  await exited;
+
+  const seen = JSON.parse(await readFile(result, 'utf8')) as { reads: number; missing: number; seen: string[] };
+  const hookLines = (await readFile(hookLog, 'utf8')).trim().split('\n');
+  expect(hookLines).toHaveLength(ROTATIONS);
+  expect(hookLines.map((l) => l.split(' ')[0])).toEqual(hookRotations);
+
+  const finalContent = await readFile(file, 'utf8');
+  expect((await stat(file)).mode & 0o777).toBe(0o600);
+  expect((await stat(join(dir, 'out'))).mode & 0o777).toBe(0o700);
+  expect(await readdir(join(dir, 'out'))).toEqual(['app.env']); // no temp file left behind
+  expect(versions.size).toBe(ROTATIONS);
+  // Any partial or empty read would be a content that was never a version.
+  expect(seen.seen.filter((content) => !versions.has(content))).toEqual([]);
+  expect(seen.missing).toBe(0);
+  expect(seen.seen).toContain(finalContent);
+  console.log(`file output: ${ROTATIONS} rotations, reader process made ${seen.reads} reads, saw ${seen.seen.length} distinct complete versions, 0 partial/empty; hook ran ${hookLines.length} times`);
+});
+
+test('the file holds the current version after each rotation, and the hook sees the same values', async () => {
+  const file = join(dir, 'app.json');
+  const hookLog = join(dir, 'hook.log');
+  const { rotate, vault } = setup([
+    { type: 'file', path: file, format: 'json', mode: 0o640 },
+    { type: 'command', run: `echo "$FAKE_SECRET" > '${hookLog}'`, timeoutMs: 10_000 },
+  ]);
+  for (let i = 0; i < 5; i++) {
+    await rotate();
+    const current = (await vault.read('app')).current!.value;
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(current);
+    expect((await readFile(hookLog, 'utf8')).trim()).toBe(current.credentials.secret);
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+  }
+});
+
+test('a failing hook is retried with back-off, then reported; the vault keeps the new credential', async () => {
+  const attempts = join(dir, 'attempts');
+  const { rotate, vault } = setup([{ type: 'command', run: `echo x >> '${attempts}'; echo "bad $FAKE_SECRET" >&2; exit 3`, timeoutMs: 10_000 }]);
+  const r = await rotate();
+  expect(r.outcome).toBe('rotated');
+  expect(r.distributionError).toMatch(/^DISTRIBUTION: 1 of 1 outputs of 'app' failed: outputs\[0\] \(command\): command exited with code 3 \(stderr: bad \[REDACTED\]\)$/);
+  const current = (await vault.read('app')).current!.value;
+  expect(r.rotationId).toBe(current.rotationId);
+  expect(r.distributionError).not.toContain(current.credentials.secret); // stderr is scrubbed
+  expect((await readFile(attempts, 'utf8')).trim().split('\n')).toHaveLength(3);
+});
+
+test('a hook that outlives its timeout is killed, with what it started', async () => {
+  const { rotate } = setup([{ type: 'command', run: 'sleep 30 & wait', timeoutMs: 300 }]);
+  const r = await rotate();
+  expect(r.distributionError).toMatch(/command timed out after 300 ms and was killed/);
+});
+
+test('an unknown template placeholder is a distribution error, never an empty substitution', async () => {
+  const file = join(dir, 't.txt');
+  const { rotate } = setup([{ type: 'file', path: file, format: 'template', template: 'x={{credentials.nope}}', mode: 0o600 }]);
+  const r = await rotate();
+  expect(r.distributionError).toMatch(/\{\{credentials\.nope\}\} names no field of 'app'/);
+  await expect(stat(file)).rejects.toThrow(/ENOENT/);
+});
+
+test('sandbox: files go under the sandbox folder, commands are not run', async () => {
+  const real = join(dir, 'real', 'app.env');
+  const hookLog = join(dir, 'hook.log');
+  const outputsDir = join(dir, '.rotator', 'sandbox', 'outputs');
+  const { rotate } = setup(
+    [
+      { type: 'file', path: real, format: 'env', mode: 0o600 },
+      { type: 'command', run: `echo ran >> '${hookLog}'`, timeoutMs: 10_000 },
+    ],
+    { sandbox: { outputsDir } },
+  );
+  const r = await rotate();
+  expect(r.distributionError).toBeUndefined();
+  await expect(stat(real)).rejects.toThrow(/ENOENT/);
+  await expect(stat(hookLog)).rejects.toThrow(/ENOENT/);
+  expect(await readFile(join(outputsDir, real), 'utf8')).toMatch(/^FAKE_ID=ref-1\n/);
+});
+
+test('restoreFiles writes missing or stale files from the vault and leaves current ones alone', async () => {
+  const file = join(dir, 'app.env');
+  const { rotate, distributor, vault } = setup([{ type: 'file', path: file, format: 'env', mode: 0o600 }]);
+  expect(await distributor.restoreFiles(vault)).toBe(0); // nothing in the vault yet
+  await rotate();
+  const content = await readFile(file, 'utf8');
+  expect(await distributor.restoreFiles(vault)).toBe(0);
+  // A writer killed mid-write left its temp file (pid 2^22+1: above any Linux pid, so never alive).
+  await writeFile(`${file}.tmp-4194305-abcdef012345`, 'half', { mode: 0o600 });
+  await rm(file);
+  expect(await distributor.restoreFiles(vault)).toBe(1);
+  expect(await readFile(file, 'utf8')).toBe(content);
+  expect(await readdir(dir)).toEqual(['app.env']);
+});
