@@ -312,7 +312,6 @@ class Rotation {
     try {
       await this.retrying('vault write (pending)', this.retry.vaultWrite, () =>
         this.deps.vault.putPending(this.key, value, rotationId),
-        (err) => isRetryable(err) || (isRotatorError(err) && err.code === 'VAULT_UNAVAILABLE'),
       );
     } catch (err) {
       // Nothing untracked may stay live: take back what the vault could not record.
@@ -471,7 +470,6 @@ class Rotation {
     try {
       await this.retrying('vault promote', this.retry.vaultWrite, () =>
         vault.promote(this.key, rotationId, expectedCurrent?.versionId ?? null),
-        (err) => isRetryable(err) || (isRotatorError(err) && err.code === 'VAULT_UNAVAILABLE'),
       );
     } catch (err) {
       if (!(isRotatorError(err) && err.code === 'VAULT_CONFLICT')) throw err;

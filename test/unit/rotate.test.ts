@@ -249,6 +249,16 @@ describe('rotateSecret: failures never lose the current credential', () => {
     expect(await s.inner.read('svc')).toEqual({});
   });
 
+  test('a vault refusal that retrying cannot fix (access denied): compensated at once, not after back-offs', async () => {
+    const s = setup({ revocable: true });
+    s.before.putPending = () => {
+      throw new RotatorError('VAULT_UNAVAILABLE', 'AccessDeniedException: secretsmanager:PutSecretValue', { retryable: false });
+    };
+    await expect(rotateSecret(s.target, s.deps)).rejects.toThrow(/could not store.*revoked at the provider/);
+    expect(s.calls.putPending).toBe(1);
+    expect(s.provider.live(s.clock.now())).toHaveLength(0);
+  });
+
   test('vault write fails once, then succeeds: rotation completes', async () => {
     const s = setup();
     let failures = 1;
