@@ -12,6 +12,9 @@ import { generateApiKey, generateClientId, generateOrgId, startMcmEmulator } fro
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
 import { configDir, runCli } from '../support/cli';
+import { createSecretReader } from '../../src/distribute/reader';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Daemon } from '../support/daemon';
 
 const AWS = { AWS_ACCESS_KEY_ID: 'AKIDCLITEST', AWS_SECRET_ACCESS_KEY: 'cli-test-secret' };
@@ -71,6 +74,31 @@ secrets:
     expect(sm.requests.filter((r) => r.error === 'ThrottlingException')).toHaveLength(2);
     const status = JSON.parse((await runCli(['status', '--json'], env)).stdout);
     expect(status[0]).toMatchObject({ secretId: 'app', state: expect.not.stringMatching(/missing/) });
+  });
+  test('distribution reads the AWS vault: the library reader (one vault read for many gets) and a file output', async () => {
+    const out = join(dir.dir, 'out', 'app.env');
+    await writeFile(
+      dir.file,
+      (await readFile(dir.file, 'utf8')) + `    outputs: [ { type: file, path: ${JSON.stringify(out)}, format: env } ]\n`,
+    );
+    expect((await runCli(['rotate', 'app'], env)).code).toBe(0);
+    const issued = ncp.issuedKeys()[0]!;
+    expect(await readFile(out, 'utf8')).toContain(`NCLOUD_ACCESS_KEY=${issued.accessKey}`);
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+
+    const reader = createSecretReader({ config: dir.file, env });
+    try {
+      const before = sm.counts();
+      const values = await Promise.all(Array.from({ length: 1000 }, () => reader.get('app')));
+      expect(new Set(values.map((v) => v.credentials.accessKey))).toEqual(new Set([issued.accessKey]));
+      expect(reader.stats()).toMatchObject({ refreshes: 1, gets: 1000 });
+      const after = sm.counts();
+      const smRequests = Object.keys(after).reduce((n, op) => n + (after[op]! - (before[op] ?? 0)), 0);
+      // One vault read: DescribeSecret plus the staged values it names, never one per get.
+      expect(smRequests).toBeLessThanOrEqual(3);
+    } finally {
+      await reader.close();
+    }
   });
 });
 
