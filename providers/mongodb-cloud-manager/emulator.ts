@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, serveOnLoopback } from '../../src/emulator-http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock, EmulatorHandle } from '../../src/types';
 import { systemClock } from '../../src/clock';
@@ -282,7 +282,7 @@ class McmServer {
       status: 0,
     };
     this.requests.push(record);
-    const body = await readBody(req);
+    const body = (await readBody(req)).toString('utf8');
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
     const fault = this.takeFault(route.op);
     if (fault?.kind === 'drop') {
@@ -573,28 +573,13 @@ class McmServer {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /** Starts the emulator on 127.0.0.1. `close()` also destroys open (keep-alive) connections. */
 export async function startMcmEmulator(options: McmEmulatorOptions = {}): Promise<McmEmulator> {
   const emu = new McmServer(options.apiKeys ?? [generateApiKey()], options);
-  const server = createServer((req, res) => {
-    emu.handle(req, res).catch(() => req.socket.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await serveOnLoopback((req, res) => emu.handle(req, res), options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     apiKeys: emu.apiKeys,
     faults: emu.faults,
     get latencyMs() {
@@ -610,10 +595,6 @@ export async function startMcmEmulator(options: McmEmulatorOptions = {}): Promis
     ensureServiceAccount: (seed) => emu.ensureServiceAccount(seed),
     secretsOf: (clientId) => emu.secretsOf(clientId),
     activeTokenCount: (clientId) => emu.activeTokenCount(clientId),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
   };
 }

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, serveOnLoopback } from '../../src/emulator-http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock, EmulatorHandle } from '../../src/types';
 import { systemClock } from '../../src/clock';
@@ -205,7 +205,7 @@ class NcpStsServer {
       req.socket.destroy();
       return;
     }
-    const body = await readBody(req);
+    const body = (await readBody(req)).toString('utf8');
     // unref: a long injected latency must not keep a test process (or the sandbox) alive after close.
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
     const reply = this.answer(record, req, body);
@@ -415,14 +415,6 @@ function sameText(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function parseJsonBody(text: string): Record<string, unknown> {
   if (text.trim() === '') return {};
@@ -439,16 +431,9 @@ function parseJsonBody(text: string): Record<string, unknown> {
 export async function startNcpStsEmulator(options: NcpEmulatorOptions = {}): Promise<NcpStsEmulator> {
   const accounts = options.accounts ?? [generateAccount()];
   const emu = new NcpStsServer(accounts, options);
-  const server = createServer((req, res) => {
-    emu.handle(req, res).catch(() => req.socket.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await serveOnLoopback((req, res) => emu.handle(req, res), options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     accounts,
     faults: emu.faults,
     get latencyMs() {
@@ -462,10 +447,6 @@ export async function startNcpStsEmulator(options: NcpEmulatorOptions = {}): Pro
     count: (method, path) => emu.count(method, path),
     issuedKeys: () => emu.issuedKeys(),
     lookupSecret: (accessKey) => emu.lookupSecret(accessKey),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
   };
 }

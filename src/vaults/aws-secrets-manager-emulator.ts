@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, serveOnLoopback } from '../emulator-http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock, EmulatorHandle } from '../types';
 import { systemClock } from '../clock';
@@ -669,28 +669,13 @@ function randomSuffix(): string {
   return [...randomBytes(6)].map((b) => alphabet[b % alphabet.length]).join('');
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 /** Starts the emulator on 127.0.0.1. `close()` also destroys open (keep-alive) connections. */
 export async function startSecretsManagerEmulator(options: SecretsManagerEmulatorOptions = {}): Promise<SecretsManagerEmulator> {
   const emu = new SecretsManagerServer(options);
-  const server = createServer((req, res) => {
-    emu.handle(req, res).catch(() => req.socket.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await serveOnLoopback((req, res) => emu.handle(req, res), options.port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     faults: emu.faults,
     get latencyMs() {
       return emu.latencyMs;
@@ -705,10 +690,6 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
     versions: (name) => emu.versions(name),
     secretNames: () => emu.secretNames(),
     tags: (name) => emu.tags(name),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
   };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { HeldLease } from './lease';
 import { RotatorError } from '../errors';
 import { ownerIsDeadLocally } from '../owner';
 import { secrets as processSecrets } from '../redact';
@@ -320,7 +321,7 @@ export class AwsSecretsManagerVault implements Vault {
       // Re-acquired moments after acquiring (the engine renews before promoting): the lease this
       // instance wrote still has almost all of its ttl, so it is returned as it is, with its
       // true expiry, instead of writing another version.
-      return new AwsLease(key, owner, mine.expiresAt, () => this.releaseLease(key, owner));
+      return new HeldLease(key, owner, mine.expiresAt, () => this.releaseLease(key, owner));
     }
     const heldByOther = (head: LeaseHead | undefined) => {
       const held = head?.record;
@@ -339,7 +340,7 @@ export class AwsSecretsManagerVault implements Vault {
       const token = nextLeaseToken(head.versionId);
       if (await this.writeLease(key, token, record)) {
         this.leaseHeads.set(key, { versionId: token, record });
-        return new AwsLease(key, owner, record.expiresAt, () => this.releaseLease(key, owner));
+        return new HeldLease(key, owner, record.expiresAt, () => this.releaseLease(key, owner));
       }
       head = await this.readLeaseHead(key);
     }
@@ -544,22 +545,6 @@ export class AwsSecretsManagerVault implements Vault {
   }
 }
 
-class AwsLease implements Lease {
-  private released = false;
-
-  constructor(
-    readonly key: string,
-    readonly owner: string,
-    readonly expiresAt: number,
-    private readonly releaseStored: () => Promise<void>,
-  ) {}
-
-  async release(): Promise<void> {
-    if (this.released) return;
-    await this.releaseStored();
-    this.released = true;
-  }
-}
 
 /** Errors callers branch on keep their AWS name (as `awsType`); everything else becomes a RotatorError. */
 const PASSED_THROUGH = new Set(['ResourceNotFoundException', 'ResourceExistsException', 'InvalidParameterException']);

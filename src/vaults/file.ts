@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { HeldLease } from './lease';
 import * as path from 'node:path';
 import { ownerIsDeadLocally, pidAlive } from '../owner';
 import { RotatorError } from '../errors';
@@ -163,7 +164,7 @@ export class FileVault implements Vault {
       applyAcquireLease(doc, key, owner, this.settings.clock.now(), ttlMs, ownerIsDeadLocally),
     );
     if (!held) return null;
-    return new FileLease(key, owner, held.expiresAt, () => this.change((doc) => applyReleaseLease(doc, key, owner)));
+    return new HeldLease(key, owner, held.expiresAt, () => this.change((doc) => applyReleaseLease(doc, key, owner)));
   }
 
   /** Waits for changes in flight; later calls fail. */
@@ -256,23 +257,6 @@ export class FileVault implements Vault {
   }
 }
 
-/** A held lease. `release()` is idempotent and only removes the lease while it is still ours. */
-class FileLease implements Lease {
-  private released = false;
-
-  constructor(
-    readonly key: string,
-    readonly owner: string,
-    readonly expiresAt: number,
-    private readonly releaseStored: () => Promise<void>,
-  ) {}
-
-  async release(): Promise<void> {
-    if (this.released) return;
-    await this.releaseStored();
-    this.released = true;
-  }
-}
 
 function unavailable(message: string, cause: unknown): RotatorError {
   return new RotatorError('VAULT_UNAVAILABLE', message, { plugin: 'file', retryable: true, cause });
