@@ -718,6 +718,10 @@ export function decodeIntent(tags: unknown): RotationIntent | undefined {
  * with its own back-off, so requests are counted once and never multiplied.
  */
 export function sdkApi(config: { region: string; endpoint?: string; credentials?: AwsCredentials }): SecretsManagerApi {
+  // The SDK warns on Node 20 that its future versions will need Node 22, on stderr, at every
+  // command. rotator pins the SDK in its lockfile, so an operator can do nothing about it; it is
+  // silenced unless the operator set the variable themselves.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sdk = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
   const client = new sdk.SecretsManagerClient({
