@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'VAULT_CORRUPT' // the vault exists but cannot be decrypted or parsed
   | 'LEASE_HELD' // another process is rotating this secret
   | 'NOT_FOUND' // no such secret in the config or the vault
+  | 'EXPIRED' // the credential a consumer asked for has expired and the vault holds nothing newer
   | 'DISTRIBUTION' // an output (file, reload command) failed after a promotion; the vault keeps the new value
   | 'ABORTED' // shutdown interrupted the operation
   | 'INTERNAL';

@@ -87,6 +87,11 @@ export interface RotationDeps {
    * the result and the log; it never rolls the vault back.
    */
   onPromoted?: (value: VaultValue) => Promise<void>;
+  /**
+   * Called with the current value when a scheduled check finds nothing to do, so distribution
+   * can catch up with a rotation another replica made (it decides whether the value is new).
+   */
+  onCurrentSeen?: (value: VaultValue) => Promise<void>;
   /** Rotation ids: UUIDs by default (AWS requires 32–64 characters for ClientRequestToken). */
   newRotationId?: () => string;
 }
@@ -171,6 +176,16 @@ class Rotation {
 
   async run(options: RotateOptions): Promise<RotationResult> {
     if (options.dryRun) return this.plan(options);
+    if (options.ifDue) {
+      // Look before taking the lease: most scheduled checks find nothing to do, and a lease is a
+      // write (on AWS, a secret version counted against its quota). Whatever this read shows
+      // is read again under the lease before anything changes.
+      const state = await this.read();
+      const previous = this.previousRevocationOf(state);
+      if (!this.decide(state).rotate && !hasUnfinishedIntent(state) && previous.action !== 'revoke') {
+        return this.notDue(state, previous.action === 'wait' ? { previousRevokeAt: new Date(previous.at).toISOString() } : {});
+      }
+    }
     const lease = await this.acquireLease();
     if (lease === null) {
       this.log.info({}, 'another process holds the lease; skipping');
@@ -186,9 +201,7 @@ class Rotation {
       }
       Object.assign(cleanup, await this.revokePreviousIfDue(state));
       const decision = this.decide(state);
-      if (options.ifDue && !decision.rotate) {
-        return { secretId: this.key, outcome: 'not-due', current: summary(state.current), ...definedOnly(cleanup) };
-      }
+      if (options.ifDue && !decision.rotate) return this.notDue(state, definedOnly(cleanup));
       const reason = decision.rotate ? decision.reason : 'forced';
       if (state.pending) {
         const resumed = await this.resume(state);
@@ -199,6 +212,32 @@ class Rotation {
     } finally {
       await lease?.release().catch((err) => this.log.warn({ error: describeError(err) }, 'lease release failed'));
     }
+  }
+
+  /**
+   * Nothing to rotate. The current value may still be new to this process (another replica
+   * rotated it): `onCurrentSeen` lets distribution catch up, so every replica's hosts get it.
+   */
+  private async notDue(state: SecretState, extra: Partial<RotationResult>): Promise<RotationResult> {
+    const result: RotationResult = { secretId: this.key, outcome: 'not-due', current: summary(state.current), ...extra };
+    if (state.current && this.deps.onCurrentSeen) {
+      try {
+        await this.deps.onCurrentSeen(state.current.value);
+      } catch (err) {
+        result.distributionError = describeError(err);
+        this.log.error({ rotationId: state.current.versionId, error: result.distributionError }, 'distribution failed');
+      }
+    }
+    return result;
+  }
+
+  private previousRevocationOf(state: SecretState) {
+    const { provider } = this.target;
+    if (!provider.revoke) return { action: 'none' as const };
+    const decision = previousRevocation(state, provider.revokePreviousAfterMs, this.deps.clock.now());
+    // Already revoked by this process: nothing left to do.
+    if (decision.action === 'revoke' && this.target.revokedPrevious?.has(decision.providerRef)) return { action: 'none' as const };
+    return decision;
   }
 
   private decide(state: SecretState) {
@@ -432,13 +471,11 @@ class Rotation {
    */
   private async revokePreviousIfDue(state: SecretState): Promise<Partial<RotationResult>> {
     const { provider } = this.target;
-    if (!provider.revoke) return {};
     const now = this.deps.clock.now();
-    const decision = previousRevocation(state, provider.revokePreviousAfterMs, now);
+    const decision = this.previousRevocationOf(state);
     if (decision.action === 'none') return {};
     if (decision.action === 'wait') return { previousRevokeAt: new Date(decision.at).toISOString() };
     const ref = decision.providerRef;
-    if (this.target.revokedPrevious?.has(ref)) return {};
     try {
       await this.retrying('revoke previous', this.retry.provider, () => provider.revoke!(ref, this.ctx('revoke-previous')));
     } catch (err) {
@@ -571,6 +608,11 @@ class Rotation {
       ...(retryable ? { retryable } : {}),
     });
   }
+}
+
+/** An interrupted rotation's intent whose credential never reached the vault: recovery is due. */
+function hasUnfinishedIntent(state: SecretState): boolean {
+  return state.intent !== undefined && !intentReachedVault(state, state.intent);
 }
 
 /** The fields of `partial` that are set (so spreading it never overwrites with undefined). */

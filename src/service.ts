@@ -64,6 +64,7 @@ export class RotatorService {
         log,
         owner: runtime.owner,
         onPromoted: (value) => runtime.distributor.distribute(value),
+        onCurrentSeen: (value) => runtime.distributor.distributeIfNew(value),
       },
       clock,
       log,

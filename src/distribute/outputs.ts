@@ -67,6 +67,8 @@ export function outputPath(config: RotatorConfig, output: FileOutput): string {
 
 export class Distributor {
   private readonly retry: CommandRetry;
+  /** The version each secret's outputs were last written for, by this process. */
+  private readonly distributed = new Map<string, string>();
 
   constructor(private readonly options: DistributorOptions) {
     this.retry = options.commandRetry ?? DEFAULT_COMMAND_RETRY;
@@ -87,6 +89,9 @@ export class Distributor {
   async distribute(value: VaultValue): Promise<void> {
     const secret = this.secret(value.secretId);
     if (!secret || secret.outputs.length === 0) return;
+    // Recorded before the attempt: a failed output is reported once, not re-run at every check
+    // (commands already retry on their own).
+    this.distributed.set(secret.id, value.rotationId);
     const log = this.options.log.child({ secretId: secret.id, rotationId: value.rotationId });
     const failures: string[] = [];
     for (const [index, output] of secret.outputs.entries()) {
@@ -105,6 +110,16 @@ export class Distributor {
   }
 
   /**
+   * Distributes `value` unless this process already did for that version (or restored files
+   * from it at start): a replica whose peer rotated the secret learns of it at its next check
+   * and updates its own host's files and reload commands.
+   */
+  async distributeIfNew(value: VaultValue): Promise<void> {
+    if (this.distributed.get(value.secretId) === value.rotationId) return;
+    await this.distribute(value);
+  }
+
+  /**
    * `rotator run` start: writes every file output from the vault's current value, so a fresh
    * host (or a deleted file) gets its files without waiting for the next rotation. Files that
    * already hold the right content are left alone (no needless change event for watchers).
@@ -115,14 +130,16 @@ export class Distributor {
   async restoreFiles(vault: Vault): Promise<number> {
     let written = 0;
     for (const secret of this.options.config.secrets) {
+      if (secret.outputs.length === 0) continue;
       const files = secret.outputs.filter((o): o is FileOutput => o.type === 'file');
-      if (files.length === 0) continue;
       const log = this.options.log.child({ secretId: secret.id });
       try {
         for (const output of files) await removeStaleTempFiles(outputPath(this.options.config, output));
         const current = (await vault.read(secret.id)).current;
         if (!current) continue;
         for (const output of files) if (await this.writeFile(secret, output, current.value, log, true)) written++;
+        // This version is on this host now: only a newer one is distributed (hooks included).
+        this.distributed.set(secret.id, current.versionId);
       } catch (err) {
         log.warn({ error: describeError(err) }, 'could not restore file outputs from the vault');
       }

@@ -64,7 +64,18 @@ interface Entry {
   refreshAt: number;
   inflight?: Promise<VaultValue>;
   looping: boolean;
+  /** Why the last read could not give a usable credential; repeated until the next read is due. */
+  failure?: RotatorError;
+  /** When the last vault read finished (epoch ms). */
+  readAt?: number;
 }
+
+/**
+ * With nothing valid to serve, `get` asks the vault at most this often: a program calling it in
+ * a loop while the rotator or the vault is down must not hammer the vault, yet a vault that
+ * comes back is noticed within a second.
+ */
+export const UNSERVABLE_READ_INTERVAL_MS = 1_000;
 
 /**
  * When to re-read after reading `value` at `now`: its renewal time (capped by maxAge), or, once
@@ -116,6 +127,7 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
       const current = (await (await vault()).read(id)).current;
       if (!current) throw new RotatorError('NOT_FOUND', `'${id}' has no current version in the vault yet (run \`rotator rotate ${id}\`)`);
       secrets.addAll(current.value.credentials);
+      entry.failure = undefined;
       if (entry.value && entry.value.rotationId !== current.value.rotationId) log.info({ secretId: id, expiresAt: current.value.expiresAt }, 'new credential read');
       entry.value = current.value;
       entry.refreshAt = nextRefreshAt(current.value, secretOf(id), config, clock.now(), maxAgeMs, retryMs);
@@ -131,8 +143,10 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
       }
       entry.refreshAt = now;
       const why = cached ? `the cached credential expired at ${cached.expiresAt}` : 'no credential is cached';
-      throw new RotatorError('VAULT_UNAVAILABLE', `cannot read secret '${id}' from the vault (${describeError(err)}) and ${why}`, { cause: err });
+      entry.failure = new RotatorError('VAULT_UNAVAILABLE', `cannot read secret '${id}' from the vault (${describeError(err)}) and ${why}`, { cause: err });
+      throw entry.failure;
     } finally {
+      entry.readAt = clock.now();
       loop(id, entry);
     }
   };
@@ -175,7 +189,13 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
         if (now >= entry.refreshAt) void refresh(secretId, entry).catch(() => undefined);
         return cached;
       }
-      return refresh(secretId, entry);
+      // Nothing valid to serve, and the vault was asked recently: answer without asking again
+      // (a program calling get in a loop must not hammer the vault while the rotator is down).
+      const recentlyRead = entry.readAt !== undefined && now - entry.readAt < UNSERVABLE_READ_INTERVAL_MS && !entry.inflight;
+      if (recentlyRead && (entry.failure || cached)) throw entry.failure ?? expired(secretId, cached!);
+      const value = await refresh(secretId, entry);
+      if (clock.now() >= Date.parse(value.expiresAt)) throw expired(secretId, value);
+      return value;
     },
     stats: () => ({ ...stats }),
     async close() {
@@ -184,6 +204,13 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
       if (runtime) await (await runtime).close();
     },
   };
+}
+
+function expired(secretId: string, value: VaultValue): RotatorError {
+  return new RotatorError(
+    'EXPIRED',
+    `secret '${secretId}': the current credential in the vault expired at ${value.expiresAt} and nothing newer is there yet; is \`rotator run\` running?`,
+  );
 }
 
 /** The clock's sleep; with the wall clock, an unref'd timer so the reader never keeps a process alive. */

@@ -201,3 +201,31 @@ test('restoreFiles writes missing or stale files from the vault and leaves curre
   expect(await readFile(file, 'utf8')).toBe(content);
   expect(await readdir(dir)).toEqual(['app.env']);
 });
+
+test('a replica that did not rotate catches up at its next check: files re-written and the hook run once for the new version', async () => {
+  const file = join(dir, 'app.env');
+  const hookLog = join(dir, 'hook.log');
+  const outputs: OutputConfig[] = [
+    { type: 'file', path: file, format: 'env', mode: 0o600 },
+    { type: 'command', run: `echo "$FAKE_ID" >> '${hookLog}'`, timeoutMs: 10_000 },
+  ];
+  // Replica A rotates; replica B (its own distributor, same vault) only runs scheduled checks.
+  const a = setup(outputs);
+  await a.rotate();
+  const bDistributor = new Distributor({ config: a.config, pluginFor: () => plugin, log: silentLogger, env: { PATH: process.env.PATH } });
+  await bDistributor.restoreFiles(a.vault); // B starts: the files already hold this version
+  const target = { secretId: 'app', provider: a.provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+  const bCheck = () =>
+    rotateSecret(target, { vault: a.vault, clock: systemClock, log: silentLogger, owner: 'replica-b', onCurrentSeen: (v) => bDistributor.distributeIfNew(v) }, { ifDue: true });
+
+  expect((await bCheck()).outcome).toBe('not-due');
+  expect((await readFile(hookLog, 'utf8')).trim().split('\n')).toEqual(['ref-1']); // A's hook only: B had nothing new
+
+  await a.rotate();
+  await rm(file); // B's host lost the file A just re-wrote (think: another host)
+  expect((await bCheck()).outcome).toBe('not-due');
+  expect(await readFile(file, 'utf8')).toMatch(/^FAKE_ID=ref-2\n/);
+  expect((await stat(file)).mode & 0o777).toBe(0o600);
+  await bCheck();
+  expect((await readFile(hookLog, 'utf8')).trim().split('\n')).toEqual(['ref-1', 'ref-2', 'ref-2']); // A's, then B's once
+});

@@ -4,8 +4,9 @@
  * `get`s, refresh at the renewal time and again until the rotation shows up, stale serving while
  * the vault is down, and an explicit error once the cached credential has expired.
  */
-import { createSecretReader, nextRefreshAt } from '../../src/distribute/reader';
+import { createSecretReader, nextRefreshAt, UNSERVABLE_READ_INTERVAL_MS } from '../../src/distribute/reader';
 import { ManualClock } from '../../src/clock';
+import { silentLogger } from '../../src/log';
 import { RotatorError } from '../../src/errors';
 import type { Logger, VaultValue } from '../../src/types';
 import type { RotatorConfig } from '../../config/schema';
@@ -151,8 +152,32 @@ test('vault down: the cached credential is served with a warning until it expire
     /cannot read secret 's' from the vault \(VAULT_UNAVAILABLE: connection refused\) and the cached credential expired at 2026-11-22T01:00:00\.000Z/,
   );
 
+  // While nothing valid can be served, a program calling get in a loop does not hammer the vault.
+  const readsBeforeLoop = calls.read;
+  for (let i = 0; i < 1000; i++) await expect(reader.get('s')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE' });
+  expect(calls.read! - readsBeforeLoop!).toBeLessThanOrEqual(1);
+
   before.read = undefined; // the vault is back, with a rotated credential
   await promote(value(2, clock.now(), HOUR));
+  clock.advance(UNSERVABLE_READ_INTERVAL_MS); // noticed within a second
+  expect((await reader.get('s')).rotationId).toBe('rot-2');
+  await reader.close();
+});
+
+test('the vault readable but its credential expired (rotator down): an EXPIRED error, and the vault is not read at every get', async () => {
+  await promote(value(1, T0, HOUR));
+  const { vault, calls } = instrumentVault(memory);
+  const reader = createSecretReader({ config, clock, vault, log: silentLogger });
+  expect((await reader.get('s')).rotationId).toBe('rot-1');
+  clock.advance(HOUR);
+  await settle();
+  const reads = calls.read;
+  for (let i = 0; i < 1000; i++) {
+    await expect(reader.get('s')).rejects.toMatchObject({ code: 'EXPIRED', message: expect.stringMatching(/expired at 2026-11-22T01:00:00\.000Z/) });
+  }
+  expect(calls.read! - reads!).toBeLessThanOrEqual(1);
+  await promote(value(2, clock.now(), HOUR));
+  clock.advance(UNSERVABLE_READ_INTERVAL_MS);
   expect((await reader.get('s')).rotationId).toBe('rot-2');
   await reader.close();
 });

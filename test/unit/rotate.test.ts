@@ -389,18 +389,32 @@ describe('rotateSecret: orphans of interrupted rotations (intents)', () => {
     expect(JSON.stringify(s.log.lines)).toContain('deleted a secret that an interrupted rotation issued but never stored');
   });
 
-  test('an intent whose rotation reached the vault is just cleared: nothing is listed or deleted', async () => {
+  test('an intent whose rotation reached the vault costs nothing: nothing is listed or deleted, and the next lease holder drops it', async () => {
     const s = setup(revocableListable);
     const first = await rotateSecret(s.target, s.deps);
     await s.inner.recordIntent('svc', { rotationId: first.rotationId!, startedAt: new Date(s.clock.now()).toISOString(), liveBefore: [] });
     let listed = 0;
     const list = s.provider.list!;
     s.provider.list = async (ctx) => (listed++, list(ctx));
+    const leases = s.calls.acquireLease ?? 0;
     const result = await rotateSecret(s.target, s.deps, { ifDue: true });
     expect(result.outcome).toBe('not-due');
     expect(result.orphansRevoked).toBeUndefined();
-    expect(listed).toBe(0);
+    expect(s.calls.acquireLease ?? 0).toBe(leases); // a scheduled check with nothing to do writes nothing
+    await rotateSecret(s.target, s.deps);
+    expect(listed).toBe(1); // making room for the forced rotation, not orphan hunting
     expect((await s.inner.read('svc')).intent).toBeUndefined();
+  });
+
+  test('a scheduled check with nothing to do takes no lease; one with work does', async () => {
+    const s = setup({ revocable: true });
+    await rotateSecret(s.target, s.deps);
+    const leases = s.calls.acquireLease!;
+    expect((await rotateSecret(s.target, s.deps, { ifDue: true })).outcome).toBe('not-due');
+    expect(s.calls.acquireLease).toBe(leases);
+    await s.clock.sleep(3_000_000); // past 2/3 of the 1 h lifetime
+    expect((await rotateSecret(s.target, s.deps, { ifDue: true })).outcome).toBe('rotated');
+    expect(s.calls.acquireLease).toBe(leases + 2); // taken, and renewed before promotion
   });
 
   test('an issue attempt whose answer was lost: its secret is deleted before the retry, so it neither leaks nor takes the last slot', async () => {
