@@ -229,6 +229,7 @@ interface ProviderSections {
 function validateSecrets(root: unknown, ctx: Context): ProviderSections[] | undefined {
   const entries = isRecord(root) && Array.isArray(root.secrets) ? root.secrets : [];
   const firstById = new Map<string, number>();
+  const firstByAccount = new Map<string, number>();
   const out: ProviderSections[] = [];
   let ok = true;
   entries.forEach((entry: unknown, index) => {
@@ -246,6 +247,18 @@ function validateSecrets(root: unknown, ctx: Context): ProviderSections[] | unde
     const sections = validateProviderSections(entry, at, ctx);
     if (!sections) return void (ok = false);
     out.push(sections);
+    // Two secrets rotating one provider account would each delete the other's secrets to make room.
+    const account = ctx.plugins.find((p) => p.type === entry.provider)?.accountOf?.(sections.params);
+    if (account !== undefined) {
+      const first = firstByAccount.get(account);
+      if (first === undefined) firstByAccount.set(account, index);
+      else {
+        const line = positionOf(ctx.tree, ['secrets', first, 'params']).line;
+        ctx.problems.push(
+          problemAt(ctx, [...at, 'params'], `secrets[${first}] at line ${line} already rotates this ${String(entry.provider)} account (${account}); two secrets of one account would delete each other's secrets: keep one`),
+        );
+      }
+    }
   });
   return ok ? out : undefined;
 }

@@ -25,12 +25,29 @@ export class SecretRegistry {
     return this.values.size;
   }
 
+  /** Whether `value` is a registered secret. */
+  has(value: string): boolean {
+    return this.values.has(value);
+  }
+
   scrub(text: string): string {
     if (this.values.size === 0) return text;
     let out = text;
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join(REDACTED);
     return out;
   }
+}
+
+/**
+ * The environment a child process (an `exec` command, a reload hook) inherits from rotator: the
+ * operator's, minus the vault key and every variable holding a registered secret, such as the
+ * master credentials the config read with `${VAR}`. A child gets the credentials meant for it,
+ * added by the caller, and not the keys that mint or unlock every other one.
+ */
+export function inheritableEnv(env: NodeJS.ProcessEnv, registry: SecretRegistry = secrets): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name !== 'ROTATOR_VAULT_KEY' && !(value !== undefined && registry.has(value))),
+  );
 }
 
 /** The process-wide registry used by the logger and the CLI. */

@@ -19,7 +19,8 @@ export type SlotDecision =
  * Chooses which provider secret to delete so one more can be issued, given the live secrets
  * and what the vault knows. Preference: a secret the vault does not know (an orphan or one
  * that predates the rotator), expired ones first, then the oldest; then the vault's previous.
- * Never the current or the pending one: if only those hold the slots, issuing is blocked.
+ * Never the current or the pending one, nor one the provider says it authenticates with: if
+ * only those hold the slots, issuing is blocked.
  */
 export function chooseSlotToFree(
   live: readonly ProviderSecretInfo[],
@@ -29,7 +30,7 @@ export function chooseSlotToFree(
 ): SlotDecision {
   if (maxLive === undefined || live.length < maxLive) return { action: 'none' };
   const protectedRefs = new Set([known.current, known.pending].filter(Boolean));
-  const candidates = live.filter((s) => !protectedRefs.has(s.providerRef));
+  const candidates = live.filter((s) => !protectedRefs.has(s.providerRef) && !s.inUse);
   const unknown = candidates.filter((s) => s.providerRef !== known.previous);
   const byAge = (a: ProviderSecretInfo, b: ProviderSecretInfo) =>
     expiredFirst(a, b, now) || Date.parse(a.createdAt ?? '') - Date.parse(b.createdAt ?? '') || 0;
@@ -37,7 +38,9 @@ export function chooseSlotToFree(
   if (!pick) {
     return {
       action: 'blocked',
-      why: `the provider allows ${maxLive} live secrets and they are all in use by the vault (current/pending)`,
+      why: live.some((s) => s.inUse)
+        ? `the provider allows ${maxLive} live secrets and rotator authenticates with one of them (it cannot tell which): delete the one not in use at the provider, then rotate again`
+        : `the provider allows ${maxLive} live secrets and they are all in use by the vault (current/pending)`,
     };
   }
   const why =

@@ -96,6 +96,12 @@ export interface ProviderSecretInfo {
   providerRef: string;
   createdAt?: string;
   expiresAt?: string;
+  /**
+   * The provider authenticates with this secret right now (MongoDB self-rotation before the
+   * vault holds one). The engine never deletes it to make room. A provider that cannot tell
+   * which of its secrets it uses marks them all.
+   */
+  inUse?: boolean;
 }
 
 /**
@@ -265,6 +271,12 @@ export interface ProviderPlugin<C = any, P = any> {
   readonly credentialsSchema: import('zod').ZodType<C>;
   readonly paramsSchema: import('zod').ZodType<P>;
   create(spec: ProviderSpec<C, P>, deps: ProviderDeps): Provider;
+  /**
+   * The provider-side account whose secrets a configured secret manages, from its validated
+   * params (non-secret). Two configured secrets with the same account are a config error: each
+   * would delete the other's secrets to make room. Omit when secrets never interfere (NCP STS).
+   */
+  accountOf?(params: P): string | undefined;
   /**
    * Environment variable names for the credential fields (`rotator get --format env`), following
    * what the provider's own tools read, e.g. `{ accessKey: 'NCLOUD_ACCESS_KEY' }`.

@@ -18,6 +18,8 @@ import { digestPoolFor } from './digest';
 import { PLUGIN, type AuthDescription } from './errors';
 import { TokenRefused, mintToken, revokeToken, tokenLimiter, type TokenClient } from './oauth';
 import {
+  ATLAS_V2_BASE_URL,
+  CLOUD_MANAGER_BASE_URL,
   MAX_HOURS_ATLAS,
   MAX_HOURS_CLOUD_MANAGER,
   MIN_HOURS,
@@ -194,10 +196,15 @@ class MongoProvider implements Provider {
     const res = await this.api(ctx).call({ method: 'GET', path: this.accountPath, ...(ctx.signal ? { signal: ctx.signal } : {}), log: ctx.log, action });
     const parsed = accountSchema.safeParse(res.data);
     if (!parsed.success) throw malformed(action, 'secrets');
+    // Self-rotation before the vault holds a secret: the token comes from the bootstrap secret,
+    // and nothing says which of the account's secrets that is. Deleting it would lock rotator
+    // out for good, so every secret counts as in use until the vault has its own.
+    const bootstrapping = this.selfRotating && !ctx.current;
     return parsed.data.secrets.map((s) => ({
       providerRef: s.id,
       ...(s.createdAt ? { createdAt: s.createdAt } : {}),
       ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
+      ...(bootstrapping ? { inUse: true } : {}),
     }));
   }
 
@@ -319,6 +326,8 @@ export const mongodbCloudManager: ProviderPlugin<McmCredentials, McmParams> = {
   credentialsSchema,
   paramsSchema,
   create,
+  // Service account ids are unique per MongoDB installation (its origin).
+  accountOf: (params) => `${new URL(params.baseUrl ?? (params.api === 'atlas-v2' ? ATLAS_V2_BASE_URL : CLOUD_MANAGER_BASE_URL)).origin} ${params.clientId}`,
   // What the Atlas CLI reads for a service account:
   // https://www.mongodb.com/docs/atlas/cli/current/atlas-cli-env-variables/
   envNames: { clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' },

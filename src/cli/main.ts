@@ -16,7 +16,7 @@ import { rotateSecret, type RotationResult } from '../rotate';
 import { renewalTime } from '../renewal';
 import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
-import { secrets } from '../redact';
+import { inheritableEnv, secrets } from '../redact';
 import { createLimiter } from '../limit';
 import { formatDotenv, formatShell, mergeEnvEntries, secretEnvEntries, type EnvFormat } from '../distribute/env';
 import { execWithSecrets } from '../distribute/exec';
@@ -368,8 +368,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
         const code = await execWithSecrets({
           command: command[0]!,
           args: command.slice(1),
-          // The child gets its credentials, not the key to every other secret in the vault.
-          baseEnv: withoutVaultKey(io.env),
+          // The child gets its credentials, not the vault key or the master credentials.
+          baseEnv: inheritableEnv(io.env),
           read,
           ...(opts.watch ? { watch: { intervalMs, ...(signal ? { signal } : {}) } } : {}),
           stdio: { stdout: io.stdout, stderr: io.stderr, inherit: io.stdout === process.stdout },

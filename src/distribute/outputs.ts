@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import type { Logger, ProviderPlugin, Vault, VaultValue } from '../types';
 import type { OutputConfig, RotatorConfig, SecretConfig } from '../../config/schema';
 import { RotatorError, describeError, isRotatorError } from '../errors';
-import { secrets } from '../redact';
+import { inheritableEnv, secrets } from '../redact';
 import { formatEnv, metadataEnv, secretEnvEntries } from './env';
 import { renderTemplate } from './template';
 import { removeStaleTempFiles, writeFileAtomically } from './atomic';
@@ -43,7 +43,7 @@ export interface DistributorOptions {
   config: RotatorConfig;
   pluginFor: (secretId: string) => ProviderPlugin;
   log: Logger;
-  /** The environment commands inherit (PATH, HOME…); ROTATOR_VAULT_KEY is never passed on. */
+  /** The environment commands inherit (PATH, HOME…), without the vault key or master credentials (see inheritableEnv). */
   env?: NodeJS.ProcessEnv;
   commandRetry?: CommandRetry;
 }
@@ -165,7 +165,7 @@ export class Distributor {
       log.info({ command: output.run }, 'sandbox: reload command not run (it would have run now)');
       return;
     }
-    const { ROTATOR_VAULT_KEY: _never, ...base } = this.options.env ?? process.env;
+    const base = inheritableEnv(this.options.env ?? process.env);
     const env = { ...base, ...Object.fromEntries([...this.envEntries(secret, value), ...metadataEnv(value)]) };
     for (let attempt = 1; ; attempt++) {
       try {

@@ -34,7 +34,7 @@ secrets:
     outputs:
       - { type: file, path: out/deployer.env, format: env }
       - { type: file, path: out/deployer.txt, format: template, template: "{{credentials.accessKey}} until {{expiresAt}}\\n", mode: "0640" }
-      - { type: command, run: 'printf "%s %s\\n" "$ROTATOR_ROTATION_ID" "$NCLOUD_ACCESS_KEY" >> ${hookLog}' }
+      - { type: command, run: 'printf "%s %s %s %s\\n" "$ROTATOR_ROTATION_ID" "$NCLOUD_ACCESS_KEY" "$\${NCP_SECRET_KEY:-no-master-key}" "$\${ROTATOR_VAULT_KEY:-no-vault-key}" >> ${hookLog}' }
   - id: admin
     provider: ncp-sts
     credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
@@ -111,7 +111,8 @@ describe('rotate with outputs', () => {
     const txt = join(dir.dir, 'out', 'deployer.txt');
     expect(await readFile(txt, 'utf8')).toBe(`${value.credentials.accessKey} until ${value.expiresAt}\n`);
     expect((await stat(txt)).mode & 0o777).toBe(0o640);
-    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey}\n`);
+    // The hook gets the new credential, never the master credentials or the vault key.
+    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey} no-master-key no-vault-key\n`);
     expect(rotate.stdout + rotate.stderr).not.toContain(value.credentials.keySecret);
   });
 
@@ -250,7 +251,8 @@ describe('rotator run', () => {
     const value = await current('deployer');
     expect(value.rotationId).toBe(promoted.rotationId);
     expect(await readFile(file, 'utf8')).toBe(`NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`);
-    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey}\n`);
+    // The hook gets the new credential, never the master credentials or the vault key.
+    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey} no-master-key no-vault-key\n`);
     expect(d.stderr).not.toContain(value.credentials.keySecret);
   });
 });

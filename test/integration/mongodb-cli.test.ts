@@ -187,3 +187,24 @@ secrets:
   expect(emu.requests.every((r) => r.auth !== 'digest')).toBe(true);
   expect([first, second].map((r) => r.stdout + r.stderr).join('\n')).not.toContain(bootstrap);
 });
+
+test('self-rotation bootstrap with the account full: the bootstrap secret is never deleted; rotation is refused with what to do', async () => {
+  const clientId = generateClientId();
+  const bootstrap = `mdb_sa_sk_${'2'.repeat(32)}`;
+  // The bootstrap secret is the older one: "oldest unknown first" would have picked it.
+  emu.ensureServiceAccount({ orgId: ORG, clientId, secrets: [{ id: 'd'.repeat(24), value: bootstrap }, { id: 'e'.repeat(24), value: `mdb_sa_sk_${'3'.repeat(32)}` }] });
+  dir = await configDir(`
+vault: { type: file, path: vault/vault.json }
+secrets:
+  - id: mongo-self
+    provider: mongodb-cloud-manager
+    credentials: { clientSecret: \${MCM_BOOTSTRAP_SECRET} }
+    params: { orgId: ${ORG}, clientId: ${clientId}, secretExpiresAfterHours: 72, baseUrl: ${emu.url}/api/public/v1.0 }
+`);
+  const selfEnv = { ROTATOR_VAULT_KEY: VAULT_KEY, MCM_BOOTSTRAP_SECRET: bootstrap };
+  const refused = await runCli(['rotate', 'mongo-self', '-c', dir.file], selfEnv);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/rotator authenticates with one of them.*delete the one not in use/);
+  expect(emu.secretsOf(clientId).map((s) => s.value)).toContain(bootstrap);
+  expect(emu.secretsOf(clientId)).toHaveLength(2);
+});

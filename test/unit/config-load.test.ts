@@ -123,6 +123,18 @@ describe('fixtures: every error names the file, the line, the key path and what 
       [{ line: 6, column: 5, path: 'secrets[1].id', message: "duplicate id 'ncp-deployer': secrets[0] at line 2 already uses it; ids must be unique" }],
     ],
     [
+      'duplicate-account.yaml',
+      [
+        {
+          line: 10,
+          column: 5,
+          path: 'secrets[1].params',
+          message:
+            "secrets[0] at line 6 already rotates this mongodb-cloud-manager account (mdb_sa_id_65f1a2b3c4d5e6f7a8b9c0d1); two secrets of one account would delete each other's secrets: keep one",
+        },
+      ],
+    ],
+    [
       'unknown-provider.yaml',
       [
         {

@@ -113,6 +113,15 @@ describe('mongodb-cloud-manager plugin facts', () => {
     expect(make({ revokePreviousAfter: 'never' }).revokePreviousAfterMs).toBeUndefined();
   });
 
+  it.each([
+    ['Cloud Manager default', {}, `https://cloud.mongodb.com ${base.clientId}`],
+    ['Atlas v2 is the same installation', { api: 'atlas-v2' }, `https://cloud.mongodb.com ${base.clientId}`],
+    ['another installation (Ops Manager, a test server)', { baseUrl: 'https://ops.example.com:8443/api/public/v1.0' }, `https://ops.example.com:8443 ${base.clientId}`],
+    ['another service account', { clientId: 'mdb_sa_id_aaaaaaaaaaaaaaaaaaaaaaaa' }, 'https://cloud.mongodb.com mdb_sa_id_aaaaaaaaaaaaaaaaaaaaaaaa'],
+  ])('the account two secrets must not share: %s', (_title, params, expected) => {
+    expect(mongodbCloudManager.accountOf!({ ...base, ...params } as never)).toBe(expected);
+  });
+
   it('names the Atlas CLI service-account variables', () => {
     expect(mongodbCloudManager.envNames).toEqual({ clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' });
   });

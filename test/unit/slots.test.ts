@@ -19,6 +19,8 @@ describe('chooseSlotToFree', () => {
     ['full of unknowns: an expired one first, even if younger', [s('old', 30), s('dead', 1, -1)], 2, {}, { action: 'delete', providerRef: 'dead' }],
     ['current and pending hold every slot: blocked, never the current', [s('cur', 1), s('pend', 0)], 2, { current: 'cur', pending: 'pend' }, { action: 'blocked' }],
     ['only the current, limit 1: blocked', [s('cur', 1)], 1, { current: 'cur' }, { action: 'blocked' }],
+    ['a secret the provider authenticates with is never deleted; the other unknown one is', [{ ...s('boot', 30), inUse: true }, s('other', 1)], 2, {}, { action: 'delete', providerRef: 'other' }],
+    ['all in use (the provider cannot tell which): blocked, saying what to do', [{ ...s('a', 30), inUse: true }, { ...s('b', 1), inUse: true }], 2, {}, { action: 'blocked', why: expect.stringMatching(/delete the one not in use/) }],
   ] as const)('%s', (_name, live, max, known, expected) => {
     expect(chooseSlotToFree(live, max, known, NOW)).toMatchObject(expected);
   });
