@@ -1,34 +1,18 @@
 /**
- * Atomic replacement of an output file with a chosen mode. Same recipe as the file vault
+ * Atomic replacement of an output file with a chosen mode, by the file vault's own recipe
  * (src/vaults/fs-util.ts): a temp file in the same directory, created with the final mode,
  * fsynced, renamed over the target, then the directory fsynced. A reader sees the old complete
  * file or the new complete file, never a partial or empty one.
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ensureDirectory, fsyncDirectory, isErrno, tempFileOwner, tempPathFor } from '../vaults/fs-util';
+import { ensureDirectory, isErrno, replaceAtomically, tempFileOwner } from '../vaults/fs-util';
 import { pidAlive } from '../owner';
 
+/** Replaces `target` atomically with `data`, the file having exactly `mode`; creates its directory (0700). */
 export async function writeFileAtomically(target: string, data: string, mode: number): Promise<void> {
   await ensureDirectory(dirname(target));
-  const temp = tempPathFor(target);
-  try {
-    // 'wx': never follow or reuse something already there; the mode applies from creation, and
-    // chmod undoes the umask so the file ends with exactly `mode`.
-    const handle = await fs.open(temp, 'wx', mode);
-    try {
-      await handle.chmod(mode);
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, target);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-  await fsyncDirectory(dirname(target));
+  await replaceAtomically(target, data, mode);
 }
 
 /**

@@ -34,13 +34,13 @@ export function tempFileOwner(name: string, base: string): number | undefined {
 }
 
 /**
- * Creates `file` (it MUST NOT exist), writes `data`, fsyncs and closes it, with mode 0600
- * whatever the umask.
+ * Creates `file` (it MUST NOT exist), writes `data`, fsyncs and closes it, with `mode` (0600 by
+ * default) from creation on, whatever the umask.
  */
-export async function writeNewFileDurably(file: string, data: string | Buffer): Promise<void> {
-  const handle = await fs.open(file, 'wx', PRIVATE_FILE_MODE);
+export async function writeNewFileDurably(file: string, data: string | Buffer, mode: number = PRIVATE_FILE_MODE): Promise<void> {
+  const handle = await fs.open(file, 'wx', mode);
   try {
-    await handle.chmod(PRIVATE_FILE_MODE);
+    await handle.chmod(mode);
     await handle.writeFile(data);
     await handle.sync();
   } finally {
@@ -54,10 +54,10 @@ export async function writeNewFileDurably(file: string, data: string | Buffer): 
  * system), fsync it, rename it over the target, then fsync the directory so the rename itself
  * survives a power loss.
  */
-export async function replaceAtomically(target: string, data: string | Buffer): Promise<void> {
+export async function replaceAtomically(target: string, data: string | Buffer, mode: number = PRIVATE_FILE_MODE): Promise<void> {
   const temp = tempPathFor(target);
   try {
-    await writeNewFileDurably(temp, data);
+    await writeNewFileDurably(temp, data, mode);
     await fs.rename(temp, target);
   } catch (err) {
     await fs.rm(temp, { force: true });
