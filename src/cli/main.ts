@@ -18,11 +18,11 @@ import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { inheritableEnv, secrets } from '../redact';
 import { createLimiter } from '../limit';
-import { formatDotenv, formatShell, mergeEnvEntries, secretEnvEntries, type EnvFormat } from '../distribute/env';
+import { formatDotenv, formatEnv, formatShell, mergeEnvEntries, secretEnvEntries, type EnvFormat } from '../distribute/env';
 import { execWithSecrets } from '../distribute/exec';
 import { parseDuration } from '../../config/duration';
 import { constants as osConstants } from 'node:os';
-import { formatEnv, formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
+import { formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];

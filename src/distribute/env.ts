@@ -5,9 +5,21 @@
  */
 import type { VaultValue } from '../types';
 import { RotatorError } from '../errors';
-import { envEntries } from '../cli/output';
 
-export { envEntries, fallbackEnvName, formatEnv } from '../cli/output';
+/** Environment variable names for a value's credentials: the plugin's names, else ROTATOR_<ID>_<FIELD>. */
+export function envEntries(value: VaultValue, names: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(value.credentials).map(([field, v]) => [names?.[field] ?? fallbackEnvName(value.secretId, field), v]);
+}
+
+export function fallbackEnvName(secretId: string, field: string): string {
+  const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+  return `ROTATOR_${snake(secretId)}_${snake(field)}`;
+}
+
+/** KEY=value lines; values quoted only when they need it (dotenv and POSIX shells agree then). */
+export function formatEnv(entries: [string, string][]): string {
+  return entries.map(([k, v]) => `${k}=${/^[A-Za-z0-9_./:@+=-]*$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`}`).join('\n');
+}
 
 /** What a POSIX shell accepts as a variable name (and what dotenv parsers agree on). */
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,4 +1,5 @@
-import { envEntries, fallbackEnvName, formatEnv, formatTable, pickField, relative, statusRow } from '../../src/cli/output';
+import { formatTable, pickField, relative, statusRow } from '../../src/cli/output';
+import { envEntries, fallbackEnvName, formatEnv } from '../../src/distribute/env';
 import type { VaultValue, VaultVersion } from '../../src/types';
 
 const value: VaultValue = {
