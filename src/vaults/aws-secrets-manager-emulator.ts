@@ -14,6 +14,8 @@ import { expectedSigV4Signature, parseAmzDate, parseSigV4Authorization, sameHex 
  *
  * - PutSecretValue: ClientRequestToken becomes the VersionId; the same token with the same value
  *   is a no-op, with another value ResourceExistsException; VersionStages omitted → AWSCURRENT.
+ * - The first version of a secret (CreateSecret with a value, or the first PutSecretValue)
+ *   always gets AWSCURRENT, whatever VersionStages says (AWS API reference, PutSecretValue).
  * - A stage lives on at most one version; attaching it elsewhere moves it. Moving AWSCURRENT
  *   moves AWSPREVIOUS to the version that lost AWSCURRENT.
  * - UpdateSecretVersionStage fails with InvalidParameterException when the stage is not on
@@ -418,8 +420,8 @@ class SecretsManagerServer {
       // Same token, same value: the request is ignored (the stages do not move).
       return { ARN: s.arn, Name: s.name, VersionId: versionId, VersionStages: [...existing.stages] };
     }
-    this.addVersion(s, versionId, value, stages);
-    return { ARN: s.arn, Name: s.name, VersionId: versionId, VersionStages: stages };
+    const attached = this.addVersion(s, versionId, value, stages);
+    return { ARN: s.arn, Name: s.name, VersionId: versionId, VersionStages: attached };
   }
 
   private updateSecretVersionStage(body: Body): unknown {
@@ -568,8 +570,15 @@ class SecretsManagerServer {
     });
   }
 
-  private addVersion(s: StoredSecret, versionId: string, value: StoredVersion['value'], stages: string[]): void {
+  /**
+   * Adds a version with `stages`. The first version of a secret always gets AWSCURRENT as well
+   * (AWS, PutSecretValue: "If this operation creates the first version for the secret, then
+   * Secrets Manager automatically attaches the staging label AWSCURRENT to it"), even when
+   * VersionStages named only other labels.
+   */
+  private addVersion(s: StoredSecret, versionId: string, value: StoredVersion['value'], requested: string[]): string[] {
     this.enforceQuota(s);
+    const stages = s.versions.size === 0 && !requested.includes('AWSCURRENT') ? [...requested, 'AWSCURRENT'] : requested;
     const version: StoredVersion = { versionId, value, stages: new Set(), createdDate: this.now() };
     s.versions.set(versionId, version);
     const current = [...s.versions.values()].find((v) => v !== version && v.stages.has('AWSCURRENT'));
@@ -581,6 +590,7 @@ class SecretsManagerServer {
       this.attach(s, version, stage);
     }
     s.lastChangedDate = this.now();
+    return [...version.stages];
   }
 
   /** Attaches `stage` to `version`, taking it off whichever version had it. */
