@@ -55,6 +55,8 @@ export interface SecretsManagerFault {
   times: number;
   /** Only this operation; every operation when absent. */
   operation?: SecretsManagerOperation;
+  /** Let this many matching requests through first (e.g. fail the second of two calls). */
+  skip?: number;
 }
 
 export interface SecretsManagerEmulatorOptions {
@@ -242,6 +244,10 @@ class SecretsManagerServer {
   private injectedFault(operation: string): void {
     const fault = this.faults.find((f) => f.times > 0 && (!f.operation || f.operation === operation));
     if (!fault) return;
+    if (fault.skip) {
+      fault.skip--;
+      return;
+    }
     fault.times--;
     if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
     if (fault.type) throw new SmError(fault.type, `${fault.type} (injected)`, fault.status);

@@ -58,6 +58,8 @@ const LEASE_GENESIS = 'genesis';
 const LAZY_RENEWAL_SHARE = 0.9;
 /** Version values kept per key (a rotation touches at most three). */
 const CACHED_VERSIONS_PER_KEY = 6;
+/** Attempts at taking AWSPENDING off a version that promote already made current. */
+const PENDING_REMOVAL_ATTEMPTS = 3;
 
 /**
  * The placeholder first version of every credential secret. AWS attaches AWSCURRENT to the
@@ -272,17 +274,31 @@ export class AwsSecretsManagerVault implements Vault {
     await this.finishPromotion(key, name, token, after);
   }
 
-  /** Takes AWSPENDING off the (now current) version, if it is still there. */
+  /**
+   * Takes AWSPENDING off the (now current) version, if it is still there. AWSCURRENT is already on
+   * the version, so the promotion has happened: a failure here is retried a couple of times, then
+   * only logged. A version carrying both labels is read as current only, and the next putPending
+   * moves AWSPENDING anyway.
+   */
   private async finishPromotion(key: string, name: string, token: string, map: StageMap): Promise<void> {
-    if (map[token]?.includes('AWSPENDING')) {
+    let labels = map[token] ?? [];
+    for (let attempt = 1; labels.includes('AWSPENDING'); attempt++) {
       try {
         await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }, name);
+        labels = labels.filter((l) => l !== 'AWSPENDING');
       } catch (err) {
-        if (awsErrorName(err) !== 'InvalidParameterException') throw err;
+        // Not there any more: another run took it off, or moved it to its own version.
+        if (awsErrorName(err) === 'InvalidParameterException') labels = labels.filter((l) => l !== 'AWSPENDING');
+        else if (attempt >= PENDING_REMOVAL_ATTEMPTS || (err instanceof RotatorError && !err.retryable)) {
+          this.options.log.warn(
+            { key, versionId: decodeVersionId(token), error: err instanceof Error ? err.message : String(err) },
+            'promoted, but AWSPENDING could not be taken off the new current version; left there (it is read as current, and the next rotation moves it)',
+          );
+          break;
+        }
       }
     }
-    const after = { ...map, [token]: (map[token] ?? []).filter((l) => l !== 'AWSPENDING') };
-    this.stagesSeen.set(key, after);
+    this.stagesSeen.set(key, { ...map, [token]: labels });
   }
 
   async discardPending(key: string, rotationId: string): Promise<void> {

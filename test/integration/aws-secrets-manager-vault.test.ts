@@ -6,6 +6,7 @@
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotatorError } from '../../src/errors';
 import { configDir, runCli } from '../support/cli';
+import type { Logger } from '../../src/types';
 import { ManualClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import { NO_CURRENT_VALUE, NO_CURRENT_VERSION_ID, openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
@@ -205,6 +206,49 @@ secrets:
       expect((await vault.read('app')).current?.versionId).toBe(uuid(1));
       await other.close();
     });
+  });
+
+  test('promote resolves once AWSCURRENT moved, even if taking AWSPENDING off fails (retried, then a warning)', async () => {
+    const warnings: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (_obj, msg) => void warnings.push(String(msg)), child: () => log };
+    const logged = openAwsSecretsManagerVault(
+      { region: 'eu-central-1', endpoint: emu.url, prefix: 'rotator/', tags: {} },
+      { clock, log, credentials: CREDENTIALS },
+    );
+    const rotateWith = async (id: string) => {
+      const current = (await logged.read('app')).current?.versionId ?? null;
+      await logged.putPending('app', sampleValue(id), id);
+      await logged.promote('app', id, current);
+    };
+    await rotateWith(uuid(1));
+    // The CAS (first UpdateSecretVersionStage) goes through; the AWSPENDING removal is throttled
+    // twice, and the inline retry gets it through.
+    await logged.read('app');
+    await logged.putPending('app', sampleValue(uuid(2)), uuid(2));
+    const before = emu.count('UpdateSecretVersionStage');
+    emu.faults.push({ status: 400, skip: 1, times: 2, operation: 'UpdateSecretVersionStage' });
+    await expect(logged.promote('app', uuid(2), uuid(1))).resolves.toBeUndefined();
+    expect(emu.count('UpdateSecretVersionStage') - before).toBe(4); // CAS, 2 throttled removals, 1 that went through
+    expect(warnings).toEqual([]);
+    expect(emu.versions('rotator/app')!.find((v) => v.versionId === uuid(2))!.stages).toEqual(['AWSCURRENT']);
+
+    // Throttled every time: promote still resolves, warns, and AWSPENDING stays on the new current.
+    await logged.read('app');
+    await logged.putPending('app', sampleValue(uuid(3)), uuid(3));
+    emu.faults.push({ status: 503, skip: 1, times: 100, operation: 'UpdateSecretVersionStage' });
+    await expect(logged.promote('app', uuid(3), uuid(2))).resolves.toBeUndefined();
+    emu.faults.length = 0;
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('AWSPENDING could not be taken off');
+    expect(emu.versions('rotator/app')!.find((v) => v.versionId === uuid(3))!.stages.sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    const state = await open(emu, clock).read('app');
+    expect(state.current?.versionId).toBe(uuid(3));
+    expect(state.pending).toBeUndefined(); // a version carrying both is read as current only
+    // The next rotation moves AWSPENDING to its own version and completes normally.
+    await rotateWith(uuid(4));
+    const staged = Object.fromEntries(emu.versions('rotator/app')!.filter((v) => v.stages.length > 0).map((v) => [v.versionId, v.stages]));
+    expect(staged).toEqual({ [uuid(3)]: ['AWSPREVIOUS'], [uuid(4)]: ['AWSCURRENT'] });
+    await logged.close();
   });
 
   describe('leases across vault instances (separate processes in production)', () => {
