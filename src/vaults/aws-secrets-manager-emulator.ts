@@ -14,6 +14,8 @@ import { expectedSigV4Signature, parseAmzDate, parseSigV4Authorization, sameHex 
  *
  * - PutSecretValue: ClientRequestToken becomes the VersionId; the same token with the same value
  *   is a no-op, with another value ResourceExistsException; VersionStages omitted → AWSCURRENT.
+ * - The first version of a secret (CreateSecret with a value, or the first PutSecretValue)
+ *   always gets AWSCURRENT, whatever VersionStages says (AWS API reference, PutSecretValue).
  * - A stage lives on at most one version; attaching it elsewhere moves it. Moving AWSCURRENT
  *   moves AWSPREVIOUS to the version that lost AWSCURRENT.
  * - UpdateSecretVersionStage fails with InvalidParameterException when the stage is not on
@@ -53,6 +55,8 @@ export interface SecretsManagerFault {
   times: number;
   /** Only this operation; every operation when absent. */
   operation?: SecretsManagerOperation;
+  /** Let this many matching requests through first (e.g. fail the second of two calls). */
+  skip?: number;
 }
 
 export interface SecretsManagerEmulatorOptions {
@@ -240,6 +244,10 @@ class SecretsManagerServer {
   private injectedFault(operation: string): void {
     const fault = this.faults.find((f) => f.times > 0 && (!f.operation || f.operation === operation));
     if (!fault) return;
+    if (fault.skip) {
+      fault.skip--;
+      return;
+    }
     fault.times--;
     if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
     if (fault.type) throw new SmError(fault.type, `${fault.type} (injected)`, fault.status);
@@ -418,8 +426,8 @@ class SecretsManagerServer {
       // Same token, same value: the request is ignored (the stages do not move).
       return { ARN: s.arn, Name: s.name, VersionId: versionId, VersionStages: [...existing.stages] };
     }
-    this.addVersion(s, versionId, value, stages);
-    return { ARN: s.arn, Name: s.name, VersionId: versionId, VersionStages: stages };
+    const attached = this.addVersion(s, versionId, value, stages);
+    return { ARN: s.arn, Name: s.name, VersionId: versionId, VersionStages: attached };
   }
 
   private updateSecretVersionStage(body: Body): unknown {
@@ -568,8 +576,15 @@ class SecretsManagerServer {
     });
   }
 
-  private addVersion(s: StoredSecret, versionId: string, value: StoredVersion['value'], stages: string[]): void {
+  /**
+   * Adds a version with `stages`. The first version of a secret always gets AWSCURRENT as well
+   * (AWS, PutSecretValue: "If this operation creates the first version for the secret, then
+   * Secrets Manager automatically attaches the staging label AWSCURRENT to it"), even when
+   * VersionStages named only other labels.
+   */
+  private addVersion(s: StoredSecret, versionId: string, value: StoredVersion['value'], requested: string[]): string[] {
     this.enforceQuota(s);
+    const stages = s.versions.size === 0 && !requested.includes('AWSCURRENT') ? [...requested, 'AWSCURRENT'] : requested;
     const version: StoredVersion = { versionId, value, stages: new Set(), createdDate: this.now() };
     s.versions.set(versionId, version);
     const current = [...s.versions.values()].find((v) => v !== version && v.stages.has('AWSCURRENT'));
@@ -581,6 +596,7 @@ class SecretsManagerServer {
       this.attach(s, version, stage);
     }
     s.lastChangedDate = this.now();
+    return [...version.stages];
   }
 
   /** Attaches `stage` to `version`, taking it off whichever version had it. */

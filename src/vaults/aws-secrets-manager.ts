@@ -15,8 +15,11 @@ import type { AwsSecretsManagerVaultConfig } from '../../config/schema';
  * - putPending = PutSecretValue(VersionStages [AWSPENDING], ClientRequestToken = rotationId):
  *   AWS makes it idempotent (same token + same value is a no-op; another value is
  *   ResourceExistsException → VAULT_CONFLICT).
+ * - Each secret is created with a placeholder first version holding AWSCURRENT (see
+ *   NO_CURRENT_VERSION_ID): AWS makes a secret's first version current whatever its stages, and
+ *   that must never be an unverified credential.
  * - promote = UpdateSecretVersionStage(AWSCURRENT, MoveTo = pending, RemoveFrom = expected
- *   current): AWS refuses when AWSCURRENT is not on RemoveFromVersionId, or is attached and
+ *   current, the placeholder when there is none yet): AWS refuses when AWSCURRENT is not on RemoveFromVersionId, or is attached and
  *   RemoveFromVersionId is missing, which is the compare-and-swap. AWS moves AWSPREVIOUS itself.
  *   Then AWSPENDING is taken off the promoted version (a version carrying both is read as
  *   current only, so a crash in between is harmless).
@@ -55,6 +58,26 @@ const LEASE_GENESIS = 'genesis';
 const LAZY_RENEWAL_SHARE = 0.9;
 /** Version values kept per key (a rotation touches at most three). */
 const CACHED_VERSIONS_PER_KEY = 6;
+/** Attempts at taking AWSPENDING off a version that promote already made current. */
+const PENDING_REMOVAL_ATTEMPTS = 3;
+
+/**
+ * The placeholder first version of every credential secret. AWS attaches AWSCURRENT to the
+ * first version of a secret whatever VersionStages says (PutSecretValue API reference), so a
+ * secret whose first version were a new credential would serve that credential as current
+ * before it is verified, and keep serving it after a failed verification. Each credential
+ * secret is therefore created with this version first: it holds AWSCURRENT until the first
+ * promotion moves AWSCURRENT off it (RemoveFromVersionId = this id is the compare-and-swap for
+ * "no current yet"), then AWSPREVIOUS for one rotation, then nothing. read() and list() never
+ * report it. Until the first promotion, `aws secretsmanager get-secret-value` returns
+ * NO_CURRENT_VALUE, which is not a VaultValue: a consumer reading AWS directly gets "no value
+ * yet", never an unverified credential.
+ *
+ * The id is longer than 32 characters and ends in '_', which encodeVersionId never produces, so
+ * it cannot be a rotation's version.
+ */
+export const NO_CURRENT_VERSION_ID = 'rotator-placeholder-no-current-value-yet_';
+export const NO_CURRENT_VALUE = '{"rotator":"no current value yet"}';
 
 /** The IAM actions this vault needs, for AccessDenied messages and the README. */
 export const REQUIRED_IAM_ACTIONS = [
@@ -151,7 +174,8 @@ export class AwsSecretsManagerVault implements Vault {
     const map = (described.VersionIdsToStages ?? {}) as StageMap;
     this.stagesSeen.set(key, map);
     const state: SecretState = {};
-    const wanted = stagedVersions(map);
+    // The placeholder is neither current (before the first promotion) nor previous (after it).
+    const wanted = stagedVersions(map).filter((v) => v.versionId !== NO_CURRENT_VERSION_ID);
     const versions = await Promise.all(
       wanted.map(async ({ versionId, stages }) => {
         const stored = await this.valueOf(key, name, versionId);
@@ -177,7 +201,11 @@ export class AwsSecretsManagerVault implements Vault {
     const input = { SecretId: name, ClientRequestToken: token, SecretString: secretString, VersionStages: ['AWSPENDING'] };
     let out: Record<string, any>;
     try {
+      // Unknown to this instance (no read before): look once, so that a secret without AWSCURRENT
+      // (created by an older rotator, without a value) is not given a credential as its first version.
+      if (this.exists.get(key) === undefined) await this.describeStages(key);
       if (this.exists.get(key) === false) await this.createSecret(key, name, { [PROVIDER_TAG]: value.provider });
+      else await this.ensureCurrentHolder(key, name);
       out = await this.send('PutSecretValue', input, name);
     } catch (err) {
       if (awsErrorName(err) === 'ResourceExistsException') throw sameTokenConflict(key, rotationId);
@@ -211,7 +239,14 @@ export class AwsSecretsManagerVault implements Vault {
     if (holderOf(map, 'AWSPENDING') !== token) {
       throw conflict(`cannot promote ${rotationId} on ${key}: the pending version is ${describeHolder(map, 'AWSPENDING')}`);
     }
-    const expected = expectedCurrentVersion === null ? undefined : encodeVersionId(expectedCurrentVersion);
+    // null (no current) means AWSCURRENT is still on the placeholder, or (a secret created by an
+    // older rotator) on no version at all.
+    const expected =
+      expectedCurrentVersion !== null
+        ? encodeVersionId(expectedCurrentVersion)
+        : holderOf(map, 'AWSCURRENT') === NO_CURRENT_VERSION_ID
+          ? NO_CURRENT_VERSION_ID
+          : undefined;
     try {
       await this.send(
         'UpdateSecretVersionStage',
@@ -239,17 +274,31 @@ export class AwsSecretsManagerVault implements Vault {
     await this.finishPromotion(key, name, token, after);
   }
 
-  /** Takes AWSPENDING off the (now current) version, if it is still there. */
+  /**
+   * Takes AWSPENDING off the (now current) version, if it is still there. AWSCURRENT is already on
+   * the version, so the promotion has happened: a failure here is retried a couple of times, then
+   * only logged. A version carrying both labels is read as current only, and the next putPending
+   * moves AWSPENDING anyway.
+   */
   private async finishPromotion(key: string, name: string, token: string, map: StageMap): Promise<void> {
-    if (map[token]?.includes('AWSPENDING')) {
+    let labels = map[token] ?? [];
+    for (let attempt = 1; labels.includes('AWSPENDING'); attempt++) {
       try {
         await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }, name);
+        labels = labels.filter((l) => l !== 'AWSPENDING');
       } catch (err) {
-        if (awsErrorName(err) !== 'InvalidParameterException') throw err;
+        // Not there any more: another run took it off, or moved it to its own version.
+        if (awsErrorName(err) === 'InvalidParameterException') labels = labels.filter((l) => l !== 'AWSPENDING');
+        else if (attempt >= PENDING_REMOVAL_ATTEMPTS || (err instanceof RotatorError && !err.retryable)) {
+          this.options.log.warn(
+            { key, versionId: decodeVersionId(token), error: err instanceof Error ? err.message : String(err) },
+            'promoted, but AWSPENDING could not be taken off the new current version; left there (it is read as current, and the next rotation moves it)',
+          );
+          break;
+        }
       }
     }
-    const after = { ...map, [token]: (map[token] ?? []).filter((l) => l !== 'AWSPENDING') };
-    this.stagesSeen.set(key, after);
+    this.stagesSeen.set(key, { ...map, [token]: labels });
   }
 
   async discardPending(key: string, rotationId: string): Promise<void> {
@@ -279,7 +328,9 @@ export class AwsSecretsManagerVault implements Vault {
         const name = String(entry.Name ?? '');
         // AWS's name filter is a case-insensitive prefix match: check exactly here.
         if (!name.startsWith(base) || name.startsWith(leasePrefix) || !isManaged(entry.Tags)) continue;
-        const labels = Object.values((entry.SecretVersionsToStages ?? {}) as StageMap).flat();
+        const labels = Object.entries((entry.SecretVersionsToStages ?? {}) as StageMap)
+          .filter(([versionId]) => versionId !== NO_CURRENT_VERSION_ID)
+          .flatMap(([, stages]) => stages);
         if (!labels.includes('AWSCURRENT') && !labels.includes('AWSPENDING')) continue;
         keys.push(name.slice(this.prefix.length));
       }
@@ -482,6 +533,7 @@ export class AwsSecretsManagerVault implements Vault {
       if (awsErrorName(err) === 'ResourceNotFoundException') return undefined;
       throw err;
     }
+    if (out.SecretString === NO_CURRENT_VALUE) return undefined;
     const value = parseVaultValue(out.SecretString);
     if (!value) {
       throw new RotatorError(
@@ -505,17 +557,63 @@ export class AwsSecretsManagerVault implements Vault {
     while (perKey.size > CACHED_VERSIONS_PER_KEY) perKey.delete(perKey.keys().next().value!);
   }
 
+  /** Creates the credential secret with the placeholder as its first (AWSCURRENT) version. */
   private async createSecret(key: string, name: string, extraTags: Record<string, string>): Promise<void> {
-    await this.create(name, { ...extraTags });
+    const created = await this.create(name, { ...extraTags }, { ClientRequestToken: NO_CURRENT_VERSION_ID, SecretString: NO_CURRENT_VALUE });
     this.exists.set(key, true);
+    if (created) {
+      this.stagesSeen.set(key, { [NO_CURRENT_VERSION_ID]: ['AWSCURRENT'] });
+      return;
+    }
+    // Created by someone else meanwhile, perhaps by an older rotator without a value.
+    await this.describeStages(key);
+    await this.ensureCurrentHolder(key, name);
   }
 
+  /**
+   * A secret that exists with AWSCURRENT on no version (created by an older rotator, which
+   * created secrets without a value) gets the placeholder as current, so that the next
+   * PutSecretValue is not its first version (which AWS would make AWSCURRENT). Costs nothing when
+   * this instance saw an AWSCURRENT. The placeholder is written with AWSPENDING only (the next
+   * write moves that label anyway), so this never takes AWSCURRENT off a version: AWS adds
+   * AWSCURRENT itself when it is the first version, and otherwise it is moved there only if no
+   * version holds it (no RemoveFromVersionId).
+   */
+  private async ensureCurrentHolder(key: string, name: string): Promise<void> {
+    const map = this.stagesSeen.get(key);
+    if (!map || holderOf(map, 'AWSCURRENT') !== undefined) return;
+    const out = await this.send(
+      'PutSecretValue',
+      { SecretId: name, ClientRequestToken: NO_CURRENT_VERSION_ID, SecretString: NO_CURRENT_VALUE, VersionStages: ['AWSPENDING'] },
+      name,
+    );
+    const labels: string[] = Array.isArray(out.VersionStages) ? out.VersionStages : [];
+    if (!labels.includes('AWSCURRENT')) {
+      try {
+        await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: NO_CURRENT_VERSION_ID }, name);
+      } catch (err) {
+        // Some version holds AWSCURRENT after all: it stays there.
+        if (awsErrorName(err) !== 'InvalidParameterException') throw err;
+        await this.describeStages(key);
+        return;
+      }
+    }
+    const after: StageMap = {};
+    for (const [id, stages] of Object.entries(map)) after[id] = stages.filter((l) => l !== 'AWSPENDING');
+    after[NO_CURRENT_VERSION_ID] = ['AWSCURRENT', 'AWSPENDING'];
+    this.stagesSeen.set(key, after);
+  }
+
+  /**
+   * The lease secret is created without a value (its versions are lease records, read by the
+   * ROTATOR_LEASE label; AWS puts AWSCURRENT on the first one, which nothing reads).
+   */
   private async createLeaseSecret(name: string): Promise<void> {
     await this.create(name, { [KIND_TAG]: 'lease' });
   }
 
-  /** CreateSecret without a value (a value would become AWSCURRENT); already existing is fine. */
-  private async create(name: string, extraTags: Record<string, string>): Promise<void> {
+  /** CreateSecret; true when created, false when it already existed. */
+  private async create(name: string, extraTags: Record<string, string>, firstVersion: Record<string, string> = {}): Promise<boolean> {
     const tags = { ...this.options.tags, [MANAGED_TAG]: 'true', ...extraTags };
     try {
       await this.send(
@@ -525,11 +623,14 @@ export class AwsSecretsManagerVault implements Vault {
           Description: 'Managed by rotator: versions are written by the rotation engine; do not edit by hand.',
           Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
           ...(this.options.kmsKeyId ? { KmsKeyId: this.options.kmsKeyId } : {}),
+          ...firstVersion,
         },
         name,
       );
+      return true;
     } catch (err) {
       if (awsErrorName(err) !== 'ResourceExistsException') throw err;
+      return false;
     }
   }
 

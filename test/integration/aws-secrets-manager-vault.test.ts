@@ -3,10 +3,13 @@
  * @aws-sdk/client-secrets-manager client: the shared Vault contract, then what is specific to
  * AWS (names, tags, stages as AWS shows them, error mapping, request counts).
  */
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RotatorError } from '../../src/errors';
+import { configDir, runCli } from '../support/cli';
+import type { Logger } from '../../src/types';
 import { ManualClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
-import { openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
+import { NO_CURRENT_VALUE, NO_CURRENT_VERSION_ID, openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
 import { describeVaultContract, sampleValue } from '../vault-contract';
 import { FakeProvider } from '../support/fake-provider';
@@ -53,7 +56,10 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     await rotate('app', uuid(1));
     expect(emu.secretNames()).toEqual(['rotator/app']);
     expect(emu.tags('rotator/app')).toEqual({ 'rotator:managed': 'true', 'rotator:provider': 'test', team: 'platform' });
-    const [version] = emu.versions('rotator/app')!;
+    const [placeholder, version] = emu.versions('rotator/app')!;
+    // The secret was created with the placeholder as its first version (AWS makes the first
+    // version AWSCURRENT); the first promotion moved AWSCURRENT off it.
+    expect(placeholder).toMatchObject({ versionId: NO_CURRENT_VERSION_ID, stages: ['AWSPREVIOUS'], secretString: NO_CURRENT_VALUE });
     expect(version).toMatchObject({ versionId: uuid(1), stages: ['AWSCURRENT'] });
     expect(JSON.parse(version!.secretString!)).toEqual(sampleValue(uuid(1)));
   });
@@ -63,7 +69,7 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     await rotate('app', uuid(2));
     await rotate('app', uuid(3));
     const staged = Object.fromEntries(emu.versions('rotator/app')!.map((v) => [v.versionId, v.stages]));
-    expect(staged).toEqual({ [uuid(1)]: [], [uuid(2)]: ['AWSPREVIOUS'], [uuid(3)]: ['AWSCURRENT'] });
+    expect(staged).toEqual({ [NO_CURRENT_VERSION_ID]: [], [uuid(1)]: [], [uuid(2)]: ['AWSPREVIOUS'], [uuid(3)]: ['AWSCURRENT'] });
   });
 
   test('a pending version left by an interrupted run is read as pending (the engine resumes it)', async () => {
@@ -101,7 +107,148 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     // lease (1 Put), read (Describe; values cached), putPending (1 Put), lease renewal (none: 90%
     // of the ttl left), promote (2 Update: AWSCURRENT CAS, AWSPENDING off), release (1 Put).
     expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 3, UpdateSecretVersionStage: 2 });
-    expect(emu.versions('rotator/.lease/app')!.map((v) => v.stages)).toEqual([[], [], [], ['ROTATOR_LEASE']]);
+    // AWS makes the lease secret's first version AWSCURRENT too; nothing reads that label there.
+    expect(emu.versions('rotator/.lease/app')!.map((v) => v.stages)).toEqual([['AWSCURRENT'], [], [], ['ROTATOR_LEASE']]);
+  });
+
+  describe('the first credential is never current before it is verified (AWS makes a first version AWSCURRENT)', () => {
+    const sdk = () => new SecretsManagerClient({ region: 'eu-central-1', endpoint: emu.url, credentials: CREDENTIALS, maxAttempts: 1 });
+    const target = (provider: FakeProvider) => ({ secretId: 'app', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } });
+
+    async function failedFirstRotation(): Promise<{ provider: FakeProvider; seenByConsumers: unknown[] }> {
+      const provider = new FakeProvider({ revocable: true });
+      const consumer = open(emu, clock);
+      const client = sdk();
+      const seenByConsumers: unknown[] = [];
+      // While the new credential is being verified: what a rotator reader and an AWS reader see.
+      provider.onVerify = async () => {
+        seenByConsumers.push((await consumer.read('app')).current ?? 'no current');
+        seenByConsumers.push((await client.send(new GetSecretValueCommand({ SecretId: 'rotator/app' }))).SecretString);
+      };
+      provider.verifyFailures = [new RotatorError('VERIFY_FAILED', 'rejected by the test', { retryable: false })];
+      const deps = { vault, clock, log: silentLogger, owner: 'host:1:aa', newRotationId: () => uuid(1) };
+      const failed = await rotateSecret(target(provider), deps).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
+      expect(failed).toMatchObject({ code: 'VERIFY_FAILED' });
+      provider.onVerify = undefined;
+      await consumer.close();
+      client.destroy();
+      return { provider, seenByConsumers };
+    }
+
+    test('a failed verification leaves no current: read, `rotator get`, the aws reader, and --if-due says due', async () => {
+      const { provider, seenByConsumers } = await failedFirstRotation();
+      expect(seenByConsumers).toEqual(['no current', NO_CURRENT_VALUE]);
+      expect(provider.issued[0]!.revoked).toBe(true);
+
+      const state = await open(emu, clock).read('app');
+      expect(state).toEqual({});
+      expect(await vault.list()).toEqual([]);
+
+      const dir = await configDir(`
+vault: { type: aws-secrets-manager, region: eu-central-1, endpoint: "${emu.url}" }
+secrets:
+  - id: app
+    provider: ncp-sts
+    credentials: { accessKey: unused, secretKey: unused }
+`);
+      try {
+        const got = await runCli(['get', 'app'], { ROTATOR_CONFIG: dir.file, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey });
+        expect(got.code).not.toBe(0);
+        expect(got.stderr).toContain('no current version');
+        expect(got.stdout).toBe('');
+      } finally {
+        await dir.cleanup();
+      }
+
+      // The next --if-due run rotates (there is no current), and the verified credential becomes current.
+      let n = 1;
+      const deps = { vault, clock, log: silentLogger, owner: 'host:1:aa', newRotationId: () => uuid(++n) };
+      expect(await rotateSecret(target(provider), deps, { ifDue: true })).toMatchObject({ outcome: 'rotated' });
+      const after = await vault.read('app');
+      expect(after.current?.value.providerRef).toBe(provider.issued[1]!.ref);
+      expect(after.previous).toBeUndefined(); // AWSPREVIOUS is on the placeholder: not reported
+      expect(Object.keys(after).sort()).toEqual(['current']);
+    });
+
+    test('a secret created by an older rotator (no version at all) gets the placeholder before its first credential', async () => {
+      const client = sdk();
+      await client.send(new CreateSecretCommand({ Name: 'rotator/app', Tags: [{ Key: 'rotator:managed', Value: 'true' }] }));
+      const { seenByConsumers } = await failedFirstRotation().finally(() => client.destroy());
+      expect(seenByConsumers).toEqual(['no current', NO_CURRENT_VALUE]);
+      expect(await vault.read('app')).toEqual({});
+      await rotate('app', uuid(7));
+      expect((await vault.read('app')).current?.versionId).toBe(uuid(7));
+      expect((await open(emu, clock).read('app')).previous).toBeUndefined();
+    });
+
+    test('the same on a fresh instance that writes without reading first', async () => {
+      const client = sdk();
+      await client.send(new CreateSecretCommand({ Name: 'rotator/app', Tags: [{ Key: 'rotator:managed', Value: 'true' }] }));
+      client.destroy();
+      const cold = open(emu, clock);
+      await cold.putPending('app', sampleValue(uuid(3)), uuid(3));
+      expect(await open(emu, clock).read('app')).toEqual({ pending: expect.objectContaining({ versionId: uuid(3) }) });
+      await cold.promote('app', uuid(3), null);
+      expect((await vault.read('app')).current?.versionId).toBe(uuid(3));
+      await cold.close();
+    });
+
+    test('promote(null) is still a compare-and-swap: refused once a real credential is current', async () => {
+      await vault.putPending('app', sampleValue(uuid(1)), uuid(1));
+      const other = open(emu, clock);
+      await other.read('app');
+      await vault.promote('app', uuid(1), null);
+      await other.putPending('app', sampleValue(uuid(2)), uuid(2));
+      await expect(other.promote('app', uuid(2), null)).rejects.toMatchObject({ code: 'VAULT_CONFLICT' });
+      expect((await vault.read('app')).current?.versionId).toBe(uuid(1));
+      await other.close();
+    });
+  });
+
+  test('promote resolves once AWSCURRENT moved, even if taking AWSPENDING off fails (retried, then a warning)', async () => {
+    const warnings: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (_obj, msg) => void warnings.push(String(msg)), child: () => log };
+    const logged = openAwsSecretsManagerVault(
+      { region: 'eu-central-1', endpoint: emu.url, prefix: 'rotator/', tags: {} },
+      { clock, log, credentials: CREDENTIALS },
+    );
+    const rotateWith = async (id: string) => {
+      const current = (await logged.read('app')).current?.versionId ?? null;
+      await logged.putPending('app', sampleValue(id), id);
+      await logged.promote('app', id, current);
+    };
+    await rotateWith(uuid(1));
+    // The CAS (first UpdateSecretVersionStage) goes through; the AWSPENDING removal is throttled
+    // twice, and the inline retry gets it through.
+    await logged.read('app');
+    await logged.putPending('app', sampleValue(uuid(2)), uuid(2));
+    const before = emu.count('UpdateSecretVersionStage');
+    emu.faults.push({ status: 400, skip: 1, times: 2, operation: 'UpdateSecretVersionStage' });
+    await expect(logged.promote('app', uuid(2), uuid(1))).resolves.toBeUndefined();
+    expect(emu.count('UpdateSecretVersionStage') - before).toBe(4); // CAS, 2 throttled removals, 1 that went through
+    expect(warnings).toEqual([]);
+    expect(emu.versions('rotator/app')!.find((v) => v.versionId === uuid(2))!.stages).toEqual(['AWSCURRENT']);
+
+    // Throttled every time: promote still resolves, warns, and AWSPENDING stays on the new current.
+    await logged.read('app');
+    await logged.putPending('app', sampleValue(uuid(3)), uuid(3));
+    emu.faults.push({ status: 503, skip: 1, times: 100, operation: 'UpdateSecretVersionStage' });
+    await expect(logged.promote('app', uuid(3), uuid(2))).resolves.toBeUndefined();
+    emu.faults.length = 0;
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('AWSPENDING could not be taken off');
+    expect(emu.versions('rotator/app')!.find((v) => v.versionId === uuid(3))!.stages.sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    const state = await open(emu, clock).read('app');
+    expect(state.current?.versionId).toBe(uuid(3));
+    expect(state.pending).toBeUndefined(); // a version carrying both is read as current only
+    // The next rotation moves AWSPENDING to its own version and completes normally.
+    await rotateWith(uuid(4));
+    const staged = Object.fromEntries(emu.versions('rotator/app')!.filter((v) => v.stages.length > 0).map((v) => [v.versionId, v.stages]));
+    expect(staged).toEqual({ [uuid(3)]: ['AWSPREVIOUS'], [uuid(4)]: ['AWSCURRENT'] });
+    await logged.close();
   });
 
   describe('leases across vault instances (separate processes in production)', () => {

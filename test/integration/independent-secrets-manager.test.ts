@@ -126,8 +126,12 @@ function operate(op: string, input: any): unknown {
         return { ARN: s.arn, Name: s.name, VersionId: token, VersionStages: existing.labels };
       }
       const v: Version = { id: token, value: input.SecretString, labels: [], created: Date.now() };
+      // "If this operation creates the first version for the secret, then Secrets Manager
+      // automatically attaches the staging label AWSCURRENT to it" (PutSecretValue reference).
+      const first = s.versions.length === 0;
       s.versions.push(v);
       for (const l of input.VersionStages ?? ['AWSCURRENT']) label(s, l, v);
+      if (first) label(s, 'AWSCURRENT', v);
       return { ARN: s.arn, Name: s.name, VersionId: token, VersionStages: v.labels };
     }
     case 'UpdateSecretVersionStage': {
@@ -269,12 +273,16 @@ secrets:
     expect(first.code).toBe(0);
     const secret = store.get('indep/app')!;
     expect(secret.tags).toEqual(expect.arrayContaining([{ Key: 'rotator:managed', Value: 'true' }, { Key: 'env', Value: 'test' }]));
-    expect(staged(secret)).toEqual({ [secret.versions[0]!.id]: ['AWSCURRENT'] });
+    // The first version is rotator's placeholder (AWS makes a secret's first version AWSCURRENT,
+    // so the credential must not be it); the first promotion moved AWSCURRENT off it.
+    const [placeholder, first1] = secret.versions;
+    expect(JSON.parse(placeholder!.value)).toEqual({ rotator: 'no current value yet' });
+    expect(staged(secret)).toEqual({ [placeholder!.id]: ['AWSPREVIOUS'], [first1!.id]: ['AWSCURRENT'] });
 
     const second = await runCli(['rotate', 'app'], env);
     expect(second.code).toBe(0);
-    const [older, newer] = secret.versions;
-    expect(secret.versions).toHaveLength(2);
+    const [, older, newer] = secret.versions;
+    expect(secret.versions).toHaveLength(3);
     expect(staged(secret)).toEqual({ [older!.id]: ['AWSPREVIOUS'], [newer!.id]: ['AWSCURRENT'] });
     expect(secret.versions.some((v) => v.labels.includes('AWSPENDING'))).toBe(false);
     expect(refusedSignatures).toEqual([]);

@@ -55,7 +55,7 @@ test('CreateSecret with a value makes AWSCURRENT; PutSecretValue without stages 
 });
 
 test('ClientRequestToken: same value is a no-op, another value ResourceExistsException; bad tokens refused', async () => {
-  await sm.send(new CreateSecretCommand({ Name: 's' }));
+  await sm.send(new CreateSecretCommand({ Name: 's', SecretString: 'first', ClientRequestToken: token(9) }));
   await sm.send(new PutSecretValueCommand({ SecretId: 's', SecretString: 'a', ClientRequestToken: token(1), VersionStages: ['AWSPENDING'] }));
   const again = await sm.send(new PutSecretValueCommand({ SecretId: 's', SecretString: 'a', ClientRequestToken: token(1), VersionStages: ['AWSCURRENT'] }));
   expect(again.VersionStages).toEqual(['AWSPENDING']); // ignored: the stages did not move
@@ -64,7 +64,29 @@ test('ClientRequestToken: same value is a no-op, another value ResourceExistsExc
   expect(await errorOf(sm.send(new CreateSecretCommand({ Name: 's' })))).toEqual(['ResourceExistsException', 400]);
   expect(await errorOf(sm.send(new CreateSecretCommand({ Name: 'bad name!' })))).toEqual(['InvalidParameterException', 400]);
   expect(await errorOf(sm.send(new GetSecretValueCommand({ SecretId: 'missing' })))).toEqual(['ResourceNotFoundException', 400]);
-  expect(await errorOf(sm.send(new GetSecretValueCommand({ SecretId: 's' })))).toEqual(['ResourceNotFoundException', 400]); // no AWSCURRENT yet
+});
+
+test('the first version of a secret always gets AWSCURRENT, whatever VersionStages says (PutSecretValue reference)', async () => {
+  await sm.send(new CreateSecretCommand({ Name: 'empty' }));
+  expect(await stagesOf('empty')).toEqual({});
+  expect(await errorOf(sm.send(new GetSecretValueCommand({ SecretId: 'empty' })))).toEqual(['ResourceNotFoundException', 400]); // no AWSCURRENT yet
+  const first = await sm.send(new PutSecretValueCommand({ SecretId: 'empty', SecretString: 'a', ClientRequestToken: token(1), VersionStages: ['AWSPENDING'] }));
+  expect(first.VersionStages!.sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+  expect(await sm.send(new GetSecretValueCommand({ SecretId: 'empty' }))).toMatchObject({ SecretString: 'a', VersionId: token(1) });
+  // Only the first: the second version gets what it asked for, AWSCURRENT stays.
+  const second = await sm.send(new PutSecretValueCommand({ SecretId: 'empty', SecretString: 'b', ClientRequestToken: token(2), VersionStages: ['AWSPENDING'] }));
+  expect(second.VersionStages).toEqual(['AWSPENDING']);
+  expect(await stagesOf('empty')).toEqual({ [token(1)]: ['AWSCURRENT'], [token(2)]: ['AWSPENDING'] });
+
+  // Any label, not only AWSPENDING.
+  await sm.send(new CreateSecretCommand({ Name: 'lease' }));
+  await sm.send(new PutSecretValueCommand({ SecretId: 'lease', SecretString: 'x', ClientRequestToken: token(3), VersionStages: ['CUSTOM'] }));
+  expect(await stagesOf('lease')).toEqual({ [token(3)]: ['CUSTOM', 'AWSCURRENT'] });
+
+  // CreateSecret with a value: that value is the first version, AWSCURRENT; a later PutSecretValue is not first.
+  await sm.send(new CreateSecretCommand({ Name: 'valued', SecretString: 'p', ClientRequestToken: token(4) }));
+  await sm.send(new PutSecretValueCommand({ SecretId: 'valued', SecretString: 'q', ClientRequestToken: token(5), VersionStages: ['AWSPENDING'] }));
+  expect(await stagesOf('valued')).toEqual({ [token(4)]: ['AWSCURRENT'], [token(5)]: ['AWSPENDING'] });
 });
 
 test('UpdateSecretVersionStage is a compare-and-swap', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Daemon, msg } from '../support/daemon';
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { NO_CURRENT_VERSION_ID } from '../../src/vaults/aws-secrets-manager';
 
 const SECRETS = 50;
 const REPLICAS = 3;
@@ -32,7 +33,9 @@ afterEach(async () => {
 });
 
 const ids = Array.from({ length: SECRETS }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
-const currentOf = (id: string) => sm.versions(`rotator/${id}`)?.find((v) => v.stages.includes('AWSCURRENT'));
+/** The credential versions of a secret: every version but rotator's placeholder first version. */
+const credentialVersions = (id: string) => sm.versions(`rotator/${id}`)?.filter((v) => v.versionId !== NO_CURRENT_VERSION_ID);
+const currentOf = (id: string) => credentialVersions(id)?.find((v) => v.stages.includes('AWSCURRENT'));
 
 test(`${REPLICAS} replicas, one vault, ${SECRETS} due secrets: each rotated exactly once`, async () => {
   const config = join(dir, 'rotator.config.yaml');
@@ -72,8 +75,10 @@ test(`${REPLICAS} replicas, one vault, ${SECRETS} due secrets: each rotated exac
   const exits = await Promise.all(daemons.map((d) => d.exited));
   expect(exits).toEqual(daemons.map(() => ({ code: 0, signal: null })));
 
-  const versionsPerSecret = ids.map((id) => sm.versions(`rotator/${id}`)!.length);
+  const versionsPerSecret = ids.map((id) => credentialVersions(id)!.length);
   expect(versionsPerSecret).toEqual(ids.map(() => 1));
+  // Besides the credential, only the placeholder each secret was created with (now AWSPREVIOUS).
+  expect(ids.map((id) => sm.versions(`rotator/${id}`)!.length)).toEqual(ids.map(() => 2));
   const issued = ncp.issuedKeys().map((k) => k.accessKey);
   expect(issued).toHaveLength(SECRETS);
   const currents = new Set(ids.map((id) => JSON.parse(currentOf(id)!.secretString!).credentials.accessKey as string));
