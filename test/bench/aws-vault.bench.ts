@@ -7,7 +7,8 @@
  * Run with `npm run bench`; the figures are printed, never asserted against a time.
  */
 import { bench, report } from './harness';
-import { systemClock } from '../../src/clock';
+import { FastForwardClock, systemClock } from '../../src/clock';
+import { FakeProvider } from '../support/fake-provider';
 import { silentLogger } from '../../src/log';
 import { rotateSecret } from '../../src/rotate';
 import { ncpSts } from '../../providers/ncp-sts';
@@ -118,6 +119,43 @@ test('vault calls alone: read + putPending + promote (no lease), warm instance',
       const current = (await vault.read('calls')).current?.versionId ?? null;
       await vault.putPending('calls', value(id(i)), id(i));
       await vault.promote('calls', id(i), current);
+      n++;
+    },
+    { warmup: 0, extra: () => perRotation(before, n) },
+  );
+  await vault.close();
+  expect(r.ops).toBe(200);
+});
+
+test('scheduled checks (`rotator run`, ifDue): a due rotation, and a check with nothing due', async () => {
+  const vault = openVault();
+  // An in-process provider (no signatures), so time can jump: each credential is due when checked.
+  const clock = new FastForwardClock();
+  const provider = new FakeProvider({ lifetimeMs: 3_600_000 });
+  const t = { secretId: 'scheduled', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+  const deps = { vault, clock, log: silentLogger, owner: 'bench-scheduler' };
+  await rotateSecret(t, deps);
+  let before = sm.counts();
+  let n = 0;
+  await bench(
+    'scheduled rotation (due), AWS vault, warm instance',
+    100,
+    async () => {
+      await clock.sleep(2_500_000); // past 2/3 of the lifetime
+      const res = await rotateSecret(t, deps, { ifDue: true });
+      if (res.outcome !== 'rotated') throw new Error(res.outcome);
+      n++;
+    },
+    { warmup: 0, extra: () => perRotation(before, n) },
+  );
+  before = sm.counts();
+  n = 0;
+  const r = await bench(
+    'scheduled check, nothing due, AWS vault',
+    200,
+    async () => {
+      const res = await rotateSecret(t, deps, { ifDue: true });
+      if (res.outcome !== 'not-due') throw new Error(res.outcome);
       n++;
     },
     { warmup: 0, extra: () => perRotation(before, n) },
