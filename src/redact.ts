@@ -25,6 +25,14 @@ export class SecretRegistry {
     return this.values.size;
   }
 
+  /**
+   * Forgets a value that can no longer do harm (a revoked token), so that a long-running
+   * process does not scrub every log line against every token it ever minted.
+   */
+  delete(value: string): void {
+    this.values.delete(value);
+  }
+
   /** Whether `value` is a registered secret. */
   has(value: string): boolean {
     return this.values.has(value);

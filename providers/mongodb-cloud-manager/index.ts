@@ -153,6 +153,8 @@ class MongoProvider implements Provider {
     await tokenLimiter.acquire(this.params.tokenUrl, this.params.clientId, ctx.clock, signal, ctx.log);
     try {
       const minted = await mintToken(this.tokenClient(secret), signal);
+      // The token it replaces is never sent again: forget it (see SecretRegistry.delete).
+      if (this.cachedToken) secrets.delete(this.cachedToken.token);
       this.cachedToken = { secret, token: minted.accessToken, expiresAtMs: now + minted.expiresInSec * 1000 };
       return minted.accessToken;
     } catch (err) {
@@ -257,6 +259,7 @@ class MongoProvider implements Provider {
     try {
       // Revocation runs even during shutdown: a token left behind counts against the 100 limit.
       await revokeToken(client, token, AbortSignal.timeout(15_000));
+      secrets.delete(token); // revoked: harmless now, and one per verification would pile up
       ctx.log.debug({ clientId, providerRef: value.providerRef }, 'MongoDB secret verified; its token revoked');
     } catch (err) {
       ctx.log.warn(

@@ -83,10 +83,12 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
 
     expect(await mongo.list!(ctx)).toEqual([{ providerRef: issued.providerRef, createdAt: issued.issuedAt, expiresAt: issued.expiresAt }]);
 
+    const registered = secrets.size;
     await mongo.verify!(vaultValue(issued), ctx);
     expect(emu.count('token')).toBe(1);
     expect(emu.count('revoke')).toBe(1);
     expect(emu.activeTokenCount(clientId)).toBe(0);
+    expect(secrets.size).toBe(registered); // the revoked token is forgotten: verifications do not pile up
 
     await mongo.revoke!(issued.providerRef, ctx);
     expect(emu.secretsOf(clientId)).toEqual([]);
