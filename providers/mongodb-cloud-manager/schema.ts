@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nonEmpty, show, unknownKeysMessage } from '../fields';
 import { DURATION_HINT, FormatError, parseDuration } from '../../config/duration';
 
 /**
@@ -28,20 +29,6 @@ export const CLIENT_ID_PATTERN = /^mdb_sa_id_[0-9a-f]{24}$/;
 
 export type MongoApi = 'cloud-manager' | 'atlas-v2';
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-function unknownKeysMessage(allowed: readonly string[]) {
-  return (issue: { code?: string; keys?: string[] }) =>
-    issue.code === 'unrecognized_keys'
-      ? `unknown key(s) ${issue.keys?.join(', ')}; allowed: ${allowed.join(', ')}`
-      : undefined;
-}
-
-function nonEmpty(name: string, what: string) {
-  return z.string({ error: `${name} must be a string (${what})` }).min(1, { error: `${name} must not be empty (${what})` });
-}
 
 const CREDENTIAL_KEYS = ['publicKey', 'privateKey', 'clientSecret'] as const;
 

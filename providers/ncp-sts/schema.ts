@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nonEmpty, show, unknownKeysMessage } from '../fields';
 import { isBase32 } from '../../src/totp';
 
 /**
@@ -15,20 +16,6 @@ export const DEFAULT_DURATION_SEC = 3600;
 /** `nrn:<partition>:IAM::<account id>:Role/<role name>`, e.g. nrn:PUB:IAM::1234567:Role/deployer. */
 export const ROLE_NRN_PATTERN = /^nrn:([A-Za-z0-9-]+):IAM::(\d+):Role\/([A-Za-z0-9_+=,.@-]+)$/;
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-function unknownKeysMessage(allowed: readonly string[]) {
-  return (issue: { code?: string; keys?: string[] }) =>
-    issue.code === 'unrecognized_keys'
-      ? `unknown key(s) ${issue.keys?.join(', ')}; allowed: ${allowed.join(', ')}`
-      : undefined;
-}
-
-function nonEmpty(name: string, what: string) {
-  return z.string({ error: `${name} must be a string (${what})` }).min(1, { error: `${name} must not be empty (${what})` });
-}
 
 const CREDENTIAL_KEYS = ['accessKey', 'secretKey'] as const;
 
