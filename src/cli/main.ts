@@ -416,6 +416,8 @@ async function rotateAll(
     log,
     owner: runtime.owner,
     onPromoted: (value: VaultValue) => runtime.distributor.distribute(value),
+    // `--if-due` on a host whose peer rotated: bring this host's files (and hooks) up to date.
+    onCurrentSeen: (value: VaultValue) => runtime.distributor.distributeIfFilesChanged(value),
   };
   return Promise.all(
     ids.map((id) =>

@@ -120,6 +120,27 @@ export class Distributor {
   }
 
   /**
+   * For a process with no memory of what it distributed (`rotator rotate --if-due` from cron on
+   * a host whose peer rotated): re-writes the file outputs that differ from `value`, and runs the
+   * reload commands only when a file actually changed. A secret with command outputs only is left
+   * alone, since nothing shows whether its command already ran for this version.
+   */
+  async distributeIfFilesChanged(value: VaultValue): Promise<void> {
+    const secret = this.secret(value.secretId);
+    const files = secret?.outputs.filter((o): o is FileOutput => o.type === 'file') ?? [];
+    if (!secret || files.length === 0) return;
+    const log = this.options.log.child({ secretId: secret.id, rotationId: value.rotationId });
+    let changed = false;
+    for (const output of files) {
+      const content = renderFileOutput(output, value, this.envEntries(secret, value));
+      const existing = await readFile(outputPath(this.options.config, output), 'utf8').catch(() => undefined);
+      if (existing !== content) changed = true;
+    }
+    if (changed) await this.distribute(value);
+    else this.distributed.set(secret.id, value.rotationId);
+  }
+
+  /**
    * `rotator run` start: writes every file output from the vault's current value, so a fresh
    * host (or a deleted file) gets its files without waiting for the next rotation. Files that
    * already hold the right content are left alone (no needless change event for watchers).

@@ -101,6 +101,39 @@ async function allArgv(): Promise<string[]> {
 }
 
 describe('rotate with outputs', () => {
+  test('`rotate --if-due` on a host whose peer rotated: its files catch up and its hook runs once per new version', async () => {
+    // Host B: the same vault, its own output file and hook (think: another machine).
+    const hostB = join(dir.dir, 'host-b.yaml');
+    await writeFile(
+      hostB,
+      `
+vault: { type: file, path: vault/vault.json }
+secrets:
+  - id: deployer
+    provider: ncp-sts
+    credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
+    params: { durationSec: 3600, endpoint: ${emu.url} }
+    outputs:
+      - { type: file, path: out-b/deployer.env, format: env }
+      - { type: command, run: 'echo "$NCLOUD_ACCESS_KEY" >> hook-b.log' }
+`,
+    );
+    const hookB = () => readFile(join(dir.dir, 'hook-b.log'), 'utf8').then((t) => t.trim().split('\n'), () => []);
+    expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0); // host A rotates
+    const first = await current('deployer');
+    expect((await runCli(['rotate', 'deployer', '--if-due', '-c', hostB], env)).code).toBe(0);
+    expect(await readFile(join(dir.dir, 'out-b', 'deployer.env'), 'utf8')).toContain(`NCLOUD_ACCESS_KEY=${first.credentials.accessKey}\n`);
+    expect(await hookB()).toEqual([first.credentials.accessKey]);
+    expect((await runCli(['rotate', 'deployer', '--if-due', '-c', hostB], env)).code).toBe(0); // nothing new: no hook
+    expect(await hookB()).toEqual([first.credentials.accessKey]);
+
+    expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0); // host A rotates again
+    const second = await current('deployer');
+    expect((await runCli(['rotate', 'deployer', '--if-due', '-c', hostB], env)).code).toBe(0);
+    expect(await readFile(join(dir.dir, 'out-b', 'deployer.env'), 'utf8')).toContain(`NCLOUD_ACCESS_KEY=${second.credentials.accessKey}\n`);
+    expect(await hookB()).toEqual([first.credentials.accessKey, second.credentials.accessKey]);
+  });
+
   test('files written (env, template 0640), the hook run once with the values in its environment', async () => {
     const rotate = await runCli(['rotate', 'deployer'], env);
     expect(rotate.code).toBe(0);
