@@ -25,7 +25,7 @@ import type {
   VaultValue,
   VaultVersion,
 } from './types';
-import { RotatorError, describeError, isRetryable, isRotatorError } from './errors';
+import { RotatorError, describeError, isRotatorError } from './errors';
 import { withRetry, type RetryPolicy } from './retry';
 import { decideRenewal, type CurrentCredential, type RenewalPolicy, type RenewalReason } from './renewal';
 import { chooseSlotToFree } from './slots';
@@ -133,12 +133,12 @@ export interface RotationResult {
 
 /** Facts renewal needs from a stored version. */
 export function currentCredentialOf(version: VaultVersion | undefined): CurrentCredential | undefined {
-  if (!version) return undefined;
-  return {
-    issuedAt: Date.parse(version.value.issuedAt),
-    expiresAt: Date.parse(version.value.expiresAt),
-    rotationId: version.value.rotationId,
-  };
+  return version ? credentialOf(version.value) : undefined;
+}
+
+/** Facts renewal needs from a stored value (consumers: exec --watch, the reader). */
+export function credentialOf(value: VaultValue): CurrentCredential {
+  return { issuedAt: Date.parse(value.issuedAt), expiresAt: Date.parse(value.expiresAt), rotationId: value.rotationId };
 }
 
 function summary(version: VaultVersion | undefined): RotationResult['current'] {

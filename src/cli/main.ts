@@ -12,7 +12,7 @@ import { ConfigError, formatProblem, loadConfig, resolveConfigPath } from '../..
 import type { RotatorConfig } from '../../config/schema';
 import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
 import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
-import { rotateSecret, type RotationResult } from '../rotate';
+import { credentialOf, rotateSecret, type RotationResult } from '../rotate';
 import { renewalTime } from '../renewal';
 import { RotatorService } from '../service';
 import { RotatorError, describeError, isRotatorError } from '../errors';
@@ -355,10 +355,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
       try {
         const read = async () => {
           const values = await Promise.all(ids.map((id) => readValue(runtime, id)));
-          const renewals = values.map((v) => {
-            const credential = { issuedAt: Date.parse(v.issuedAt), expiresAt: Date.parse(v.expiresAt), rotationId: v.rotationId };
-            return renewalTime(v.secretId, credential, policyOf(config, config.secrets.find((s) => s.id === v.secretId)!));
-          });
+          const renewals = values.map((v) =>
+            renewalTime(v.secretId, credentialOf(v), policyOf(config, config.secrets.find((s) => s.id === v.secretId)!)),
+          );
           return {
             entries: mergeEnvEntries(values.map((v) => ({ secretId: v.secretId, entries: envOf(runtime, v) }))),
             versions: values.map((v) => v.rotationId).join(','),

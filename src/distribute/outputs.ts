@@ -129,7 +129,6 @@ export class Distributor {
     const secret = this.secret(value.secretId);
     const files = secret?.outputs.filter((o): o is FileOutput => o.type === 'file') ?? [];
     if (!secret || files.length === 0) return;
-    const log = this.options.log.child({ secretId: secret.id, rotationId: value.rotationId });
     let changed = false;
     for (const output of files) {
       const content = renderFileOutput(output, value, this.envEntries(secret, value));

@@ -19,6 +19,7 @@ import type { RotatorConfig, SecretConfig } from '../../config/schema';
 import { loadConfig, resolveConfigPath } from '../../config/load';
 import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
 import { renewalTime } from '../renewal';
+import { credentialOf } from '../rotate';
 import { systemClock, clampDelay } from '../clock';
 import { silentLogger } from '../log';
 import { RotatorError, describeError } from '../errors';
@@ -82,8 +83,7 @@ export const UNSERVABLE_READ_INTERVAL_MS = 1_000;
  * that has passed, `retryMs` later. Pure; exported for tests.
  */
 export function nextRefreshAt(value: VaultValue, secret: SecretConfig, config: RotatorConfig, now: number, maxAgeMs: number, retryMs: number): number {
-  const credential = { issuedAt: Date.parse(value.issuedAt), expiresAt: Date.parse(value.expiresAt), rotationId: value.rotationId };
-  const renewAt = renewalTime(secret.id, credential, policyOf(config, secret));
+  const renewAt = renewalTime(secret.id, credentialOf(value), policyOf(config, secret));
   if (now < renewAt) return Math.min(renewAt, now + maxAgeMs);
   return now + retryMs;
 }
