@@ -17,5 +17,8 @@ cli.main(process.argv).then(
     // A forced stop (second SIGINT/SIGTERM) must not wait for sockets still closing.
     if (code === 130 || code === 143) process.exit(code);
   },
-  (err) => { process.stderr.write(`rotator: ${err && err.message ? err.message : err}\n`); process.exitCode = 1; },
+  (err) => {
+    process.stderr.write(`rotator: ${err && err.message ? err.message : err}\n`);
+    process.exitCode = 1;
+  },
 );

@@ -74,10 +74,7 @@ export function loadConfig(path: string, options: LoadOptions = {}): LoadedConfi
 }
 
 /** {@link loadConfig} without the file system: `file` is the name shown in messages. */
-export function parseConfig(
-  text: string,
-  options: LoadOptions & { file: string; absolute: string },
-): LoadedConfig {
+export function parseConfig(text: string, options: LoadOptions & { file: string; absolute: string }): LoadedConfig {
   const env = options.env ?? process.env;
   const lenient = options.sandbox === true || options.readOnly === true;
   const tree = parseYamlTree(text, env, { sandbox: lenient });
@@ -241,7 +238,13 @@ function validateSecrets(root: unknown, ctx: Context): ProviderSections[] | unde
       if (first === undefined) firstById.set(entry.id, index);
       else {
         const line = positionOf(ctx.tree, ['secrets', first, 'id']).line;
-        ctx.problems.push(problemAt(ctx, [...at, 'id'], `duplicate id '${entry.id}': secrets[${first}] at line ${line} already uses it; ids must be unique`));
+        ctx.problems.push(
+          problemAt(
+            ctx,
+            [...at, 'id'],
+            `duplicate id '${entry.id}': secrets[${first}] at line ${line} already uses it; ids must be unique`,
+          ),
+        );
       }
     }
     const sections = validateProviderSections(entry, at, ctx);
@@ -255,7 +258,11 @@ function validateSecrets(root: unknown, ctx: Context): ProviderSections[] | unde
       else {
         const line = positionOf(ctx.tree, ['secrets', first, 'params']).line;
         ctx.problems.push(
-          problemAt(ctx, [...at, 'params'], `secrets[${first}] at line ${line} already rotates this ${String(entry.provider)} account (${account}); two secrets of one account would delete each other's secrets: keep one`),
+          problemAt(
+            ctx,
+            [...at, 'params'],
+            `secrets[${first}] at line ${line} already rotates this ${String(entry.provider)} account (${account}); two secrets of one account would delete each other's secrets: keep one`,
+          ),
         );
       }
     }
@@ -292,11 +299,20 @@ function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugi
     const names = new Map<string, string>();
     for (const [field, name] of Object.entries(entry.env)) {
       if (fields && !fields.includes(field)) {
-        ctx.problems.push(problemAt(ctx, [...at, 'env', field], `'${plugin.type}' has no credential field '${field}' (it has ${fields.join(', ')})`));
+        ctx.problems.push(
+          problemAt(
+            ctx,
+            [...at, 'env', field],
+            `'${plugin.type}' has no credential field '${field}' (it has ${fields.join(', ')})`,
+          ),
+        );
       }
       if (typeof name !== 'string') continue;
       const first = names.get(name);
-      if (first !== undefined) ctx.problems.push(problemAt(ctx, [...at, 'env', field], `${name} is already the name of '${first}'; each field needs its own variable`));
+      if (first !== undefined)
+        ctx.problems.push(
+          problemAt(ctx, [...at, 'env', field], `${name} is already the name of '${first}'; each field needs its own variable`),
+        );
       names.set(name, field);
     }
   }
@@ -316,12 +332,7 @@ function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugi
  * In sandbox mode, issues caused only by placeholders are not problems: the section is kept
  * with the placeholders unvalidated (see {@link sandboxFallback}).
  */
-function validateSection(
-  schema: z.ZodType,
-  raw: unknown,
-  at: KeyPath,
-  ctx: Context,
-): Record<string, unknown> | undefined {
+function validateSection(schema: z.ZodType, raw: unknown, at: KeyPath, ctx: Context): Record<string, unknown> | undefined {
   const input = raw === undefined || raw === null ? {} : raw;
   if (!isRecord(input)) return undefined; // the file schema reports the wrong type
   const result = schema.safeParse(input, { error: friendlyError });

@@ -169,8 +169,7 @@ export const jitterField = percentField(0, 0.5).meta({
   description: 'Deterministic spread of renewal times, so secrets issued together do not renew together.',
 });
 
-const MODE_HINT =
-  'must be a file mode from 0o000 to 0o777, written 0o600 or "0600" (unquoted 0600 is the decimal 600 in YAML)';
+const MODE_HINT = 'must be a file mode from 0o000 to 0o777, written 0o600 or "0600" (unquoted 0600 is the decimal 600 in YAML)';
 
 /** A file mode: an integer 0..0o777, or an octal string `"600"`, `"0600"`, `"0o600"`. */
 export const modeField = z.union(
@@ -245,7 +244,7 @@ export const awsSecretsManagerVaultSchema = z.strictObject({
   prefix: z
     .string({ error: 'must be a secret-name prefix' })
     .max(256, { error: 'must be at most 256 characters' })
-    .regex(AWS_NAME_CHARS, { error: "may only contain letters, digits and / _ + = . @ - (AWS secret names)" })
+    .regex(AWS_NAME_CHARS, { error: 'may only contain letters, digits and / _ + = . @ - (AWS secret names)' })
     .prefault(DEFAULTS.awsPrefix),
   kmsKeyId: nonEmpty('a KMS key id, ARN or alias (alias/…)').optional(),
   tags: z
@@ -297,13 +296,11 @@ const envMapField = z
   .record(z.string(), z.string({ error: ENV_NAME_HINT }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: ENV_NAME_HINT }), {
     error: 'must be a mapping of credential field to variable name, e.g. { accessKey: AWS_ACCESS_KEY_ID }',
   })
-  .meta({ description: 'Environment variable names for credential fields, overriding the provider\'s names.' });
+  .meta({ description: "Environment variable names for credential fields, overriding the provider's names." });
 
-const secretId = z
-  .string({ error: 'must be a name' })
-  .regex(SECRET_ID_PATTERN, {
-    error: "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  });
+const secretId = z.string({ error: 'must be a name' }).regex(SECRET_ID_PATTERN, {
+  error: "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+});
 
 /** Keys of a secret that are the same whatever its provider. */
 const secretCommonShape = {
@@ -314,8 +311,7 @@ const secretCommonShape = {
   env: envMapField.optional(),
 };
 
-const openSection = (what: string) =>
-  z.record(z.string(), z.unknown(), { error: `must be a mapping of ${what} (key: value)` });
+const openSection = (what: string) => z.record(z.string(), z.unknown(), { error: `must be a mapping of ${what} (key: value)` });
 
 /**
  * A secret as written, provider sections still open: the loader validates `credentials` and
@@ -377,7 +373,10 @@ export function buildConfigSchema(plugins: readonly ProviderPlugin[]) {
       ? secretEntrySchema
       : secrets.length === 1
         ? secrets[0]!
-        : z.discriminatedUnion('provider', secrets as [ReturnType<typeof pluginSecretSchema>, ...ReturnType<typeof pluginSecretSchema>[]]);
+        : z.discriminatedUnion(
+            'provider',
+            secrets as [ReturnType<typeof pluginSecretSchema>, ...ReturnType<typeof pluginSecretSchema>[]],
+          );
   return z.strictObject(configShape(secret));
 }
 

@@ -80,7 +80,12 @@ export function parseYamlTree(
     problems: [],
   };
   if (doc.contents === null) {
-    const problem = { line: 1, column: 1, path: '', message: 'config file is empty: it needs at least `secrets:` (see config/examples/minimal.yaml)' };
+    const problem = {
+      line: 1,
+      column: 1,
+      path: '',
+      message: 'config file is empty: it needs at least `secrets:` (see config/examples/minimal.yaml)',
+    };
     return { value: undefined, positions: walk.positions, strings: walk.strings, problems: [problem] };
   }
   const value = toPlain(doc.contents, [], walk, 0);
@@ -106,7 +111,7 @@ export function parseYamlTree(
  */
 const OPEN = '\uE000';
 const CLOSE = '\uE001';
-const SHIELDABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n,\[\]{}]*)?)\}/g;
+const SHIELDABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n,[\]{}]*)?)\}/g;
 
 function shieldReferences(text: string): string {
   if (text.includes(OPEN) || text.includes(CLOSE)) return text;

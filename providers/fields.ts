@@ -12,9 +12,7 @@ export function show(value: unknown): string {
 /** A strict object's message for unknown keys, listing the allowed ones. */
 export function unknownKeysMessage(allowed: readonly string[]) {
   return (issue: { code?: string; keys?: string[] }) =>
-    issue.code === 'unrecognized_keys'
-      ? `unknown key(s) ${issue.keys?.join(', ')}; allowed: ${allowed.join(', ')}`
-      : undefined;
+    issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys?.join(', ')}; allowed: ${allowed.join(', ')}` : undefined;
 }
 
 /** A required non-empty string, `name` and `what` it is for named in every message. */

@@ -47,5 +47,7 @@ export function previousRevocation(state: SecretState, graceMs: number | undefin
   if (previous.providerRef === current.providerRef) return { action: 'none', why: 'the previous secret is the current one' };
   const at = Date.parse(current.issuedAt) + graceMs;
   if (!Number.isFinite(at)) return { action: 'revoke', providerRef: previous.providerRef };
-  return at <= now ? { action: 'revoke', providerRef: previous.providerRef } : { action: 'wait', at, providerRef: previous.providerRef };
+  return at <= now
+    ? { action: 'revoke', providerRef: previous.providerRef }
+    : { action: 'wait', at, providerRef: previous.providerRef };
 }

@@ -66,9 +66,7 @@ export function renewalTime(secretId: string, current: CurrentCredential, policy
 
 export type RenewalReason = 'missing' | 'pending' | 'due' | 'emergency' | 'expired';
 
-export type RenewalDecision =
-  | { rotate: true; reason: RenewalReason }
-  | { rotate: false; at: number };
+export type RenewalDecision = { rotate: true; reason: RenewalReason } | { rotate: false; at: number };
 
 /**
  * Whether to rotate now, and if not, when. `pending`: a pending version left by a crashed run

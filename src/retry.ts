@@ -16,12 +16,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDe
  * blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base × 2^(attempt-1))],
  * but never below a server's Retry-After. `random` is injected so tests are deterministic.
  */
-export function retryDelayMs(
-  policy: RetryPolicy,
-  attempt: number,
-  random: () => number,
-  retryAfterMs?: number,
-): number {
+export function retryDelayMs(policy: RetryPolicy, attempt: number, random: () => number, retryAfterMs?: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.floor(random() * ceiling);
   return Math.max(jittered, retryAfterMs ?? 0);

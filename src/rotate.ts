@@ -236,7 +236,8 @@ class Rotation {
     if (!provider.revoke) return { action: 'none' as const };
     const decision = previousRevocation(state, provider.revokePreviousAfterMs, this.deps.clock.now());
     // Already revoked by this process: nothing left to do.
-    if (decision.action === 'revoke' && this.target.revokedPrevious?.has(decision.providerRef)) return { action: 'none' as const };
+    if (decision.action === 'revoke' && this.target.revokedPrevious?.has(decision.providerRef))
+      return { action: 'none' as const };
     return decision;
   }
 
@@ -263,7 +264,11 @@ class Rotation {
       base.plan = `would delete what the interrupted rotation ${intent.rotationId} left at the provider; then `;
     }
     if (state.pending) {
-      return { ...base, reason, plan: `${base.plan ?? ''}would resume the interrupted rotation ${state.pending.versionId} (verify, promote)` };
+      return {
+        ...base,
+        reason,
+        plan: `${base.plan ?? ''}would resume the interrupted rotation ${state.pending.versionId} (verify, promote)`,
+      };
     }
     return { ...base, reason, plan: `${base.plan ?? ''}would issue a new ${this.target.provider.type} credential (${reason})` };
   }
@@ -386,9 +391,7 @@ class Rotation {
     if (!provider.list) return undefined;
     const needed = provider.limits.maxLiveSecrets !== undefined || this.canRecordIntent();
     if (!needed) return undefined;
-    const live = await this.retrying('list provider secrets', this.retry.provider, () =>
-      provider.list!(this.ctx('make-room')),
-    );
+    const live = await this.retrying('list provider secrets', this.retry.provider, () => provider.list!(this.ctx('make-room')));
     const decision = chooseSlotToFree(
       live,
       provider.limits.maxLiveSecrets,
@@ -401,9 +404,13 @@ class Rotation {
     );
     if (decision.action === 'none') return live;
     if (decision.action === 'blocked' || !provider.revoke) {
-      throw new RotatorError('PROVIDER_REJECTED', `cannot issue: ${decision.action === 'blocked' ? decision.why : 'no slot free and the provider cannot delete'}`, {
-        plugin: provider.type,
-      });
+      throw new RotatorError(
+        'PROVIDER_REJECTED',
+        `cannot issue: ${decision.action === 'blocked' ? decision.why : 'no slot free and the provider cannot delete'}`,
+        {
+          plugin: provider.type,
+        },
+      );
     }
     this.log.info({ providerRef: decision.providerRef, why: decision.why }, 'making room at the provider');
     await this.retrying('revoke to make room', this.retry.provider, () =>
@@ -457,8 +464,10 @@ class Rotation {
       }
     }
     if (mode === 'clear') {
-      await this.retrying('vault write (clear intent)', this.retry.vaultWrite, () =>
-        this.deps.vault.clearIntent?.(secretId, intent.rotationId) ?? Promise.resolve(),
+      await this.retrying(
+        'vault write (clear intent)',
+        this.retry.vaultWrite,
+        () => this.deps.vault.clearIntent?.(secretId, intent.rotationId) ?? Promise.resolve(),
       );
     }
     return deleted;
@@ -531,7 +540,10 @@ class Rotation {
         await this.deps.onPromoted(value);
       } catch (err) {
         result.distributionError = describeError(err);
-        this.log.error({ rotationId, error: result.distributionError }, 'distribution failed; the vault keeps the new credential');
+        this.log.error(
+          { rotationId, error: result.distributionError },
+          'distribution failed; the vault keeps the new credential',
+        );
       }
     }
     const promoted: SecretState = { current: { versionId: rotationId, value, stages: ['current'], createdAt: value.issuedAt } };
@@ -565,7 +577,10 @@ class Rotation {
   private async compensate(value: VaultValue): Promise<{ ok: boolean; fate: string }> {
     const { provider } = this.target;
     if (!provider.revoke) {
-      return { ok: true, fate: `the issued credential cannot be revoked at ${provider.type}; it expires on its own at ${value.expiresAt}` };
+      return {
+        ok: true,
+        fate: `the issued credential cannot be revoked at ${provider.type}; it expires on its own at ${value.expiresAt}`,
+      };
     }
     const signal = AbortSignal.timeout(CLEANUP_BUDGET_MS);
     try {
@@ -579,7 +594,10 @@ class Rotation {
       return { ok: true, fate: 'the issued credential was revoked at the provider' };
     } catch (err) {
       this.log.error({ providerRef: value.providerRef, error: describeError(err) }, 'revocation failed');
-      return { ok: false, fate: `revoking the issued credential ${value.providerRef} failed (${describeError(err)}); delete it at the provider` };
+      return {
+        ok: false,
+        fate: `revoking the issued credential ${value.providerRef} failed (${describeError(err)}); delete it at the provider`,
+      };
     }
   }
 

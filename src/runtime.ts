@@ -61,7 +61,12 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
-    const created: RotationTarget = { secretId: secret.id, provider, policy: policyOf(config, secret), revokedPrevious: new Set() };
+    const created: RotationTarget = {
+      secretId: secret.id,
+      provider,
+      policy: policyOf(config, secret),
+      revokedPrevious: new Set(),
+    };
     targets.set(secretId, created);
     return created;
   };

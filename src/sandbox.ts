@@ -70,9 +70,15 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
       const plugin = plugins.find((p) => p.type === secret.provider);
       const emulator = started.get(secret.provider);
       if (!plugin?.sandbox || !emulator) {
-        throw new RotatorError('CONFIG', `secret '${secret.id}': provider '${secret.provider}' has no emulator, so it cannot run in the sandbox`);
+        throw new RotatorError(
+          'CONFIG',
+          `secret '${secret.id}': provider '${secret.provider}' has no emulator, so it cannot run in the sandbox`,
+        );
       }
-      const rewritten = plugin.sandbox.rewrite({ id: secret.id, credentials: secret.credentials, params: secret.params }, emulator);
+      const rewritten = plugin.sandbox.rewrite(
+        { id: secret.id, credentials: secret.credentials, params: secret.params },
+        emulator,
+      );
       return { ...secret, credentials: rewritten.credentials, params: rewritten.params };
     });
     if (options.fresh) await rm(dirname(vaultPath), { recursive: true, force: true });

@@ -10,13 +10,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock, Logger } from './types';
 import { rotateSecret, currentCredentialOf, type RotationDeps, type RotationResult, type RotationTarget } from './rotate';
-import {
-  decideRenewal,
-  nextAttemptAfterFailure,
-  DEFAULT_BACKOFF,
-  type BackoffPolicy,
-  type CurrentCredential,
-} from './renewal';
+import { decideRenewal, nextAttemptAfterFailure, DEFAULT_BACKOFF, type BackoffPolicy, type CurrentCredential } from './renewal';
 import { createLimiter } from './limit';
 import { intentReachedVault, previousRevocation } from './cleanup';
 import { describeError, RotatorError } from './errors';
@@ -247,9 +241,7 @@ export class Scheduler {
     const decision = decideRenewal(clock.now(), entry.secretId, entry.current, target.policy);
     // A credential that is due the moment it is issued (its lifetime is shorter than the
     // renewal window) must not spin: wait at least the minimum back-off.
-    entry.nextAttemptAt = decision.rotate
-      ? clock.now() + (this.options.backoff ?? DEFAULT_BACKOFF).minMs
-      : decision.at;
+    entry.nextAttemptAt = decision.rotate ? clock.now() + (this.options.backoff ?? DEFAULT_BACKOFF).minMs : decision.at;
     // Revoking the previous credential after its grace period is done by the same run (it
     // returns not-due), so wake up for it too.
     if (result.previousRevokeAt) {

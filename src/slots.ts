@@ -11,9 +11,7 @@ export interface KnownRefs {
 }
 
 export type SlotDecision =
-  | { action: 'none' }
-  | { action: 'delete'; providerRef: string; why: string }
-  | { action: 'blocked'; why: string };
+  { action: 'none' } | { action: 'delete'; providerRef: string; why: string } | { action: 'blocked'; why: string };
 
 /**
  * Chooses which provider secret to delete so one more can be issued, given the live secrets

@@ -52,9 +52,16 @@ export class McmApi {
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
     let res: { status: number; headers: Headers; text: string };
     try {
-      res = this.auth.kind === 'digest'
-        ? await this.auth.pool.request({ method: call.method, url, headers, ...(body === undefined ? {} : { body }), ...(call.signal ? { signal: call.signal } : {}) })
-        : await this.bearer(call, url, headers, body);
+      res =
+        this.auth.kind === 'digest'
+          ? await this.auth.pool.request({
+              method: call.method,
+              url,
+              headers,
+              ...(body === undefined ? {} : { body }),
+              ...(call.signal ? { signal: call.signal } : {}),
+            })
+          : await this.bearer(call, url, headers, body);
     } catch (err) {
       if (err instanceof RotatorError) throw err;
       if (err instanceof DigestChallengeError) {

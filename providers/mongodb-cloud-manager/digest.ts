@@ -68,7 +68,10 @@ export function parseChallenge(header: string | null | undefined): DigestChallen
   }
   const nonce = params.nonce;
   if (!nonce) return undefined;
-  const qopList = (params.qop ?? params.op ?? '').split(',').map((q) => q.trim().toLowerCase()).filter(Boolean);
+  const qopList = (params.qop ?? params.op ?? '')
+    .split(',')
+    .map((q) => q.trim().toLowerCase())
+    .filter(Boolean);
   return {
     realm: params.realm ?? '',
     nonce,
@@ -92,8 +95,10 @@ export interface DigestChallenge {
 export function normalizeChallenge(header: string | null | undefined): string {
   const c = parseChallenge(header);
   if (!c) return '';
-  if (c.algorithm !== 'MD5') throw new DigestChallengeError(`the server asked for Digest algorithm ${c.algorithm}; only MD5 is supported`);
-  if (c.qop !== undefined && c.qop !== 'auth') throw new DigestChallengeError(`the server asked for Digest qop=${c.qop}; only auth is supported`);
+  if (c.algorithm !== 'MD5')
+    throw new DigestChallengeError(`the server asked for Digest algorithm ${c.algorithm}; only MD5 is supported`);
+  if (c.qop !== undefined && c.qop !== 'auth')
+    throw new DigestChallengeError(`the server asked for Digest qop=${c.qop}; only auth is supported`);
   const parts = [`realm="${c.realm}"`, `nonce="${c.nonce}"`];
   if (c.qop) parts.push(`qop="${c.qop}"`);
   if (c.opaque !== undefined) parts.push(`opaque="${c.opaque}"`);

@@ -42,13 +42,7 @@ export interface McmServiceAccountSeed {
 }
 
 export type McmOp =
-  | 'listServiceAccounts'
-  | 'getServiceAccount'
-  | 'createSecret'
-  | 'deleteSecret'
-  | 'token'
-  | 'revoke'
-  | 'unknown';
+  'listServiceAccounts' | 'getServiceAccount' | 'createSecret' | 'deleteSecret' | 'token' | 'revoke' | 'unknown';
 
 export interface McmFault {
   /** Only this operation; every operation when absent. */
@@ -278,7 +272,13 @@ class McmServer {
       method,
       path,
       op: route.op,
-      auth: /^Digest /i.test(authHeader) ? 'digest' : /^Bearer /i.test(authHeader) ? 'bearer' : /^Basic /i.test(authHeader) ? 'basic' : 'none',
+      auth: /^Digest /i.test(authHeader)
+        ? 'digest'
+        : /^Bearer /i.test(authHeader)
+          ? 'bearer'
+          : /^Basic /i.test(authHeader)
+            ? 'basic'
+            : 'none',
       status: 0,
     };
     this.requests.push(record);
@@ -299,13 +299,21 @@ class McmServer {
         return;
       }
     } catch (err) {
-      reply = err instanceof Fail ? err.reply : apiError(500, 'UNEXPECTED_ERROR', `emulator bug: ${String(err)}`, 'Internal Server Error').reply;
+      reply =
+        err instanceof Fail
+          ? err.reply
+          : apiError(500, 'UNEXPECTED_ERROR', `emulator bug: ${String(err)}`, 'Internal Server Error').reply;
     }
     record.status = reply.status;
     this.send(res, reply, path.startsWith('/api/atlas/v2'));
     if (route.op === 'createSecret' && reply.status === 201 && this.options.onSecretCreated) {
       const created = reply.body as { id: string };
-      res.once('finish', () => this.options.onSecretCreated?.({ clientId: path.split('/')[path.split('/').indexOf('serviceAccounts') + 1] ?? '', id: created.id }));
+      res.once('finish', () =>
+        this.options.onSecretCreated?.({
+          clientId: path.split('/')[path.split('/').indexOf('serviceAccounts') + 1] ?? '',
+          id: created.id,
+        }),
+      );
     }
   }
 
@@ -326,19 +334,36 @@ class McmServer {
     if (fault.html) {
       return new Fail({
         status,
-        raw: { type: 'text/html; charset=utf-8', text: `<html><head><title>${status}</title></head><body><h1>Error ${status}</h1>\n<p>proxy says no</p></body></html>` },
+        raw: {
+          type: 'text/html; charset=utf-8',
+          text: `<html><head><title>${status}</title></head><body><h1>Error ${status}</h1>\n<p>proxy says no</p></body></html>`,
+        },
         ...(headers ? { headers } : {}),
       });
     }
-    const f = apiError(status, status === 429 ? 'RATE_LIMITED' : 'SERVICE_UNAVAILABLE', 'injected fault', status === 429 ? 'Too Many Requests' : 'Service Unavailable');
+    const f = apiError(
+      status,
+      status === 429 ? 'RATE_LIMITED' : 'SERVICE_UNAVAILABLE',
+      'injected fault',
+      status === 429 ? 'Too Many Requests' : 'Service Unavailable',
+    );
     return new Fail({ ...f.reply, ...(headers ? { headers } : {}) });
   }
 
   private route(method: string, path: string): { op: McmOp; run: (req: IncomingMessage, url: string, body: string) => Reply } {
     if (method === 'POST' && path === '/api/oauth/token') return { op: 'token', run: (req, _u, body) => this.token(req, body) };
-    if (method === 'POST' && path === '/api/oauth/revoke') return { op: 'revoke', run: (req, _u, body) => this.revokeToken(req, body) };
-    const m = /^\/api\/(public\/v1\.0|atlas\/v2)\/(orgs|groups)\/([^/]+)\/serviceAccounts(?:\/([^/]+)(?:\/secrets(?:\/([^/]*))?)?)?\/?$/.exec(path);
-    const notFound = { op: 'unknown' as const, run: (): Reply => { throw apiError(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${path}.`, 'Not Found'); } };
+    if (method === 'POST' && path === '/api/oauth/revoke')
+      return { op: 'revoke', run: (req, _u, body) => this.revokeToken(req, body) };
+    const m =
+      /^\/api\/(public\/v1\.0|atlas\/v2)\/(orgs|groups)\/([^/]+)\/serviceAccounts(?:\/([^/]+)(?:\/secrets(?:\/([^/]*))?)?)?\/?$/.exec(
+        path,
+      );
+    const notFound = {
+      op: 'unknown' as const,
+      run: (): Reply => {
+        throw apiError(404, 'RESOURCE_NOT_FOUND', `Cannot find resource ${path}.`, 'Not Found');
+      },
+    };
     if (!m) return notFound;
     const [, version, scopeKind, scopeId, clientId, secretId] = m;
     const v2 = version === 'atlas/v2';
@@ -347,7 +372,12 @@ class McmServer {
     const guard = (req: IncomingMessage, url: string) => {
       const principal = this.authenticate(req, url);
       if (v2 && !(req.headers.accept ?? '').includes(ATLAS_V2_ACCEPT)) {
-        throw apiError(406, 'INVALID_VERSION_DATE', `The Accept header must name a supported version, e.g. ${ATLAS_V2_ACCEPT}.`, 'Not Acceptable');
+        throw apiError(
+          406,
+          'INVALID_VERSION_DATE',
+          `The Accept header must name a supported version, e.g. ${ATLAS_V2_ACCEPT}.`,
+          'Not Acceptable',
+        );
       }
       return principal;
     };
@@ -355,13 +385,22 @@ class McmServer {
       return { op: 'listServiceAccounts', run: (req, url) => this.list(guard(req, url), scope) };
     }
     if (clientId && !hasSecrets && method === 'GET') {
-      return { op: 'getServiceAccount', run: (req, url) => ({ status: 200, body: this.view(this.account(guard(req, url), scope, clientId)) }) };
+      return {
+        op: 'getServiceAccount',
+        run: (req, url) => ({ status: 200, body: this.view(this.account(guard(req, url), scope, clientId)) }),
+      };
     }
     if (clientId && hasSecrets && !secretId && method === 'POST') {
-      return { op: 'createSecret', run: (req, url, body) => this.createSecret(this.account(guard(req, url), scope, clientId), body, v2) };
+      return {
+        op: 'createSecret',
+        run: (req, url, body) => this.createSecret(this.account(guard(req, url), scope, clientId), body, v2),
+      };
     }
     if (clientId && secretId && method === 'DELETE') {
-      return { op: 'deleteSecret', run: (req, url) => this.deleteSecret(this.account(guard(req, url), scope, clientId), secretId) };
+      return {
+        op: 'deleteSecret',
+        run: (req, url) => this.deleteSecret(this.account(guard(req, url), scope, clientId), secretId),
+      };
     }
     return notFound;
   }
@@ -377,7 +416,9 @@ class McmServer {
     const f = apiError(401, 'UNAUTHORIZED', 'You are not authorized for this resource.', 'Unauthorized');
     return new Fail({
       ...f.reply,
-      headers: { 'WWW-Authenticate': `Digest realm="${REALM}", domain="", nonce="${nonce}", algorithm=MD5, ${qop}="auth", stale=${stale}` },
+      headers: {
+        'WWW-Authenticate': `Digest realm="${REALM}", domain="", nonce="${nonce}", algorithm=MD5, ${qop}="auth", stale=${stale}`,
+      },
     });
   }
 
@@ -385,7 +426,8 @@ class McmServer {
     const header = req.headers.authorization ?? '';
     if (/^Bearer /i.test(header)) {
       const record = this.tokens.get(header.slice(7).trim());
-      if (!record || !this.tokenLive(record)) throw apiError(401, 'UNAUTHORIZED', 'Invalid or expired access token.', 'Unauthorized');
+      if (!record || !this.tokenLive(record))
+        throw apiError(401, 'UNAUTHORIZED', 'Invalid or expired access token.', 'Unauthorized');
       return { kind: 'account', account: this.accounts.get(record.clientId)! };
     }
     const p = digestParams(header);
@@ -421,7 +463,12 @@ class McmServer {
     const account = this.accounts.get(clientId);
     const inScope = account && (scope.kind === 'orgs' ? account.orgId === scope.id : account.projectIds.has(scope.id));
     if (!account || !inScope) {
-      throw apiError(404, 'SERVICE_ACCOUNT_NOT_FOUND', `Service account ${clientId} not found in ${scope.kind === 'orgs' ? 'organization' : 'project'} ${scope.id}.`, 'Not Found');
+      throw apiError(
+        404,
+        'SERVICE_ACCOUNT_NOT_FOUND',
+        `Service account ${clientId} not found in ${scope.kind === 'orgs' ? 'organization' : 'project'} ${scope.id}.`,
+        'Not Found',
+      );
     }
     if (principal.kind === 'account' && principal.account.orgId !== account.orgId) {
       throw apiError(401, 'UNAUTHORIZED', 'You are not authorized for this resource.', 'Unauthorized');
@@ -466,7 +513,9 @@ class McmServer {
     const hours = body.secretExpiresAfterHours;
     const max = v2 ? MAX_HOURS_ATLAS : MAX_HOURS_CLOUD_MANAGER;
     if (typeof hours !== 'number' || !Number.isInteger(hours) || hours < MIN_HOURS || hours > max) {
-      throw apiError(400, 'VALIDATION_ERROR', `secretExpiresAfterHours must be between ${MIN_HOURS} and ${max}.`, 'Bad Request', ['secretExpiresAfterHours']);
+      throw apiError(400, 'VALIDATION_ERROR', `secretExpiresAfterHours must be between ${MIN_HOURS} and ${max}.`, 'Bad Request', [
+        'secretExpiresAfterHours',
+      ]);
     }
     if (account.secrets.length >= MAX_SECRETS) {
       throw apiError(
@@ -479,17 +528,33 @@ class McmServer {
     }
     const now = this.clock.now();
     for (const s of account.secrets) s.expiresAtMs = Math.min(s.expiresAtMs, now + 7 * DAY_MS);
-    const secret: SecretRecord = { id: hex(12), value: `mdb_sa_sk_${hex(20)}`, createdAtMs: now, expiresAtMs: now + hours * 3_600_000 };
+    const secret: SecretRecord = {
+      id: hex(12),
+      value: `mdb_sa_sk_${hex(20)}`,
+      createdAtMs: now,
+      expiresAtMs: now + hours * 3_600_000,
+    };
     account.secrets.push(secret);
     return {
       status: 201,
-      body: { id: secret.id, secret: secret.value, createdAt: new Date(now).toISOString(), expiresAt: new Date(secret.expiresAtMs).toISOString() },
+      body: {
+        id: secret.id,
+        secret: secret.value,
+        createdAt: new Date(now).toISOString(),
+        expiresAt: new Date(secret.expiresAtMs).toISOString(),
+      },
     };
   }
 
   private deleteSecret(account: Account, secretId: string): Reply {
     const i = account.secrets.findIndex((s) => s.id === secretId);
-    if (i < 0) throw apiError(404, 'SERVICE_ACCOUNT_SECRET_NOT_FOUND', `Secret ${secretId} not found for service account ${account.clientId}.`, 'Not Found');
+    if (i < 0)
+      throw apiError(
+        404,
+        'SERVICE_ACCOUNT_SECRET_NOT_FOUND',
+        `Secret ${secretId} not found for service account ${account.clientId}.`,
+        'Not Found',
+      );
     account.secrets.splice(i, 1);
     for (const [token, t] of this.tokens) if (t.secretId === secretId) this.tokens.delete(token);
     return { status: 204 };
@@ -538,7 +603,8 @@ class McmServer {
     this.tokenRequests.set(key, recent);
     const form = new URLSearchParams(body);
     const { account, secret } = this.client(req);
-    if (form.get('grant_type') !== 'client_credentials') throw oauthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials.');
+    if (form.get('grant_type') !== 'client_credentials')
+      throw oauthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials.');
     if (this.activeTokenCount(account.clientId) >= MAX_ACTIVE_TOKENS) {
       throw oauthError(403, 'access_denied', 'The service account has reached the maximum number of active tokens.');
     }
@@ -572,7 +638,6 @@ class McmServer {
     res.end(JSON.stringify(reply.body));
   }
 }
-
 
 /** Starts the emulator on 127.0.0.1. `close()` also destroys open (keep-alive) connections. */
 export async function startMcmEmulator(options: McmEmulatorOptions = {}): Promise<McmEmulator> {

@@ -44,6 +44,8 @@ export function parseApiError(text: string): ApiErrorBody | undefined {
 export function quote(text: string, max: number): string {
   const line = secrets
     .scrub(text)
+    // Control characters in a quoted body would break the log line: they are what we remove.
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
@@ -102,10 +104,18 @@ function classify(status: number, auth: AuthDescription): { code: ErrorCode; ret
     return { code: 'PROVIDER_REJECTED', retryable: false, advice: 'Not found: check orgId, projectId and clientId.' };
   }
   if (status === 406) {
-    return { code: 'PROVIDER_REJECTED', retryable: false, advice: 'The API version was not accepted: check api (cloud-manager or atlas-v2) and baseUrl.' };
+    return {
+      code: 'PROVIDER_REJECTED',
+      retryable: false,
+      advice: 'The API version was not accepted: check api (cloud-manager or atlas-v2) and baseUrl.',
+    };
   }
   if (status >= 400) {
-    return { code: 'PROVIDER_REJECTED', retryable: false, advice: 'The request was refused: check params (secretExpiresAfterHours, ids).' };
+    return {
+      code: 'PROVIDER_REJECTED',
+      retryable: false,
+      advice: 'The request was refused: check params (secretExpiresAfterHours, ids).',
+    };
   }
   return { code: 'PROVIDER_UNAVAILABLE', retryable: false, advice: 'This is not an answer of the MongoDB API: check baseUrl.' };
 }

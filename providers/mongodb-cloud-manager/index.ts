@@ -74,9 +74,13 @@ const accountSchema = z.object({
 function isoOrThrow(value: string, field: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
-    throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB answered an unreadable ${field} (${JSON.stringify(value.slice(0, 40))})`, {
-      plugin: PLUGIN,
-    });
+    throw new RotatorError(
+      'PROVIDER_UNAVAILABLE',
+      `MongoDB answered an unreadable ${field} (${JSON.stringify(value.slice(0, 40))})`,
+      {
+        plugin: PLUGIN,
+      },
+    );
   }
   return new Date(ms).toISOString();
 }
@@ -189,13 +193,22 @@ class MongoProvider implements Provider {
       expiresAt: isoOrThrow(parsed.data.expiresAt, 'expiresAt'),
       providerRef: parsed.data.id,
     };
-    ctx.log.info({ clientId: this.params.clientId, providerRef: issued.providerRef, expiresAt: issued.expiresAt }, 'created MongoDB service account secret');
+    ctx.log.info(
+      { clientId: this.params.clientId, providerRef: issued.providerRef, expiresAt: issued.expiresAt },
+      'created MongoDB service account secret',
+    );
     return issued;
   }
 
   async list(ctx: ProviderContext): Promise<ProviderSecretInfo[]> {
     const action = `read service account ${this.params.clientId}`;
-    const res = await this.api(ctx).call({ method: 'GET', path: this.accountPath, ...(ctx.signal ? { signal: ctx.signal } : {}), log: ctx.log, action });
+    const res = await this.api(ctx).call({
+      method: 'GET',
+      path: this.accountPath,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      log: ctx.log,
+      action,
+    });
     const parsed = accountSchema.safeParse(res.data);
     if (!parsed.success) throw malformed(action, 'secrets');
     // Self-rotation before the vault holds a secret: the token comes from the bootstrap secret,
@@ -212,7 +225,9 @@ class MongoProvider implements Provider {
 
   async revoke(providerRef: string, ctx: ProviderContext): Promise<void> {
     if (!SECRET_ID.test(providerRef)) {
-      throw new RotatorError('PROVIDER_REJECTED', `not a MongoDB secret id: ${JSON.stringify(providerRef.slice(0, 40))}`, { plugin: PLUGIN });
+      throw new RotatorError('PROVIDER_REJECTED', `not a MongoDB secret id: ${JSON.stringify(providerRef.slice(0, 40))}`, {
+        plugin: PLUGIN,
+      });
     }
     try {
       await this.api(ctx).call({
@@ -242,7 +257,9 @@ class MongoProvider implements Provider {
     const clientId = value.credentials.clientId;
     const clientSecret = value.credentials.clientSecret;
     if (!clientId || !clientSecret) {
-      throw new RotatorError('VERIFY_FAILED', `secret ${value.secretId} has no clientId/clientSecret to verify`, { plugin: PLUGIN });
+      throw new RotatorError('VERIFY_FAILED', `secret ${value.secretId} has no clientId/clientSecret to verify`, {
+        plugin: PLUGIN,
+      });
     }
     const client = { ...this.tokenClient(clientSecret), clientId };
     await tokenLimiter.acquire(client.tokenUrl, clientId, ctx.clock, ctx.signal, ctx.log);
@@ -251,10 +268,14 @@ class MongoProvider implements Provider {
       token = (await mintToken(client, ctx.signal)).accessToken;
     } catch (err) {
       if (!(err instanceof TokenRefused)) throw err;
-      throw new RotatorError('VERIFY_FAILED', `MongoDB refused a token for the new secret ${value.providerRef} (${err.message})`, {
-        plugin: PLUGIN,
-        details: { status: err.status, providerRef: value.providerRef },
-      });
+      throw new RotatorError(
+        'VERIFY_FAILED',
+        `MongoDB refused a token for the new secret ${value.providerRef} (${err.message})`,
+        {
+          plugin: PLUGIN,
+          details: { status: err.status, providerRef: value.providerRef },
+        },
+      );
     }
     try {
       // Revocation runs even during shutdown: a token left behind counts against the 100 limit.
@@ -300,7 +321,9 @@ function isSandboxHandle(handle: EmulatorHandle): handle is McmSandboxHandle {
  */
 function rewrite(spec: ProviderSpec<McmCredentials, McmParams>, handle: EmulatorHandle): ProviderSpec<McmCredentials, McmParams> {
   if (!isSandboxHandle(handle)) {
-    throw new RotatorError('INTERNAL', `${PLUGIN} sandbox rewrite needs the handle returned by its sandbox.start`, { plugin: PLUGIN });
+    throw new RotatorError('INTERNAL', `${PLUGIN} sandbox rewrite needs the handle returned by its sandbox.start`, {
+      plugin: PLUGIN,
+    });
   }
   const { baseUrl: _base, tokenUrl: _token, ...params } = spec.params;
   handle.emulator.ensureServiceAccount({
@@ -330,7 +353,8 @@ export const mongodbCloudManager: ProviderPlugin<McmCredentials, McmParams> = {
   paramsSchema,
   create,
   // Service account ids are unique per MongoDB installation (its origin).
-  accountOf: (params) => `${new URL(params.baseUrl ?? (params.api === 'atlas-v2' ? ATLAS_V2_BASE_URL : CLOUD_MANAGER_BASE_URL)).origin} ${params.clientId}`,
+  accountOf: (params) =>
+    `${new URL(params.baseUrl ?? (params.api === 'atlas-v2' ? ATLAS_V2_BASE_URL : CLOUD_MANAGER_BASE_URL)).origin} ${params.clientId}`,
   // What the Atlas CLI reads for a service account:
   // https://www.mongodb.com/docs/atlas/cli/current/atlas-cli-env-variables/
   envNames: { clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' },

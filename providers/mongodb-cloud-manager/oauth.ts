@@ -18,7 +18,12 @@ export const TOKENS_PER_WINDOW = 10;
  * How long until one more token request fits in the sliding window, given the times of the
  * recent ones (pure; table-tested). 0 when it fits now.
  */
-export function tokenSlotDelayMs(recent: readonly number[], now: number, max = TOKENS_PER_WINDOW, windowMs = TOKEN_WINDOW_MS): number {
+export function tokenSlotDelayMs(
+  recent: readonly number[],
+  now: number,
+  max = TOKENS_PER_WINDOW,
+  windowMs = TOKEN_WINDOW_MS,
+): number {
   const inWindow = recent.filter((t) => t > now - windowMs).sort((a, b) => a - b);
   if (inWindow.length < max) return 0;
   // The (length - max + 1)-th oldest must leave the window before one more fits.
@@ -103,7 +108,13 @@ function basic(c: TokenClient): string {
 
 const TIMEOUT_MS = 15_000;
 
-async function post(url: string, c: TokenClient, form: string, signal: AbortSignal | undefined, action: string): Promise<Response> {
+async function post(
+  url: string,
+  c: TokenClient,
+  form: string,
+  signal: AbortSignal | undefined,
+  action: string,
+): Promise<Response> {
   const timeout = AbortSignal.timeout(TIMEOUT_MS);
   try {
     return await fetch(url, {
@@ -149,10 +160,14 @@ export async function mintToken(c: TokenClient, signal?: AbortSignal): Promise<M
     }
     const token = body.access_token;
     if (typeof token !== 'string' || token === '') {
-      throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB ${action}: HTTP 200 without an access_token (${describeBody(res, text)})`, {
-        plugin: PLUGIN,
-        retryable: false,
-      });
+      throw new RotatorError(
+        'PROVIDER_UNAVAILABLE',
+        `MongoDB ${action}: HTTP 200 without an access_token (${describeBody(res, text)})`,
+        {
+          plugin: PLUGIN,
+          retryable: false,
+        },
+      );
     }
     secrets.add(token);
     return { accessToken: token, expiresInSec: typeof body.expires_in === 'number' ? body.expires_in : 3600 };

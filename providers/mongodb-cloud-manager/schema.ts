@@ -29,7 +29,6 @@ export const CLIENT_ID_PATTERN = /^mdb_sa_id_[0-9a-f]{24}$/;
 
 export type MongoApi = 'cloud-manager' | 'atlas-v2';
 
-
 const CREDENTIAL_KEYS = ['publicKey', 'privateKey', 'clientSecret'] as const;
 
 /**
@@ -81,7 +80,10 @@ const secretExpiresAfterHours = z.preprocess(
 
 function httpUrl(name: string, example: string) {
   return z
-    .url({ protocol: /^https?$/, error: (issue) => `${name} must be an http(s) URL such as ${example} (got ${show(issue.input)})` })
+    .url({
+      protocol: /^https?$/,
+      error: (issue) => `${name} must be an http(s) URL such as ${example} (got ${show(issue.input)})`,
+    })
     .overwrite((url) => url.replace(/\/+$/, ''));
 }
 
@@ -93,16 +95,16 @@ export function parseRevokePreviousAfter(text: string): number | undefined {
   return ms;
 }
 
-const revokePreviousAfter = z.string({ error: `revokePreviousAfter must be a duration (${DURATION_HINT}) or never` }).superRefine(
-  (text, ctx) => {
+const revokePreviousAfter = z
+  .string({ error: `revokePreviousAfter must be a duration (${DURATION_HINT}) or never` })
+  .superRefine((text, ctx) => {
     try {
       parseRevokePreviousAfter(text);
     } catch (err) {
       const why = err instanceof FormatError ? err.message : String(err);
       ctx.addIssue({ code: 'custom', message: `revokePreviousAfter ${why}; or never` });
     }
-  },
-);
+  });
 
 const PARAM_KEYS = [
   'orgId',

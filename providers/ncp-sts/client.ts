@@ -244,7 +244,7 @@ function classify(status: number): StatusClass {
       code: 'PROVIDER_AUTH',
       retryable: false,
       advice:
-        'Check that NCP_ACCESS_KEY/NCP_SECRET_KEY (the secret\'s credentials) are an active sub-account key ' +
+        "Check that NCP_ACCESS_KEY/NCP_SECRET_KEY (the secret's credentials) are an active sub-account key " +
         'with STS permission; with MFA, check serialNumber and totpSeed/tokenCode.',
     };
   }
@@ -310,10 +310,7 @@ function statusError(
         .filter(Boolean)
         .join(' ')
     : `non-JSON body (content-type ${contentType(res)})`;
-  const message = [
-    `NCP STS ${action} failed: HTTP ${res.status}, ${said}${traceSuffix(traceId)}.`,
-    advice,
-  ].join(' ');
+  const message = [`NCP STS ${action} failed: HTTP ${res.status}, ${said}${traceSuffix(traceId)}.`, advice].join(' ');
   return new RotatorError(cls.code, message, {
     plugin: PLUGIN,
     retryable: cls.retryable,

@@ -183,7 +183,9 @@ class NcpStsServer {
   }
 
   issuedKeys(): IssuedKeyInfo[] {
-    return [...this.issued.values()].map(({ secret: _secret, createdAtMs: _from, expiresAtMs: _to, useMfa: _mfa, ...info }) => info);
+    return [...this.issued.values()].map(
+      ({ secret: _secret, createdAtMs: _from, expiresAtMs: _to, useMfa: _mfa, ...info }) => info,
+    );
   }
 
   lookupSecret(accessKey: string): string | undefined {
@@ -323,7 +325,10 @@ class NcpStsServer {
   private durationOf(body: Record<string, unknown>): number {
     const value = body.durationSec ?? DEFAULT_DURATION_SEC;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_DURATION_SEC || value > MAX_DURATION_SEC) {
-      throw stsError(400, `durationSec ${JSON.stringify(value)} is invalid. valid range: ${MIN_DURATION_SEC} - ${MAX_DURATION_SEC}`);
+      throw stsError(
+        400,
+        `durationSec ${JSON.stringify(value)} is invalid. valid range: ${MIN_DURATION_SEC} - ${MAX_DURATION_SEC}`,
+      );
     }
     return value;
   }
@@ -379,7 +384,11 @@ class NcpStsServer {
     const { account, sts } = caller;
     const body = sts?.roleNrn
       ? { id: sts.roleNrn, loginAlias: account.loginAlias, userType: 'Role' }
-      : { id: `nrn:PUB:IAM::${account.accountId}:SubAccount/${account.loginAlias}`, loginAlias: account.loginAlias, userType: 'Sub' };
+      : {
+          id: `nrn:PUB:IAM::${account.accountId}:SubAccount/${account.loginAlias}`,
+          loginAlias: account.loginAlias,
+          userType: 'Sub',
+        };
     return { status: 200, body };
   }
 
@@ -414,7 +423,6 @@ function sameText(a: string, b: string): boolean {
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
 }
-
 
 function parseJsonBody(text: string): Record<string, unknown> {
   if (text.trim() === '') return {};

@@ -123,7 +123,10 @@ class NcpStsProvider implements Provider {
   private readonly client: NcpStsClient;
   private readonly masterKey: SigningKey;
 
-  constructor(private readonly params: NcpParams, credentials: NcpCredentials) {
+  constructor(
+    private readonly params: NcpParams,
+    credentials: NcpCredentials,
+  ) {
     this.client = new NcpStsClient({ endpoint: params.endpoint });
     this.masterKey = { accessKey: credentials.accessKey, secretKey: credentials.secretKey };
   }

@@ -16,7 +16,6 @@ export const DEFAULT_DURATION_SEC = 3600;
 /** `nrn:<partition>:IAM::<account id>:Role/<role name>`, e.g. nrn:PUB:IAM::1234567:Role/deployer. */
 export const ROLE_NRN_PATTERN = /^nrn:([A-Za-z0-9-]+):IAM::(\d+):Role\/([A-Za-z0-9_+=,.@-]+)$/;
 
-
 const CREDENTIAL_KEYS = ['accessKey', 'secretKey'] as const;
 
 export const credentialsSchema = z.strictObject(
@@ -38,18 +37,17 @@ const durationMessage = (issue: { input?: unknown }) =>
 const durationSec = z
   .preprocess(
     numericStringToNumber,
-    z
-      .number({ error: durationMessage })
-      .refine((n) => Number.isInteger(n) && n >= MIN_DURATION_SEC && n <= MAX_DURATION_SEC, {
-        error: durationMessage,
-      }),
+    z.number({ error: durationMessage }).refine((n) => Number.isInteger(n) && n >= MIN_DURATION_SEC && n <= MAX_DURATION_SEC, {
+      error: durationMessage,
+    }),
   )
   .default(DEFAULT_DURATION_SEC);
 
-const roleNrn = z.string({ error: 'roleNrn must be a string like nrn:PUB:IAM::<account id>:Role/<role name>' }).regex(
-  ROLE_NRN_PATTERN,
-  { error: (issue) => `roleNrn must look like nrn:PUB:IAM::<account id digits>:Role/<role name> (got ${show(issue.input)})` },
-);
+const roleNrn = z
+  .string({ error: 'roleNrn must be a string like nrn:PUB:IAM::<account id>:Role/<role name>' })
+  .regex(ROLE_NRN_PATTERN, {
+    error: (issue) => `roleNrn must look like nrn:PUB:IAM::<account id digits>:Role/<role name> (got ${show(issue.input)})`,
+  });
 
 const endpoint = z
   .url({
@@ -60,17 +58,18 @@ const endpoint = z
   .default(DEFAULT_ENDPOINT);
 
 /** A 6-digit OTP. YAML reads 012345 as the number 12345, so numbers are zero-padded back. */
-const tokenCode = z
-  .preprocess(
-    (value) => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? String(value).padStart(6, '0') : value),
-    z.string({ error: 'tokenCode must be a 6-digit one-time code' }).regex(/^\d{6}$/, {
-      error: (issue) => `tokenCode must be a 6-digit one-time code (got ${show(issue.input)})`,
-    }),
-  );
+const tokenCode = z.preprocess(
+  (value) => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? String(value).padStart(6, '0') : value),
+  z.string({ error: 'tokenCode must be a 6-digit one-time code' }).regex(/^\d{6}$/, {
+    error: (issue) => `tokenCode must be a 6-digit one-time code (got ${show(issue.input)})`,
+  }),
+);
 
 const totpSeed = z
   .string({ error: 'totpSeed must be a base32 string (the MFA device seed)' })
-  .refine(isBase32, { error: 'totpSeed must be base32 (letters A-Z and digits 2-7), the seed shown when the MFA device was registered' });
+  .refine(isBase32, {
+    error: 'totpSeed must be base32 (letters A-Z and digits 2-7), the seed shown when the MFA device was registered',
+  });
 
 const PARAM_KEYS = ['durationSec', 'roleNrn', 'endpoint', 'serialNumber', 'tokenCode', 'totpSeed'] as const;
 

@@ -89,11 +89,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 function reportError(io: CliIo, err: unknown): number {
-  const code = isRotatorError(err) && (err.code === 'CONFIG' || err.code === 'USAGE' || err.code === 'NOT_FOUND') ? EXIT.usage : EXIT.failed;
+  const code =
+    isRotatorError(err) && (err.code === 'CONFIG' || err.code === 'USAGE' || err.code === 'NOT_FOUND') ? EXIT.usage : EXIT.failed;
   if (err instanceof ConfigError && err.problems.length > 0) {
     const n = err.problems.length;
     const lines = err.problems.map((p) => `  ${formatProblem(p)}`);
-    io.stderr.write(secrets.scrub(`rotator: the configuration has ${n} problem${n === 1 ? '' : 's'}; nothing was done:\n${lines.join('\n')}\n`));
+    io.stderr.write(
+      secrets.scrub(`rotator: the configuration has ${n} problem${n === 1 ? '' : 's'}; nothing was done:\n${lines.join('\n')}\n`),
+    );
     return code;
   }
   io.stderr.write(`rotator: ${secrets.scrub(isRotatorError(err) ? err.message : describeError(err))}\n`);
@@ -195,7 +198,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
           resolveStopped(signal === 'SIGINT' ? 130 : 143);
           return;
         }
-        log.info({ signal, graceMs: config.shutdownTimeoutMs }, 'stopping: finishing rotations in flight (signal again to force)');
+        log.info(
+          { signal, graceMs: config.shutdownTimeoutMs },
+          'stopping: finishing rotations in flight (signal again to force)',
+        );
         service.stop().then(
           (clean) => resolveStopped(clean ? EXIT.ok : EXIT.failed),
           (err) => {
@@ -248,7 +254,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
               io.stdout.write(`${describeResult(r)}\n`);
               if (r.distributionError) {
                 setExit(EXIT.failed);
-                io.stderr.write(`${r.secretId}: the vault holds the new credential, but distribution failed: ${secrets.scrub(r.distributionError)}\n`);
+                io.stderr.write(
+                  `${r.secretId}: the vault holds the new credential, but distribution failed: ${secrets.scrub(r.distributionError)}\n`,
+                );
               }
             }
           }
@@ -295,7 +303,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
     return version.value;
   };
   const envOf = (runtime: Runtime, value: VaultValue) =>
-    secretEnvEntries(value, runtime.pluginFor(value.secretId).envNames, runtime.config.secrets.find((s) => s.id === value.secretId)?.env);
+    secretEnvEntries(
+      value,
+      runtime.pluginFor(value.secretId).envNames,
+      runtime.config.secrets.find((s) => s.id === value.secretId)?.env,
+    );
 
   program
     .command('get')
@@ -309,29 +321,39 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
     .option('--field <path>', 'print one field, e.g. credentials.accessKey (or just accessKey)')
     .addOption(new Option('--stage <stage>', 'which version').choices(['current', 'previous']).default('current'))
     .option('--sandbox', 'read the sandbox vault')
-    .action(async (id: string, opts: { format: 'json' | EnvFormat; field?: string; stage: 'current' | 'previous'; sandbox?: boolean }) => {
-      const log = logger('warn');
-      const prepared = await prepare(log, Boolean(opts.sandbox), false, true);
-      const { config } = prepared;
-      if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
-      const runtime = await open(prepared, log);
-      try {
-        const value = await readValue(runtime, id, opts.stage);
-        if (opts.field) {
-          const picked = pickField(value, opts.field);
-          if (picked === undefined) throw new RotatorError('USAGE', `'${id}' has no field '${opts.field}'`);
-          io.stdout.write(`${typeof picked === 'string' ? picked : JSON.stringify(picked)}\n`);
-        } else if (opts.format === 'json') {
-          io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-        } else {
-          const entries = envOf(runtime, value);
-          const text = opts.format === 'env' ? formatEnv(entries) : opts.format === 'dotenv' ? formatDotenv(entries) : formatShell(entries);
-          io.stdout.write(`${text}\n`);
+    .action(
+      async (
+        id: string,
+        opts: { format: 'json' | EnvFormat; field?: string; stage: 'current' | 'previous'; sandbox?: boolean },
+      ) => {
+        const log = logger('warn');
+        const prepared = await prepare(log, Boolean(opts.sandbox), false, true);
+        const { config } = prepared;
+        if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
+        const runtime = await open(prepared, log);
+        try {
+          const value = await readValue(runtime, id, opts.stage);
+          if (opts.field) {
+            const picked = pickField(value, opts.field);
+            if (picked === undefined) throw new RotatorError('USAGE', `'${id}' has no field '${opts.field}'`);
+            io.stdout.write(`${typeof picked === 'string' ? picked : JSON.stringify(picked)}\n`);
+          } else if (opts.format === 'json') {
+            io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+          } else {
+            const entries = envOf(runtime, value);
+            const text =
+              opts.format === 'env'
+                ? formatEnv(entries)
+                : opts.format === 'dotenv'
+                  ? formatDotenv(entries)
+                  : formatShell(entries);
+            io.stdout.write(`${text}\n`);
+          }
+        } finally {
+          await runtime.close();
         }
-      } finally {
-        await runtime.close();
-      }
-    });
+      },
+    );
 
   program
     .command('exec')
@@ -356,7 +378,14 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
         const read = async () => {
           const values = await Promise.all(ids.map((id) => readValue(runtime, id)));
           const renewals = values.map((v) =>
-            renewalTime(v.secretId, credentialOf(v), policyOf(config, config.secrets.find((s) => s.id === v.secretId)!)),
+            renewalTime(
+              v.secretId,
+              credentialOf(v),
+              policyOf(
+                config,
+                config.secrets.find((s) => s.id === v.secretId)!,
+              ),
+            ),
           );
           return {
             entries: mergeEnvEntries(values.map((v) => ({ secretId: v.secretId, entries: envOf(runtime, v) }))),
@@ -420,16 +449,16 @@ async function rotateAll(
   };
   return Promise.all(
     ids.map((id) =>
-      limiter.run(() =>
-        rotateSecret(runtime.target(id), deps, options).catch((error: unknown) => ({ secretId: id, error })),
-      ),
+      limiter.run(() => rotateSecret(runtime.target(id), deps, options).catch((error: unknown) => ({ secretId: id, error }))),
     ),
   );
 }
 
 function describeResult(r: RotationResult): string {
   const cleanup = [
-    ...(r.orphansRevoked?.length ? [`deleted ${r.orphansRevoked.join(', ')} left at the provider by an interrupted rotation`] : []),
+    ...(r.orphansRevoked?.length
+      ? [`deleted ${r.orphansRevoked.join(', ')} left at the provider by an interrupted rotation`]
+      : []),
     ...(r.revokedPrevious ? [`revoked the previous credential ${r.revokedPrevious}`] : []),
   ];
   return cleanup.length ? `${describeOutcome(r)}; ${cleanup.join('; ')}` : describeOutcome(r);
@@ -468,13 +497,15 @@ export function splitExecArgs(argv: string[], words: string[]): { ids: string[];
 
 function parseInterval(text: string): number {
   const ms = /^\d+(ms|s|m|h|d)$/.test(text) ? parseDuration(text) : NaN;
-  if (!(ms >= 1_000)) throw new RotatorError('USAGE', `--interval must be a duration of at least 1s, e.g. 30s or 5m (got '${text}')`);
+  if (!(ms >= 1_000))
+    throw new RotatorError('USAGE', `--interval must be a duration of at least 1s, e.g. 30s or 5m (got '${text}')`);
   return ms;
 }
 
 function parseSignal(text: string): NodeJS.Signals {
   const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as NodeJS.Signals;
-  if (!(name in osConstants.signals)) throw new RotatorError('USAGE', `--signal: unknown signal '${text}' (e.g. SIGHUP, SIGUSR1)`);
+  if (!(name in osConstants.signals))
+    throw new RotatorError('USAGE', `--signal: unknown signal '${text}' (e.g. SIGHUP, SIGUSR1)`);
   return name;
 }
 

@@ -22,13 +22,7 @@ export interface StatusRow {
   previousVersion?: string;
 }
 
-export function statusRow(
-  secretId: string,
-  provider: string,
-  state: SecretState,
-  policy: RenewalPolicy,
-  now: number,
-): StatusRow {
+export function statusRow(secretId: string, provider: string, state: SecretState, policy: RenewalPolicy, now: number): StatusRow {
   const current = currentCredentialOf(state.current);
   const decision = decideRenewal(now, secretId, current, policy, Boolean(state.pending));
   let health: SecretHealth;
@@ -52,7 +46,11 @@ export function statusRow(
 /** A plain aligned table; no colours so it pipes cleanly. */
 export function formatTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 

@@ -12,7 +12,11 @@ export function envEntries(value: VaultValue, names: Record<string, string> | un
 }
 
 export function fallbackEnvName(secretId: string, field: string): string {
-  const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+  const snake = (s: string) =>
+    s
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .replace(/[^A-Za-z0-9]+/g, '_')
+      .toUpperCase();
   return `ROTATOR_${snake(secretId)}_${snake(field)}`;
 }
 

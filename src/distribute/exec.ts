@@ -86,7 +86,9 @@ export async function execWithSecrets(options: ExecOptions): Promise<number> {
       spawned.stderr!.on('data', (c: Buffer) => options.stdio.stderr.write(c));
     }
     spawned.on('error', (err: NodeJS.ErrnoException) => {
-      options.stdio.stderr.write(`rotator: cannot run '${options.command}': ${err.code === 'ENOENT' ? 'command not found' : describeError(err)}\n`);
+      options.stdio.stderr.write(
+        `rotator: cannot run '${options.command}': ${err.code === 'ENOENT' ? 'command not found' : describeError(err)}\n`,
+      );
       finish(err.code === 'ENOENT' ? 127 : 126);
     });
     spawned.on('close', (code, signal) => {

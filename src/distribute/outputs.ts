@@ -105,7 +105,10 @@ export class Distributor {
       }
     }
     if (failures.length > 0) {
-      throw new RotatorError('DISTRIBUTION', `${failures.length} of ${secret.outputs.length} outputs of '${secret.id}' failed: ${failures.join('; ')}`);
+      throw new RotatorError(
+        'DISTRIBUTION',
+        `${failures.length} of ${secret.outputs.length} outputs of '${secret.id}' failed: ${failures.join('; ')}`,
+      );
     }
   }
 
@@ -168,7 +171,13 @@ export class Distributor {
   }
 
   /** Returns whether the file was written (false: `onlyIfChanged` and it was already current). */
-  private async writeFile(secret: SecretConfig, output: FileOutput, value: VaultValue, log: Logger, onlyIfChanged = false): Promise<boolean> {
+  private async writeFile(
+    secret: SecretConfig,
+    output: FileOutput,
+    value: VaultValue,
+    log: Logger,
+    onlyIfChanged = false,
+  ): Promise<boolean> {
     const content = renderFileOutput(output, value, this.envEntries(secret, value));
     const path = outputPath(this.options.config, output);
     if (onlyIfChanged) {
@@ -195,7 +204,10 @@ export class Distributor {
       } catch (err) {
         if (attempt >= this.retry.attempts) throw err;
         const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 4 ** (attempt - 1));
-        log.warn({ command: output.run, attempt, retryInMs: delay, error: describeError(err) }, 'reload command failed; retrying');
+        log.warn(
+          { command: output.run, attempt, retryInMs: delay, error: describeError(err) },
+          'reload command failed; retrying',
+        );
         // Real time, not the injected clock: this waits on an external process's world.
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -235,7 +247,11 @@ export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: num
       if (killer) clearTimeout(killer);
       if (code === 0 && !timedOut) return resolve();
       const tail = secrets.scrub(stderr.trim().split('\n').slice(-3).join(' | '));
-      const how = timedOut ? `timed out after ${timeoutMs} ms and was killed` : code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
+      const how = timedOut
+        ? `timed out after ${timeoutMs} ms and was killed`
+        : code !== null
+          ? `exited with code ${code}`
+          : `was killed by ${signal}`;
       reject(new RotatorError('DISTRIBUTION', `command ${how}${tail ? ` (stderr: ${tail})` : ''}`));
     });
   });

@@ -82,7 +82,14 @@ export const UNSERVABLE_READ_INTERVAL_MS = 1_000;
  * When to re-read after reading `value` at `now`: its renewal time (capped by maxAge), or, once
  * that has passed, `retryMs` later. Pure; exported for tests.
  */
-export function nextRefreshAt(value: VaultValue, secret: SecretConfig, config: RotatorConfig, now: number, maxAgeMs: number, retryMs: number): number {
+export function nextRefreshAt(
+  value: VaultValue,
+  secret: SecretConfig,
+  config: RotatorConfig,
+  now: number,
+  maxAgeMs: number,
+  retryMs: number,
+): number {
   const renewAt = renewalTime(secret.id, credentialOf(value), policyOf(config, secret));
   if (now < renewAt) return Math.min(renewAt, now + maxAgeMs);
   return now + retryMs;
@@ -96,7 +103,9 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
   const retryMs = options.retryMs ?? READER_DEFAULTS.retryMs;
   // Consumers hold the config and the vault key, never the master credentials: read-only load.
   const config =
-    typeof options.config === 'object' ? options.config : loadConfig(resolveConfigPath(options.config, env), { env, readOnly: true });
+    typeof options.config === 'object'
+      ? options.config
+      : loadConfig(resolveConfigPath(options.config, env), { env, readOnly: true });
   const entries = new Map<string, Entry>();
   const stats: SecretReaderStats = { refreshes: 0, gets: 0, failures: 0 };
   const stop = new AbortController();
@@ -125,10 +134,12 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
     stats.refreshes++;
     try {
       const current = (await (await vault()).read(id)).current;
-      if (!current) throw new RotatorError('NOT_FOUND', `'${id}' has no current version in the vault yet (run \`rotator rotate ${id}\`)`);
+      if (!current)
+        throw new RotatorError('NOT_FOUND', `'${id}' has no current version in the vault yet (run \`rotator rotate ${id}\`)`);
       secrets.addAll(current.value.credentials);
       entry.failure = undefined;
-      if (entry.value && entry.value.rotationId !== current.value.rotationId) log.info({ secretId: id, expiresAt: current.value.expiresAt }, 'new credential read');
+      if (entry.value && entry.value.rotationId !== current.value.rotationId)
+        log.info({ secretId: id, expiresAt: current.value.expiresAt }, 'new credential read');
       entry.value = current.value;
       entry.refreshAt = nextRefreshAt(current.value, secretOf(id), config, clock.now(), maxAgeMs, retryMs);
       return current.value;
@@ -138,12 +149,19 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
       const cached = entry.value;
       if (cached && now < Date.parse(cached.expiresAt)) {
         entry.refreshAt = Math.min(now + retryMs, Date.parse(cached.expiresAt));
-        log.warn({ secretId: id, expiresAt: cached.expiresAt, error: describeError(err) }, 'cannot read the vault; serving the cached credential until it expires');
+        log.warn(
+          { secretId: id, expiresAt: cached.expiresAt, error: describeError(err) },
+          'cannot read the vault; serving the cached credential until it expires',
+        );
         return cached;
       }
       entry.refreshAt = now;
       const why = cached ? `the cached credential expired at ${cached.expiresAt}` : 'no credential is cached';
-      entry.failure = new RotatorError('VAULT_UNAVAILABLE', `cannot read secret '${id}' from the vault (${describeError(err)}) and ${why}`, { cause: err });
+      entry.failure = new RotatorError(
+        'VAULT_UNAVAILABLE',
+        `cannot read secret '${id}' from the vault (${describeError(err)}) and ${why}`,
+        { cause: err },
+      );
       throw entry.failure;
     } finally {
       entry.readAt = clock.now();
@@ -163,7 +181,9 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
             await sleep(clock, wait, stop.signal);
             continue;
           }
-          await refresh(id, entry).catch((err) => log.warn({ secretId: id, error: describeError(err) }, 'background refresh failed'));
+          await refresh(id, entry).catch((err) =>
+            log.warn({ secretId: id, error: describeError(err) }, 'background refresh failed'),
+          );
           // A failure with nothing servable leaves refreshAt at now: wait retryMs, don't spin.
           if (entry.refreshAt <= clock.now()) await sleep(clock, retryMs, stop.signal);
         }

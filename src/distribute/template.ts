@@ -23,12 +23,17 @@ export function parseTemplate(template: string): { parts: TemplatePart[] } | { p
     const at = match.index;
     parts.push({ text: template.slice(last, at) });
     const path = match[1]!;
-    if (!PATH.test(path)) problems.push(`placeholder {{${path}}} is not a field path (write e.g. {{credentials.accessKey}} or {{expiresAt}})`);
+    if (!PATH.test(path))
+      problems.push(`placeholder {{${path}}} is not a field path (write e.g. {{credentials.accessKey}} or {{expiresAt}})`);
     parts.push({ path });
     last = at + match[0].length;
   }
   const rest = template.slice(last);
-  if (rest.includes('{{') || rest.includes('}}') || parts.some((p) => 'text' in p && (p.text.includes('{{') || p.text.includes('}}')))) {
+  if (
+    rest.includes('{{') ||
+    rest.includes('}}') ||
+    parts.some((p) => 'text' in p && (p.text.includes('{{') || p.text.includes('}}')))
+  ) {
     problems.push("has an unclosed or unopened '{{' / '}}'");
   }
   parts.push({ text: rest });
@@ -49,8 +54,14 @@ export function templateProblems(template: string, credentialFields?: readonly s
     const [head, field, ...more] = part.path.split('.');
     if (head === 'credentials') {
       if (field === undefined || more.length > 0) problems.push(`placeholder {{${part.path}}}: write {{credentials.<field>}}`);
-      else if (credentialFields && !credentialFields.includes(field)) problems.push(unknownField(part.path, field, credentialFields));
-    } else if (!(TEMPLATE_FIELDS as readonly string[]).includes(head!) && credentialFields && field === undefined && !credentialFields.includes(head!)) {
+      else if (credentialFields && !credentialFields.includes(field))
+        problems.push(unknownField(part.path, field, credentialFields));
+    } else if (
+      !(TEMPLATE_FIELDS as readonly string[]).includes(head!) &&
+      credentialFields &&
+      field === undefined &&
+      !credentialFields.includes(head!)
+    ) {
       problems.push(unknownField(part.path, head!, credentialFields));
     }
   }
@@ -64,7 +75,12 @@ function unknownField(path: string, field: string, fields: readonly string[]): s
 /** Resolves a placeholder path: a field of the value, else a bare credential field name. */
 function lookup(value: VaultValue, path: string): unknown {
   const walk = (root: unknown) =>
-    path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), root);
+    path
+      .split('.')
+      .reduce<unknown>(
+        (node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+        root,
+      );
   const direct = walk(value);
   return direct !== undefined ? direct : walk(value.credentials);
 }

@@ -132,7 +132,8 @@ class SmError extends Error {
   }
 }
 
-const notFound = (message = "Secrets Manager can't find the specified secret.") => new SmError('ResourceNotFoundException', message);
+const notFound = (message = "Secrets Manager can't find the specified secret.") =>
+  new SmError('ResourceNotFoundException', message);
 const invalidParameter = (message: string) => new SmError('InvalidParameterException', message);
 const invalidRequest = (message: string) => new SmError('InvalidRequestException', message);
 
@@ -262,7 +263,11 @@ class SecretsManagerServer {
     if (!header) throw new SmError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400);
     const auth = parseSigV4Authorization(header);
     if (!auth || !auth.signedHeaders.includes('host') || !auth.signedHeaders.includes('x-amz-date')) {
-      throw new SmError('IncompleteSignatureException', 'Authorization header requires Credential, SignedHeaders (with host and x-amz-date) and Signature', 400);
+      throw new SmError(
+        'IncompleteSignatureException',
+        'Authorization header requires Credential, SignedHeaders (with host and x-amz-date) and Signature',
+        400,
+      );
     }
     if (auth.service !== 'secretsmanager') {
       throw new SmError('InvalidSignatureException', `Credential should be scoped to correct service: 'secretsmanager'`, 400);
@@ -274,7 +279,11 @@ class SecretsManagerServer {
     const amzDate = String(req.headers['x-amz-date'] ?? '');
     const at = parseAmzDate(amzDate);
     if (!Number.isFinite(at) || Math.abs(Date.now() - at) > SIGNATURE_WINDOW_MS || !amzDate.startsWith(auth.date)) {
-      throw new SmError('InvalidSignatureException', 'Signature expired or not yet valid: x-amz-date is outside the 15-minute window', 400);
+      throw new SmError(
+        'InvalidSignatureException',
+        'Signature expired or not yet valid: x-amz-date is outside the 15-minute window',
+        400,
+      );
     }
     const url = req.url ?? '/';
     const expected = expectedSigV4Signature({
@@ -345,7 +354,8 @@ class SecretsManagerServer {
     if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
       throw invalidParameter('Name must be 1 to 512 characters from A-Za-z0-9/_+=.@-');
     }
-    if (this.secrets.has(name)) throw new SmError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+    if (this.secrets.has(name))
+      throw new SmError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
     const now = this.now();
     const secret: StoredSecret = {
       arn: `arn:aws:secretsmanager:${region}:${SECRETS_MANAGER_ACCOUNT}:secret:${name}-${randomSuffix()}`,
@@ -433,17 +443,21 @@ class SecretsManagerServer {
   private updateSecretVersionStage(body: Body): unknown {
     const s = this.find(body);
     const stage = body.VersionStage;
-    if (typeof stage !== 'string' || stage.length < 1 || stage.length > 256) throw invalidParameter('VersionStage must be 1 to 256 characters');
+    if (typeof stage !== 'string' || stage.length < 1 || stage.length > 256)
+      throw invalidParameter('VersionStage must be 1 to 256 characters');
     const moveTo = optionalString(body.MoveToVersionId, 'MoveToVersionId');
     const removeFrom = optionalString(body.RemoveFromVersionId, 'RemoveFromVersionId');
     if (moveTo === undefined && removeFrom === undefined) {
       throw invalidParameter('You must specify MoveToVersionId, RemoveFromVersionId, or both.');
     }
-    if (moveTo !== undefined && !s.versions.has(moveTo)) throw notFound(`Secrets Manager can't find the specified secret version: ${moveTo}`);
+    if (moveTo !== undefined && !s.versions.has(moveTo))
+      throw notFound(`Secrets Manager can't find the specified secret version: ${moveTo}`);
     const holder = [...s.versions.values()].find((v) => v.stages.has(stage));
     if (removeFrom !== undefined) {
       if (holder?.versionId !== removeFrom) {
-        throw invalidParameter(`The parameter RemoveFromVersionId is invalid: the staging label ${stage} is not attached to version ${removeFrom}.`);
+        throw invalidParameter(
+          `The parameter RemoveFromVersionId is invalid: the staging label ${stage} is not attached to version ${removeFrom}.`,
+        );
       }
     } else if (holder && holder.versionId !== moveTo) {
       throw invalidParameter(
@@ -503,7 +517,8 @@ class SecretsManagerServer {
   private tagResource(body: Body): unknown {
     const s = this.find(body);
     const tags = this.tagList(body.Tags);
-    if (new Set([...s.tags.keys(), ...tags.map(([k]) => k)]).size > 50) throw invalidParameter('A secret can have at most 50 tags');
+    if (new Set([...s.tags.keys(), ...tags.map(([k]) => k)]).size > 50)
+      throw invalidParameter('A secret can have at most 50 tags');
     for (const [key, value] of tags) s.tags.set(key, value);
     s.lastChangedDate = this.now();
     return {};
@@ -511,7 +526,8 @@ class SecretsManagerServer {
 
   private untagResource(body: Body): unknown {
     const s = this.find(body);
-    if (!Array.isArray(body.TagKeys) || !body.TagKeys.every((k) => typeof k === 'string')) throw invalidParameter('TagKeys must be a list of strings');
+    if (!Array.isArray(body.TagKeys) || !body.TagKeys.every((k) => typeof k === 'string'))
+      throw invalidParameter('TagKeys must be a list of strings');
     for (const key of body.TagKeys as string[]) s.tags.delete(key);
     s.lastChangedDate = this.now();
     return {};
@@ -521,10 +537,11 @@ class SecretsManagerServer {
     const s = this.find(body, true);
     const force = body.ForceDeleteWithoutRecovery === true;
     if (force && body.RecoveryWindowInDays !== undefined) {
-      throw invalidParameter('You can\'t use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.');
+      throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
     }
     const days = body.RecoveryWindowInDays === undefined ? 30 : Number(body.RecoveryWindowInDays);
-    if (!force && (!Number.isInteger(days) || days < 7 || days > 30)) throw invalidParameter('RecoveryWindowInDays must be from 7 to 30');
+    if (!force && (!Number.isInteger(days) || days < 7 || days > 30))
+      throw invalidParameter('RecoveryWindowInDays must be from 7 to 30');
     const deletion = force ? this.now() : this.now() + days * DAY_MS;
     if (force) this.secrets.delete(s.name);
     else s.deletedDate = this.now();
@@ -541,7 +558,12 @@ class SecretsManagerServer {
   }
 
   private stageList(value: unknown): string[] {
-    if (!Array.isArray(value) || value.length < 1 || value.length > 20 || !value.every((v) => typeof v === 'string' && v.length >= 1 && v.length <= 256)) {
+    if (
+      !Array.isArray(value) ||
+      value.length < 1 ||
+      value.length > 20 ||
+      !value.every((v) => typeof v === 'string' && v.length >= 1 && v.length <= 256)
+    ) {
       throw invalidParameter('VersionStages must be a list of 1 to 20 labels of 1 to 256 characters');
     }
     return [...new Set(value as string[])];
@@ -566,7 +588,10 @@ class SecretsManagerServer {
     if (!Array.isArray(value)) throw invalidParameter('Filters must be a list');
     return value.map((f: unknown) => {
       const { Key, Values } = (f ?? {}) as { Key?: unknown; Values?: unknown };
-      if (typeof Key !== 'string' || !['name', 'tag-key', 'tag-value', 'description', 'all', 'primary-region', 'owning-service'].includes(Key)) {
+      if (
+        typeof Key !== 'string' ||
+        !['name', 'tag-key', 'tag-value', 'description', 'all', 'primary-region', 'owning-service'].includes(Key)
+      ) {
         throw invalidParameter(`Invalid filter key ${JSON.stringify(Key)}`);
       }
       if (!Array.isArray(Values) || Values.length < 1 || Values.length > 10 || !Values.every((v) => typeof v === 'string')) {
@@ -684,7 +709,6 @@ function randomSuffix(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   return [...randomBytes(6)].map((b) => alphabet[b % alphabet.length]).join('');
 }
-
 
 /** Starts the emulator on 127.0.0.1. `close()` also destroys open (keep-alive) connections. */
 export async function startSecretsManagerEmulator(options: SecretsManagerEmulatorOptions = {}): Promise<SecretsManagerEmulator> {

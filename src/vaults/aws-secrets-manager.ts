@@ -179,7 +179,14 @@ export class AwsSecretsManagerVault implements Vault {
     const versions = await Promise.all(
       wanted.map(async ({ versionId, stages }) => {
         const stored = await this.valueOf(key, name, versionId);
-        return stored && { versionId: decodeVersionId(versionId), value: structuredClone(stored.value), stages, createdAt: stored.createdAt };
+        return (
+          stored && {
+            versionId: decodeVersionId(versionId),
+            value: structuredClone(stored.value),
+            stages,
+            createdAt: stored.createdAt,
+          }
+        );
       }),
     );
     for (const version of versions) {
@@ -223,7 +230,8 @@ export class AwsSecretsManagerVault implements Vault {
     this.remember(key, rotationId, { value: structuredClone(value), createdAt });
     const awsStages: string[] = Array.isArray(out.VersionStages) ? out.VersionStages : ['AWSPENDING'];
     const seen = { ...(this.stagesSeen.get(key) ?? {}) };
-    for (const [id, labels] of Object.entries(seen)) if (labels.includes('AWSPENDING')) seen[id] = labels.filter((l) => l !== 'AWSPENDING');
+    for (const [id, labels] of Object.entries(seen))
+      if (labels.includes('AWSPENDING')) seen[id] = labels.filter((l) => l !== 'AWSPENDING');
     seen[token] = awsStages;
     this.stagesSeen.set(key, seen);
     return { versionId: rotationId, value: structuredClone(value), stages: stagesOf(awsStages), createdAt };
@@ -250,7 +258,12 @@ export class AwsSecretsManagerVault implements Vault {
     try {
       await this.send(
         'UpdateSecretVersionStage',
-        { SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: token, ...(expected ? { RemoveFromVersionId: expected } : {}) },
+        {
+          SecretId: name,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: token,
+          ...(expected ? { RemoveFromVersionId: expected } : {}),
+        },
         name,
       );
     } catch (err) {
@@ -284,7 +297,11 @@ export class AwsSecretsManagerVault implements Vault {
     let labels = map[token] ?? [];
     for (let attempt = 1; labels.includes('AWSPENDING'); attempt++) {
       try {
-        await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }, name);
+        await this.send(
+          'UpdateSecretVersionStage',
+          { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token },
+          name,
+        );
         labels = labels.filter((l) => l !== 'AWSPENDING');
       } catch (err) {
         // Not there any more: another run took it off, or moved it to its own version.
@@ -305,7 +322,11 @@ export class AwsSecretsManagerVault implements Vault {
     const name = this.nameOf(key);
     const token = encodeVersionId(rotationId);
     try {
-      await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }, name);
+      await this.send(
+        'UpdateSecretVersionStage',
+        { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token },
+        name,
+      );
     } catch (err) {
       const type = awsErrorName(err);
       // Not pending (another rotation's, already gone) or no such secret: missing is success.
@@ -323,7 +344,11 @@ export class AwsSecretsManagerVault implements Vault {
     let nextToken: string | undefined;
     do {
       const filters = [{ Key: 'tag-key', Values: [MANAGED_TAG] }, ...(base ? [{ Key: 'name', Values: [base] }] : [])];
-      const out = await this.send('ListSecrets', { Filters: filters, MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) }, base || '(all)');
+      const out = await this.send(
+        'ListSecrets',
+        { Filters: filters, MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) },
+        base || '(all)',
+      );
       for (const entry of (out.SecretList ?? []) as Record<string, any>[]) {
         const name = String(entry.Name ?? '');
         // AWS's name filter is a case-insensitive prefix match: check exactly here.
@@ -412,7 +437,12 @@ export class AwsSecretsManagerVault implements Vault {
   /** true when this write became the head; false when another writer extended the chain first. */
   private async writeLease(key: string, token: string, record: LeaseRecord): Promise<boolean> {
     const name = this.leaseNameOf(key);
-    const input = { SecretId: name, ClientRequestToken: token, SecretString: JSON.stringify(record), VersionStages: [LEASE_STAGE] };
+    const input = {
+      SecretId: name,
+      ClientRequestToken: token,
+      SecretString: JSON.stringify(record),
+      VersionStages: [LEASE_STAGE],
+    };
     try {
       await this.send('PutSecretValue', input, name);
       return true;
@@ -521,7 +551,11 @@ export class AwsSecretsManagerVault implements Vault {
     return map;
   }
 
-  private async valueOf(key: string, name: string, versionId: string): Promise<{ value: VaultValue; createdAt: string } | undefined> {
+  private async valueOf(
+    key: string,
+    name: string,
+    versionId: string,
+  ): Promise<{ value: VaultValue; createdAt: string } | undefined> {
     const id = decodeVersionId(versionId);
     const cached = this.values.get(key)?.get(id);
     if (cached) return cached;
@@ -559,7 +593,11 @@ export class AwsSecretsManagerVault implements Vault {
 
   /** Creates the credential secret with the placeholder as its first (AWSCURRENT) version. */
   private async createSecret(key: string, name: string, extraTags: Record<string, string>): Promise<void> {
-    const created = await this.create(name, { ...extraTags }, { ClientRequestToken: NO_CURRENT_VERSION_ID, SecretString: NO_CURRENT_VALUE });
+    const created = await this.create(
+      name,
+      { ...extraTags },
+      { ClientRequestToken: NO_CURRENT_VERSION_ID, SecretString: NO_CURRENT_VALUE },
+    );
     this.exists.set(key, true);
     if (created) {
       this.stagesSeen.set(key, { [NO_CURRENT_VERSION_ID]: ['AWSCURRENT'] });
@@ -584,13 +622,22 @@ export class AwsSecretsManagerVault implements Vault {
     if (!map || holderOf(map, 'AWSCURRENT') !== undefined) return;
     const out = await this.send(
       'PutSecretValue',
-      { SecretId: name, ClientRequestToken: NO_CURRENT_VERSION_ID, SecretString: NO_CURRENT_VALUE, VersionStages: ['AWSPENDING'] },
+      {
+        SecretId: name,
+        ClientRequestToken: NO_CURRENT_VERSION_ID,
+        SecretString: NO_CURRENT_VALUE,
+        VersionStages: ['AWSPENDING'],
+      },
       name,
     );
     const labels: string[] = Array.isArray(out.VersionStages) ? out.VersionStages : [];
     if (!labels.includes('AWSCURRENT')) {
       try {
-        await this.send('UpdateSecretVersionStage', { SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: NO_CURRENT_VERSION_ID }, name);
+        await this.send(
+          'UpdateSecretVersionStage',
+          { SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: NO_CURRENT_VERSION_ID },
+          name,
+        );
       } catch (err) {
         // Some version holds AWSCURRENT after all: it stays there.
         if (awsErrorName(err) !== 'InvalidParameterException') throw err;
@@ -613,7 +660,11 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   /** CreateSecret; true when created, false when it already existed. */
-  private async create(name: string, extraTags: Record<string, string>, firstVersion: Record<string, string> = {}): Promise<boolean> {
+  private async create(
+    name: string,
+    extraTags: Record<string, string>,
+    firstVersion: Record<string, string> = {},
+  ): Promise<boolean> {
     const tags = { ...this.options.tags, [MANAGED_TAG]: 'true', ...extraTags };
     try {
       await this.send(
@@ -636,7 +687,8 @@ export class AwsSecretsManagerVault implements Vault {
 
   /** One request, counted, with SDK errors mapped to RotatorErrors (except the ones callers branch on). */
   private async send(operation: string, input: Record<string, unknown>, name: string): Promise<Record<string, any>> {
-    if (this.closed) throw new RotatorError('VAULT_UNAVAILABLE', 'the AWS Secrets Manager vault is closed', { plugin: this.type });
+    if (this.closed)
+      throw new RotatorError('VAULT_UNAVAILABLE', 'the AWS Secrets Manager vault is closed', { plugin: this.type });
     this.counts[operation] = (this.counts[operation] ?? 0) + 1;
     try {
       return await this.options.api.call(operation, input);
@@ -645,7 +697,6 @@ export class AwsSecretsManagerVault implements Vault {
     }
   }
 }
-
 
 /** Errors callers branch on keep their AWS name (as `awsType`); everything else becomes a RotatorError. */
 const PASSED_THROUGH = new Set(['ResourceNotFoundException', 'ResourceExistsException', 'InvalidParameterException']);
@@ -662,11 +713,21 @@ export function awsErrorName(err: unknown): string | undefined {
  */
 export function mapAwsError(err: unknown, operation: string, name: string, region?: string): RotatorError {
   if (err instanceof RotatorError) return err;
-  const e = (err ?? {}) as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string }; $retryable?: unknown; code?: string };
+  const e = (err ?? {}) as {
+    name?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number; requestId?: string };
+    $retryable?: unknown;
+    code?: string;
+  };
   const type = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
   const where = `AWS Secrets Manager ${operation} on ${name}${region ? ` (${region})` : ''}`;
-  const details = { awsType: type, ...(status ? { status } : {}), ...(e.$metadata?.requestId ? { requestId: e.$metadata.requestId } : {}) };
+  const details = {
+    awsType: type,
+    ...(status ? { status } : {}),
+    ...(e.$metadata?.requestId ? { requestId: e.$metadata.requestId } : {}),
+  };
   const said = e.message ? `: ${processSecrets.scrub(e.message).slice(0, 300)}` : '';
   const opts = (retryable: boolean) => ({ plugin: 'aws-secrets-manager', retryable, cause: err, details });
   if (PASSED_THROUGH.has(type)) return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${said}`, opts(false));
@@ -686,7 +747,11 @@ export function mapAwsError(err: unknown, operation: string, name: string, regio
     );
   }
   if (THROTTLING.has(type) || status === 429 || (status !== undefined && status >= 500) || e.$retryable) {
-    return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}; will retry`, opts(true));
+    return new RotatorError(
+      'VAULT_UNAVAILABLE',
+      `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}; will retry`,
+      opts(true),
+    );
   }
   if (status === undefined) {
     // No HTTP answer: connection refused or dropped, timeout, DNS.
@@ -700,9 +765,17 @@ export function mapAwsError(err: unknown, operation: string, name: string, regio
     );
   }
   if (type === 'DecryptionFailure' || type === 'EncryptionFailure') {
-    return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${said}: check the KMS key and the kms: permissions`, opts(false));
+    return new RotatorError(
+      'VAULT_UNAVAILABLE',
+      `${where} failed with ${type}${said}: check the KMS key and the kms: permissions`,
+      opts(false),
+    );
   }
-  return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}${said}`, opts(false));
+  return new RotatorError(
+    'VAULT_UNAVAILABLE',
+    `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}${said}`,
+    opts(false),
+  );
 }
 
 function conflict(message: string): RotatorError {
@@ -720,9 +793,13 @@ function sameTokenConflict(key: string, rotationId: string): RotatorError {
  */
 export function encodeVersionId(rotationId: string): string {
   if (rotationId.length === 0 || rotationId.length > 64 || rotationId.endsWith('_')) {
-    throw new RotatorError('INTERNAL', `rotation id ${JSON.stringify(rotationId)} cannot be an AWS version id (1 to 64 characters, not ending in '_')`, {
-      plugin: 'aws-secrets-manager',
-    });
+    throw new RotatorError(
+      'INTERNAL',
+      `rotation id ${JSON.stringify(rotationId)} cannot be an AWS version id (1 to 64 characters, not ending in '_')`,
+      {
+        plugin: 'aws-secrets-manager',
+      },
+    );
   }
   return rotationId.length >= 32 ? rotationId : rotationId.padEnd(32, '_');
 }
@@ -768,8 +845,13 @@ function parseVaultValue(text: unknown): VaultValue | undefined {
   try {
     const value = JSON.parse(text) as VaultValue;
     const ok =
-      value && typeof value === 'object' && typeof value.provider === 'string' && typeof value.rotationId === 'string' &&
-      value.credentials && typeof value.credentials === 'object' && typeof value.expiresAt === 'string';
+      value &&
+      typeof value === 'object' &&
+      typeof value.provider === 'string' &&
+      typeof value.rotationId === 'string' &&
+      value.credentials &&
+      typeof value.credentials === 'object' &&
+      typeof value.expiresAt === 'string';
     return ok ? value : undefined;
   } catch {
     return undefined;
@@ -792,9 +874,13 @@ export function encodeIntent(intent: RotationIntent): { Key: string; Value: stri
     'utf8',
   ).toString('base64url');
   if (encoded.length > TAG_VALUE_MAX * INTENT_TAGS.length) {
-    throw new RotatorError('INTERNAL', `the rotation intent is too large for ${INTENT_TAGS.length} AWS tags (${encoded.length} characters)`, {
-      plugin: 'aws-secrets-manager',
-    });
+    throw new RotatorError(
+      'INTERNAL',
+      `the rotation intent is too large for ${INTENT_TAGS.length} AWS tags (${encoded.length} characters)`,
+      {
+        plugin: 'aws-secrets-manager',
+      },
+    );
   }
   return INTENT_TAGS.map((Key, i) => ({ Key, Value: encoded.slice(i * TAG_VALUE_MAX, (i + 1) * TAG_VALUE_MAX) }));
 }
@@ -806,7 +892,8 @@ export function decodeIntent(tags: unknown): RotationIntent | undefined {
   if (!encoded) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as RotationIntent;
-    if (typeof parsed.rotationId !== 'string' || typeof parsed.startedAt !== 'string' || !Array.isArray(parsed.liveBefore)) return undefined;
+    if (typeof parsed.rotationId !== 'string' || typeof parsed.startedAt !== 'string' || !Array.isArray(parsed.liveBefore))
+      return undefined;
     return { rotationId: parsed.rotationId, startedAt: parsed.startedAt, liveBefore: parsed.liveBefore.map(String) };
   } catch {
     return undefined;
@@ -866,13 +953,22 @@ export function credentialsFromEnv(env: Record<string, string | undefined> | und
   const secretAccessKey = env?.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) return {};
   processSecrets.add(secretAccessKey, env?.AWS_SESSION_TOKEN);
-  return { credentials: { accessKeyId, secretAccessKey, ...(env?.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } };
+  return {
+    credentials: { accessKeyId, secretAccessKey, ...(env?.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
+  };
 }
 
 /** Opens the configured vault (createVault's case). Nothing is called until the first use. */
-export function openAwsSecretsManagerVault(config: Omit<AwsSecretsManagerVaultConfig, 'type'>, deps: AwsVaultDeps): AwsSecretsManagerVault {
+export function openAwsSecretsManagerVault(
+  config: Omit<AwsSecretsManagerVaultConfig, 'type'>,
+  deps: AwsVaultDeps,
+): AwsSecretsManagerVault {
   return new AwsSecretsManagerVault({
-    api: sdkApi({ region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}), ...(deps.credentials ? { credentials: deps.credentials } : {}) }),
+    api: sdkApi({
+      region: config.region,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(deps.credentials ? { credentials: deps.credentials } : {}),
+    }),
     clock: deps.clock,
     log: deps.log.child({ vault: 'aws-secrets-manager' }),
     prefix: config.prefix,

@@ -58,11 +58,7 @@ export function expectedSigV4Signature(input: {
       return `${name}:${value.trim().replace(/\s+/g, ' ')}\n`;
     })
     .join('');
-  const canonicalQuery = input.query
-    .split('&')
-    .filter(Boolean)
-    .sort()
-    .join('&');
+  const canonicalQuery = input.query.split('&').filter(Boolean).sort().join('&');
   const canonicalRequest = [
     input.method,
     input.path,

@@ -3,15 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RotatorError } from '../errors';
 import type { Logger } from '../types';
-import {
-  ensureDirectory,
-  fsyncDirectory,
-  isErrno,
-  readIfExists,
-  tempPathFor,
-  tightenMode,
-  writeNewFileDurably,
-} from './fs-util';
+import { ensureDirectory, fsyncDirectory, isErrno, readIfExists, tempPathFor, tightenMode, writeNewFileDurably } from './fs-util';
 
 /** The environment variable that holds the vault key. */
 export const VAULT_KEY_ENV = 'ROTATOR_VAULT_KEY';

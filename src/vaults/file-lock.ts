@@ -153,7 +153,6 @@ function staleReason(seen: LockSnapshot, staleMs: number): string | undefined {
   return undefined;
 }
 
-
 async function breakStaleLock(lockPath: string, seen: LockSnapshot, reason: string, log: Logger): Promise<void> {
   const breakPath = `${lockPath}.break`;
   if (!(await tryCreateLock(breakPath, randomBytes(8).toString('hex')))) {

@@ -216,10 +216,14 @@ export class FileVault implements Vault {
     try {
       return parseDocument(plaintext.toString('utf8'));
     } catch (err) {
-      throw new RotatorError('VAULT_CORRUPT', `vault ${this.path} decrypted but its content is damaged; restore it from a backup`, {
-        plugin: 'file',
-        cause: err,
-      });
+      throw new RotatorError(
+        'VAULT_CORRUPT',
+        `vault ${this.path} decrypted but its content is damaged; restore it from a backup`,
+        {
+          plugin: 'file',
+          cause: err,
+        },
+      );
     }
   }
 
@@ -256,7 +260,6 @@ export class FileVault implements Vault {
     if (this.closed) throw new RotatorError('VAULT_UNAVAILABLE', `vault ${this.path} is closed`, { plugin: 'file' });
   }
 }
-
 
 function unavailable(message: string, cause: unknown): RotatorError {
   return new RotatorError('VAULT_UNAVAILABLE', message, { plugin: 'file', retryable: true, cause });

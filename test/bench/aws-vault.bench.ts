@@ -22,7 +22,10 @@ let sm: SecretsManagerEmulator;
 let ncp: NcpStsEmulator;
 
 beforeAll(async () => {
-  sm = await startSecretsManagerEmulator({ credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey }, maxVersions: 100_000 });
+  sm = await startSecretsManagerEmulator({
+    credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey },
+    maxVersions: 100_000,
+  });
   ncp = await startNcpStsEmulator({ accounts: [generateAccount()] });
 });
 afterAll(async () => {
@@ -31,12 +34,19 @@ afterAll(async () => {
 });
 
 const openVault = () =>
-  openAwsSecretsManagerVault({ region: 'us-east-1', endpoint: sm.url, prefix: 'bench/', tags: {} }, { clock: systemClock, log: silentLogger, credentials: CREDENTIALS });
+  openAwsSecretsManagerVault(
+    { region: 'us-east-1', endpoint: sm.url, prefix: 'bench/', tags: {} },
+    { clock: systemClock, log: silentLogger, credentials: CREDENTIALS },
+  );
 
 function target(id: string) {
   const account = ncp.accounts[0]!;
   const provider = ncpSts.create(
-    { id, credentials: { accessKey: account.accessKey, secretKey: account.secretKey }, params: { durationSec: 3600, endpoint: ncp.url } },
+    {
+      id,
+      credentials: { accessKey: account.accessKey, secretKey: account.secretKey },
+      params: { durationSec: 3600, endpoint: ncp.url },
+    },
     { log: silentLogger, clock: systemClock },
   );
   return { secretId: id, provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0.1 } };
@@ -104,8 +114,13 @@ test('rotateSecret, one-off `rotator rotate` (fresh vault instance each time): S
 test('vault calls alone: read + putPending + promote (no lease), warm instance', async () => {
   const vault = openVault();
   const value = (id: string): VaultValue => ({
-    provider: 'bench', secretId: 'k', credentials: { a: 'x'.repeat(40) }, issuedAt: '2026-01-01T00:00:00Z',
-    expiresAt: '2026-01-02T00:00:00Z', providerRef: id, rotationId: id,
+    provider: 'bench',
+    secretId: 'k',
+    credentials: { a: 'x'.repeat(40) },
+    issuedAt: '2026-01-01T00:00:00Z',
+    expiresAt: '2026-01-02T00:00:00Z',
+    providerRef: id,
+    rotationId: id,
   });
   const id = (i: number) => `00000000-0000-4000-8000-${String(i + 1000).padStart(12, '0')}`;
   await vault.putPending('calls', value(id(-1)), id(-1));
@@ -132,7 +147,11 @@ test('scheduled checks (`rotator run`, ifDue): a due rotation, and a check with 
   // An in-process provider (no signatures), so time can jump: each credential is due when checked.
   const clock = new FastForwardClock();
   const provider = new FakeProvider({ lifetimeMs: 3_600_000 });
-  const t = { secretId: 'scheduled', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+  const t = {
+    secretId: 'scheduled',
+    provider,
+    policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 },
+  };
   const deps = { vault, clock, log: silentLogger, owner: 'bench-scheduler' };
   await rotateSecret(t, deps);
   let before = sm.counts();

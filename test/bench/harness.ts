@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 /**
  * A tiny benchmark harness: runs a body for a fixed count after a warm-up and reports
  * operations per second and latency percentiles. Results are printed as a table at the end of
@@ -48,8 +49,13 @@ export async function bench(
 
 export function report(): string {
   const lines = results.map((r) => {
-    const extra = r.extra ? '  ' + Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+    const extra = r.extra
+      ? '  ' +
+        Object.entries(r.extra)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')
+      : '';
     return `${r.name.padEnd(52)} ${r.opsPerSec.toFixed(1).padStart(10)} ops/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms  (n=${r.ops})${extra}`;
   });
-  return ['', `node ${process.version}, ${require('node:os').cpus().length} cpus`, ...lines].join('\n');
+  return ['', `node ${process.version}, ${cpus().length} cpus`, ...lines].join('\n');
 }

@@ -14,7 +14,12 @@ import { openFileVault } from '../../src/vaults/file';
 import { rotateSecret } from '../../src/rotate';
 import { mongodbCloudManager } from '../../providers/mongodb-cloud-manager';
 import { digestStats, resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
-import { generateApiKey, generateClientId, generateOrgId, startMcmEmulator } from '../../providers/mongodb-cloud-manager/emulator';
+import {
+  generateApiKey,
+  generateClientId,
+  generateOrgId,
+  startMcmEmulator,
+} from '../../providers/mongodb-cloud-manager/emulator';
 
 let dir: string;
 beforeAll(async () => {
@@ -41,7 +46,12 @@ test('rotation end to end: MongoDB emulator (Digest + OAuth over HTTP) + file va
       {
         id: `mongo-${i}`,
         credentials: { publicKey: key.publicKey, privateKey: key.privateKey },
-        params: mongodbCloudManager.paramsSchema.parse({ orgId, clientId, secretExpiresAfterHours: 72, baseUrl: `${emu.url}/api/public/v1.0` }),
+        params: mongodbCloudManager.paramsSchema.parse({
+          orgId,
+          clientId,
+          secretExpiresAfterHours: 72,
+          baseUrl: `${emu.url}/api/public/v1.0`,
+        }),
       },
       { log: silentLogger, clock: systemClock },
     ),

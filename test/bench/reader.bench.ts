@@ -29,15 +29,24 @@ test('reader.get(): cached vs a vault read per call', async () => {
   const fileVault = await openFileVault({ path, clock: systemClock, log: silentLogger, env: {} });
   const now = Date.now();
   const value: VaultValue = {
-    provider: 'bench', secretId: 's', credentials: { key: 'k'.repeat(40) }, issuedAt: new Date(now).toISOString(),
-    expiresAt: new Date(now + 3_600_000).toISOString(), providerRef: 'r', rotationId: 'r1',
+    provider: 'bench',
+    secretId: 's',
+    credentials: { key: 'k'.repeat(40) },
+    issuedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 3_600_000).toISOString(),
+    providerRef: 'r',
+    rotationId: 'r1',
   };
   await fileVault.putPending('s', value, 'r1');
   await fileVault.promote('s', 'r1', null);
   const { vault: counted, calls } = instrumentVault(fileVault);
   const config: RotatorConfig = {
-    file: join(dir, 'rotator.config.yaml'), vault: { type: 'file', path, history: 5 }, schedule: '* * * * *', concurrency: 1,
-    shutdownTimeoutMs: 0, defaults: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 },
+    file: join(dir, 'rotator.config.yaml'),
+    vault: { type: 'file', path, history: 5 },
+    schedule: '* * * * *',
+    concurrency: 1,
+    shutdownTimeoutMs: 0,
+    defaults: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 },
     secrets: [{ id: 's', provider: 'bench', credentials: {}, params: {}, outputs: [] }],
   };
   const reader = createSecretReader({ config, vault: counted });

@@ -36,8 +36,13 @@ test('file vault: putPending + promote (2 durable writes)', async () => {
   const vault = await openFileVault({ path: join(dir, 'v1.json'), clock: systemClock, log: silentLogger, env: {} });
   let current: string | null = null;
   const value = (id: string): VaultValue => ({
-    provider: 'bench', secretId: 'k', credentials: { a: 'x'.repeat(40) }, issuedAt: '2026-01-01T00:00:00Z',
-    expiresAt: '2026-01-02T00:00:00Z', providerRef: id, rotationId: id,
+    provider: 'bench',
+    secretId: 'k',
+    credentials: { a: 'x'.repeat(40) },
+    issuedAt: '2026-01-01T00:00:00Z',
+    expiresAt: '2026-01-02T00:00:00Z',
+    providerRef: id,
+    rotationId: id,
   });
   const r = await bench('file vault putPending+promote', 300, async (i) => {
     const id = `r-${i}-${Math.random()}`;
@@ -54,10 +59,18 @@ test('rotation end to end: NCP STS emulator (HTTP) + file vault', async () => {
   const emu = await startNcpStsEmulator({ accounts: [account] });
   const vault = await openFileVault({ path: join(dir, 'v2.json'), clock: systemClock, log: silentLogger, env: {} });
   const provider = ncpSts.create(
-    { id: 'bench', credentials: { accessKey: account.accessKey, secretKey: account.secretKey }, params: { durationSec: 3600, endpoint: emu.url } },
+    {
+      id: 'bench',
+      credentials: { accessKey: account.accessKey, secretKey: account.secretKey },
+      params: { durationSec: 3600, endpoint: emu.url },
+    },
     { log: silentLogger, clock: systemClock },
   );
-  const target = { secretId: 'bench', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0.1 } };
+  const target = {
+    secretId: 'bench',
+    provider,
+    policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0.1 },
+  };
   const deps = { vault, clock: systemClock, log: silentLogger, owner: 'bench' };
   const before = emu.count();
   let n = 0;

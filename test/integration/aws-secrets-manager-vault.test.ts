@@ -9,7 +9,12 @@ import { configDir, runCli } from '../support/cli';
 import type { Logger } from '../../src/types';
 import { ManualClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
-import { NO_CURRENT_VALUE, NO_CURRENT_VERSION_ID, openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
+import {
+  NO_CURRENT_VALUE,
+  NO_CURRENT_VERSION_ID,
+  openAwsSecretsManagerVault,
+  type AwsSecretsManagerVault,
+} from '../../src/vaults/aws-secrets-manager';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
 import { describeVaultContract, sampleValue } from '../vault-contract';
 import { FakeProvider } from '../support/fake-provider';
@@ -18,16 +23,29 @@ import { ownerIsDeadLocally, processOwnerId, processScope } from '../../src/owne
 
 const CREDENTIALS = { accessKeyId: 'AKIDCONTRACTTEST', secretAccessKey: 'contract-test-secret-key' };
 
-function open(emu: SecretsManagerEmulator, clock: ManualClock, overrides: { prefix?: string; tags?: Record<string, string>; kmsKeyId?: string } = {}) {
+function open(
+  emu: SecretsManagerEmulator,
+  clock: ManualClock,
+  overrides: { prefix?: string; tags?: Record<string, string>; kmsKeyId?: string } = {},
+) {
   return openAwsSecretsManagerVault(
-    { region: 'eu-central-1', endpoint: emu.url, prefix: overrides.prefix ?? 'rotator/', tags: overrides.tags ?? {}, ...(overrides.kmsKeyId ? { kmsKeyId: overrides.kmsKeyId } : {}) },
+    {
+      region: 'eu-central-1',
+      endpoint: emu.url,
+      prefix: overrides.prefix ?? 'rotator/',
+      tags: overrides.tags ?? {},
+      ...(overrides.kmsKeyId ? { kmsKeyId: overrides.kmsKeyId } : {}),
+    },
     { clock, log: silentLogger, credentials: CREDENTIALS },
   );
 }
 
 describeVaultContract('AwsSecretsManagerVault (emulator over HTTP, real SDK)', async () => {
   const clock = new ManualClock();
-  const emu = await startSecretsManagerEmulator({ clock, credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey } });
+  const emu = await startSecretsManagerEmulator({
+    clock,
+    credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey },
+  });
   return { vault: open(emu, clock), clock, cleanup: () => emu.close() };
 });
 
@@ -59,7 +77,11 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     const [placeholder, version] = emu.versions('rotator/app')!;
     // The secret was created with the placeholder as its first version (AWS makes the first
     // version AWSCURRENT); the first promotion moved AWSCURRENT off it.
-    expect(placeholder).toMatchObject({ versionId: NO_CURRENT_VERSION_ID, stages: ['AWSPREVIOUS'], secretString: NO_CURRENT_VALUE });
+    expect(placeholder).toMatchObject({
+      versionId: NO_CURRENT_VERSION_ID,
+      stages: ['AWSPREVIOUS'],
+      secretString: NO_CURRENT_VALUE,
+    });
     expect(version).toMatchObject({ versionId: uuid(1), stages: ['AWSCURRENT'] });
     expect(JSON.parse(version!.secretString!)).toEqual(sampleValue(uuid(1)));
   });
@@ -89,21 +111,33 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
     const before = vault.requestCounts();
     await rotate('app', uuid(2));
     const after = vault.requestCounts();
-    const delta = Object.fromEntries(Object.entries(after).map(([op, n]) => [op, n - (before[op] ?? 0)]).filter(([, n]) => n !== 0));
+    const delta = Object.fromEntries(
+      Object.entries(after)
+        .map(([op, n]) => [op, n - (before[op] ?? 0)])
+        .filter(([, n]) => n !== 0),
+    );
     // DescribeSecret (values are cached), PutSecretValue, 2× UpdateSecretVersionStage.
     expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 1, UpdateSecretVersionStage: 2 });
   });
 
   test('the engine on a warm instance: 6 requests per rotation, by operation', async () => {
     const provider = new FakeProvider();
-    const target = { secretId: 'app', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+    const target = {
+      secretId: 'app',
+      provider,
+      policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 },
+    };
     let n = 0;
     const deps = { vault, clock, log: silentLogger, owner: 'host:1:aa', newRotationId: () => uuid(++n) };
     await rotateSecret(target, deps);
     const before = vault.requestCounts();
     await rotateSecret(target, deps);
     const after = vault.requestCounts();
-    const delta = Object.fromEntries(Object.entries(after).map(([op, k]) => [op, k - (before[op] ?? 0)]).filter(([, k]) => k !== 0));
+    const delta = Object.fromEntries(
+      Object.entries(after)
+        .map(([op, k]) => [op, k - (before[op] ?? 0)])
+        .filter(([, k]) => k !== 0),
+    );
     // lease (1 Put), read (Describe; values cached), putPending (1 Put), lease renewal (none: 90%
     // of the ttl left), promote (2 Update: AWSCURRENT CAS, AWSPENDING off), release (1 Put).
     expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 3, UpdateSecretVersionStage: 2 });
@@ -112,8 +146,13 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
   });
 
   describe('the first credential is never current before it is verified (AWS makes a first version AWSCURRENT)', () => {
-    const sdk = () => new SecretsManagerClient({ region: 'eu-central-1', endpoint: emu.url, credentials: CREDENTIALS, maxAttempts: 1 });
-    const target = (provider: FakeProvider) => ({ secretId: 'app', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } });
+    const sdk = () =>
+      new SecretsManagerClient({ region: 'eu-central-1', endpoint: emu.url, credentials: CREDENTIALS, maxAttempts: 1 });
+    const target = (provider: FakeProvider) => ({
+      secretId: 'app',
+      provider,
+      policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 },
+    });
 
     async function failedFirstRotation(): Promise<{ provider: FakeProvider; seenByConsumers: unknown[] }> {
       const provider = new FakeProvider({ revocable: true });
@@ -155,7 +194,11 @@ secrets:
     credentials: { accessKey: unused, secretKey: unused }
 `);
       try {
-        const got = await runCli(['get', 'app'], { ROTATOR_CONFIG: dir.file, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey });
+        const got = await runCli(['get', 'app'], {
+          ROTATOR_CONFIG: dir.file,
+          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+        });
         expect(got.code).not.toBe(0);
         expect(got.stderr).toContain('no current version');
         expect(got.stdout).toBe('');
@@ -240,13 +283,23 @@ secrets:
     emu.faults.length = 0;
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('AWSPENDING could not be taken off');
-    expect(emu.versions('rotator/app')!.find((v) => v.versionId === uuid(3))!.stages.sort()).toEqual(['AWSCURRENT', 'AWSPENDING']);
+    expect(
+      emu
+        .versions('rotator/app')!
+        .find((v) => v.versionId === uuid(3))!
+        .stages.sort(),
+    ).toEqual(['AWSCURRENT', 'AWSPENDING']);
     const state = await open(emu, clock).read('app');
     expect(state.current?.versionId).toBe(uuid(3));
     expect(state.pending).toBeUndefined(); // a version carrying both is read as current only
     // The next rotation moves AWSPENDING to its own version and completes normally.
     await rotateWith(uuid(4));
-    const staged = Object.fromEntries(emu.versions('rotator/app')!.filter((v) => v.stages.length > 0).map((v) => [v.versionId, v.stages]));
+    const staged = Object.fromEntries(
+      emu
+        .versions('rotator/app')!
+        .filter((v) => v.stages.length > 0)
+        .map((v) => [v.versionId, v.stages]),
+    );
     expect(staged).toEqual({ [uuid(3)]: ['AWSPREVIOUS'], [uuid(4)]: ['AWSCURRENT'] });
     await logged.close();
   });
@@ -292,15 +345,23 @@ secrets:
   test('throttling, 5xx and dropped connections are retryable VAULT_UNAVAILABLE; nothing secret in the message', async () => {
     await rotate('app', uuid(1));
     emu.faults.push({ status: 400, times: 1, operation: 'DescribeSecret' });
-    await expect(vault.read('app')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true, message: expect.stringContaining('ThrottlingException') });
+    await expect(vault.read('app')).rejects.toMatchObject({
+      code: 'VAULT_UNAVAILABLE',
+      retryable: true,
+      message: expect.stringContaining('ThrottlingException'),
+    });
     emu.faults.push({ status: 500, times: 1 });
     await expect(vault.read('app')).rejects.toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });
     emu.dropConnections(1);
-    const dropped = await vault.putPending('app', sampleValue(uuid(2), 'CANARY-secret-value-123'), uuid(2)).catch((e: Error) => e);
+    const dropped = await vault
+      .putPending('app', sampleValue(uuid(2), 'CANARY-secret-value-123'), uuid(2))
+      .catch((e: Error) => e);
     expect(dropped).toMatchObject({ code: 'VAULT_UNAVAILABLE', retryable: true });
     expect(String((dropped as Error).message)).not.toContain('CANARY');
     // The retry of the same write is the idempotent no-op or the first write.
-    await expect(vault.putPending('app', sampleValue(uuid(2), 'CANARY-secret-value-123'), uuid(2))).resolves.toMatchObject({ stages: ['pending'] });
+    await expect(vault.putPending('app', sampleValue(uuid(2), 'CANARY-secret-value-123'), uuid(2))).resolves.toMatchObject({
+      stages: ['pending'],
+    });
   });
 
   test('wrong credentials: a clear, non-retryable error naming the IAM actions', async () => {
@@ -317,10 +378,18 @@ secrets:
   });
 
   test('an existing secret that rotator does not manage is refused, never overwritten', async () => {
-    const client = new SecretsManagerClient({ region: 'eu-central-1', endpoint: emu.url, credentials: CREDENTIALS, maxAttempts: 1 });
+    const client = new SecretsManagerClient({
+      region: 'eu-central-1',
+      endpoint: emu.url,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
     await client.send(new CreateSecretCommand({ Name: 'rotator/handmade', SecretString: '{"not":"ours"}' }));
     client.destroy();
-    await expect(vault.read('handmade')).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('not managed by rotator') });
+    await expect(vault.read('handmade')).rejects.toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringContaining('not managed by rotator'),
+    });
     expect(await vault.list()).toEqual([]);
   });
 

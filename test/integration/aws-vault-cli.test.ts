@@ -8,7 +8,12 @@ import { FastForwardClock, systemClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import { openAwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
 import { resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
-import { generateApiKey, generateClientId, generateOrgId, startMcmEmulator } from '../../providers/mongodb-cloud-manager/emulator';
+import {
+  generateApiKey,
+  generateClientId,
+  generateOrgId,
+  startMcmEmulator,
+} from '../../providers/mongodb-cloud-manager/emulator';
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
 import { configDir, runCli } from '../support/cli';
@@ -35,7 +40,12 @@ secrets:
     credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
     params: { durationSec: 900, endpoint: "${ncp.url}" }
 `);
-    env = { ROTATOR_CONFIG: dir.file, NCP_ACCESS_KEY: ncp.accounts[0]!.accessKey, NCP_SECRET_KEY: ncp.accounts[0]!.secretKey, ...AWS };
+    env = {
+      ROTATOR_CONFIG: dir.file,
+      NCP_ACCESS_KEY: ncp.accounts[0]!.accessKey,
+      NCP_SECRET_KEY: ncp.accounts[0]!.secretKey,
+      ...AWS,
+    };
   });
   afterEach(async () => {
     await Promise.all([ncp.close(), sm.close(), dir.cleanup()]);
@@ -62,7 +72,11 @@ secrets:
     expect(resumed.stdout).toContain('app: resumed an interrupted rotation and promoted it');
     expect(ncp.issuedKeys()).toHaveLength(2); // nothing issued again
     expect(stages()[pending!]).toEqual(['AWSCURRENT']);
-    expect(Object.values(stages()).flat().filter((s) => s === 'AWSPENDING')).toEqual([]);
+    expect(
+      Object.values(stages())
+        .flat()
+        .filter((s) => s === 'AWSPENDING'),
+    ).toEqual([]);
     const current = JSON.parse((await runCli(['get', 'app'], env)).stdout);
     expect(current.credentials.accessKey).toBe(ncp.issuedKeys()[1]!.accessKey);
   });
@@ -110,12 +124,20 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
     while (!/AWS_ENDPOINT_URL_SECRETS_MANAGER=\S+/.test(d.stdout) && Date.now() < deadline && d.child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const line = /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+) AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_REGION=(\S+)/.exec(d.stdout);
+    const line =
+      /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+) AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_REGION=(\S+)/.exec(
+        d.stdout,
+      );
     expect(line).not.toBeNull();
     const [, endpoint, keyId, secret, region] = line!;
     // Any SDK client configured from that line works against it.
     const { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-    const client = new SecretsManagerClient({ endpoint, region, credentials: { accessKeyId: keyId!, secretAccessKey: secret! }, maxAttempts: 1 });
+    const client = new SecretsManagerClient({
+      endpoint,
+      region,
+      credentials: { accessKeyId: keyId!, secretAccessKey: secret! },
+      maxAttempts: 1,
+    });
     await client.send(new CreateSecretCommand({ Name: 'probe', SecretString: 'hello' }));
     expect((await client.send(new GetSecretValueCommand({ SecretId: 'probe' }))).SecretString).toBe('hello');
     client.destroy();
@@ -124,7 +146,6 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
     await dir.cleanup();
   }
 });
-
 
 describe('MongoDB secrets in the AWS vault: rotation intents', () => {
   test('an intent left by a rotation that died after issuing makes the next run delete the orphan', async () => {
@@ -151,7 +172,11 @@ secrets:
       // its intent in the vault and a live secret the vault never got.
       const vault = openAwsSecretsManagerVault(
         { region: 'us-east-1', endpoint: sm.url, prefix: 'rotator/', tags: {} },
-        { clock: systemClock, log: silentLogger, credentials: { accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY } },
+        {
+          clock: systemClock,
+          log: silentLogger,
+          credentials: { accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY },
+        },
       );
       const lost = '00000000-0000-4000-8000-00000000dead';
       await vault.recordIntent('mongo-ci', { rotationId: lost, startedAt: new Date().toISOString(), liveBefore: [current] });
@@ -166,14 +191,20 @@ secrets:
       expect(live).toContain(current);
       expect(live).toHaveLength(2);
       // Deleted as the interrupted rotation's orphan (not merely to make room), and logged so.
-      const recovered = next.stderr.split('\n').filter((l) => l.includes('deleted a secret that an interrupted rotation issued but never stored'));
+      const recovered = next.stderr
+        .split('\n')
+        .filter((l) => l.includes('deleted a secret that an interrupted rotation issued but never stored'));
       expect(recovered).toHaveLength(1);
       expect(recovered[0]).toContain('e'.repeat(24));
       expect(recovered[0]).toContain(lost);
       // The tags now hold the new rotation's own intent, not reported since it reached the vault.
       const after = openAwsSecretsManagerVault(
         { region: 'us-east-1', endpoint: sm.url, prefix: 'rotator/', tags: {} },
-        { clock: systemClock, log: silentLogger, credentials: { accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY } },
+        {
+          clock: systemClock,
+          log: silentLogger,
+          credentials: { accessKeyId: AWS.AWS_ACCESS_KEY_ID, secretAccessKey: AWS.AWS_SECRET_ACCESS_KEY },
+        },
       );
       expect((await after.read('mongo-ci')).intent).toBeUndefined();
       await after.close();

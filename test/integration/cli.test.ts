@@ -7,7 +7,12 @@ import { createHmac } from 'node:crypto';
 import { readFile, stat, readdir } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { startNcpStsEmulator, generateAccount, type NcpStsEmulator, type NcpEmulatorAccount } from '../../providers/ncp-sts/emulator';
+import {
+  startNcpStsEmulator,
+  generateAccount,
+  type NcpStsEmulator,
+  type NcpEmulatorAccount,
+} from '../../providers/ncp-sts/emulator';
 import { FastForwardClock } from '../../src/clock';
 import { runCli, configDir } from '../support/cli';
 
@@ -89,9 +94,15 @@ describe('rotator rotate / get', () => {
     const get = await runCli(['get', 'deployer', '--format', 'json'], env);
     expect(get.code).toBe(0);
     const value = JSON.parse(get.stdout);
-    expect(Object.keys(value).sort()).toEqual(
-      ['credentials', 'expiresAt', 'issuedAt', 'provider', 'providerRef', 'rotationId', 'secretId'],
-    );
+    expect(Object.keys(value).sort()).toEqual([
+      'credentials',
+      'expiresAt',
+      'issuedAt',
+      'provider',
+      'providerRef',
+      'rotationId',
+      'secretId',
+    ]);
     expect(value).toMatchObject({ provider: 'ncp-sts', secretId: 'deployer', providerRef: value.credentials.accessKey });
     expect(Object.keys(value.credentials).sort()).toEqual(['accessKey', 'keySecret']);
     expect(Date.parse(value.expiresAt) - Date.parse(value.issuedAt)).toBe(3600_000);
@@ -227,7 +238,10 @@ describe('--sandbox', () => {
     expect(rotate.code).toBe(0);
     expect(rotate.stderr).toContain('SANDBOX MODE');
     expect(emu.count()).toBe(0); // the sandbox has its own emulator
-    const get = await runCli(['get', 'deployer', '--sandbox'], { ROTATOR_CONFIG: env.ROTATOR_CONFIG, ROTATOR_VAULT_KEY: env.ROTATOR_VAULT_KEY });
+    const get = await runCli(['get', 'deployer', '--sandbox'], {
+      ROTATOR_CONFIG: env.ROTATOR_CONFIG,
+      ROTATOR_VAULT_KEY: env.ROTATOR_VAULT_KEY,
+    });
     expect(get.code).toBe(0);
     expect(JSON.parse(get.stdout)).toMatchObject({ provider: 'ncp-sts', secretId: 'deployer' });
     // The configured vault was never touched.
@@ -291,7 +305,10 @@ describe('usage and configuration errors exit 2 and touch nothing', () => {
 
   test('outputs are accepted by validate and written by rotate (no longer refused)', async () => {
     const withOutputs = await configDir(
-      config(emu.url).replace('    params: { durationSec: 3600,', '    outputs: [ { type: file, path: out.env, format: env } ]\n    params: { durationSec: 3600,'),
+      config(emu.url).replace(
+        '    params: { durationSec: 3600,',
+        '    outputs: [ { type: file, path: out.env, format: env } ]\n    params: { durationSec: 3600,',
+      ),
     );
     try {
       const validate = await runCli(['validate', '-c', withOutputs.file], env);

@@ -10,7 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNcpStsEmulator, generateAccount, type NcpStsEmulator, type NcpEmulatorAccount } from '../../providers/ncp-sts/emulator';
+import {
+  startNcpStsEmulator,
+  generateAccount,
+  type NcpStsEmulator,
+  type NcpEmulatorAccount,
+} from '../../providers/ncp-sts/emulator';
 import { runCli, configDir } from '../support/cli';
 import { Daemon, ROOT, msg } from '../support/daemon';
 
@@ -52,7 +57,12 @@ beforeEach(async () => {
   emu = await startNcpStsEmulator({ accounts: [account] });
   dir = await configDir('');
   await writeFile(dir.file, config(emu.url, join(dir.dir, 'hook.log')));
-  env = { ROTATOR_CONFIG: dir.file, ROTATOR_VAULT_KEY: VAULT_KEY, NCP_ACCESS_KEY: account.accessKey, NCP_SECRET_KEY: account.secretKey };
+  env = {
+    ROTATOR_CONFIG: dir.file,
+    ROTATOR_VAULT_KEY: VAULT_KEY,
+    NCP_ACCESS_KEY: account.accessKey,
+    NCP_SECRET_KEY: account.secretKey,
+  };
   consumer = { ROTATOR_CONFIG: dir.file, ROTATOR_VAULT_KEY: VAULT_KEY };
 });
 
@@ -118,11 +128,17 @@ secrets:
       - { type: command, run: 'echo "$NCLOUD_ACCESS_KEY" >> hook-b.log' }
 `,
     );
-    const hookB = () => readFile(join(dir.dir, 'hook-b.log'), 'utf8').then((t) => t.trim().split('\n'), () => []);
+    const hookB = () =>
+      readFile(join(dir.dir, 'hook-b.log'), 'utf8').then(
+        (t) => t.trim().split('\n'),
+        () => [],
+      );
     expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0); // host A rotates
     const first = await current('deployer');
     expect((await runCli(['rotate', 'deployer', '--if-due', '-c', hostB], env)).code).toBe(0);
-    expect(await readFile(join(dir.dir, 'out-b', 'deployer.env'), 'utf8')).toContain(`NCLOUD_ACCESS_KEY=${first.credentials.accessKey}\n`);
+    expect(await readFile(join(dir.dir, 'out-b', 'deployer.env'), 'utf8')).toContain(
+      `NCLOUD_ACCESS_KEY=${first.credentials.accessKey}\n`,
+    );
     expect(await hookB()).toEqual([first.credentials.accessKey]);
     expect((await runCli(['rotate', 'deployer', '--if-due', '-c', hostB], env)).code).toBe(0); // nothing new: no hook
     expect(await hookB()).toEqual([first.credentials.accessKey]);
@@ -130,7 +146,9 @@ secrets:
     expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0); // host A rotates again
     const second = await current('deployer');
     expect((await runCli(['rotate', 'deployer', '--if-due', '-c', hostB], env)).code).toBe(0);
-    expect(await readFile(join(dir.dir, 'out-b', 'deployer.env'), 'utf8')).toContain(`NCLOUD_ACCESS_KEY=${second.credentials.accessKey}\n`);
+    expect(await readFile(join(dir.dir, 'out-b', 'deployer.env'), 'utf8')).toContain(
+      `NCLOUD_ACCESS_KEY=${second.credentials.accessKey}\n`,
+    );
     expect(await hookB()).toEqual([first.credentials.accessKey, second.credentials.accessKey]);
   });
 
@@ -139,13 +157,17 @@ secrets:
     expect(rotate.code).toBe(0);
     const value = await current('deployer');
     const envFile = join(dir.dir, 'out', 'deployer.env');
-    expect(await readFile(envFile, 'utf8')).toBe(`NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`);
+    expect(await readFile(envFile, 'utf8')).toBe(
+      `NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`,
+    );
     expect((await stat(envFile)).mode & 0o777).toBe(0o600);
     const txt = join(dir.dir, 'out', 'deployer.txt');
     expect(await readFile(txt, 'utf8')).toBe(`${value.credentials.accessKey} until ${value.expiresAt}\n`);
     expect((await stat(txt)).mode & 0o777).toBe(0o640);
     // The hook gets the new credential, never the master credentials or the vault key.
-    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey} no-master-key no-vault-key\n`);
+    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(
+      `${value.rotationId} ${value.credentials.accessKey} no-master-key no-vault-key\n`,
+    );
     expect(rotate.stdout + rotate.stderr).not.toContain(value.credentials.keySecret);
   });
 
@@ -154,7 +176,9 @@ secrets:
     const rotate = await runCli(['rotate', 'deployer'], env);
     expect(rotate.code).toBe(1);
     expect(rotate.stdout).toMatch(/^deployer: rotated/m);
-    expect(rotate.stderr).toMatch(/deployer: the vault holds the new credential, but distribution failed: DISTRIBUTION: 1 of 3 outputs of 'deployer' failed: outputs\[2\] \(command\): command exited with code \d+ \(stderr: .*cannot create/);
+    expect(rotate.stderr).toMatch(
+      /deployer: the vault holds the new credential, but distribution failed: DISTRIBUTION: 1 of 3 outputs of 'deployer' failed: outputs\[2\] \(command\): command exited with code \d+ \(stderr: .*cannot create/,
+    );
     expect((await current('deployer')).providerRef).toBeTruthy();
   });
 });
@@ -164,11 +188,19 @@ describe('get formats', () => {
     expect((await runCli(['rotate', 'deployer', 'as-aws'], env)).code).toBe(0);
     const value = await current('deployer');
     const shell = await runCli(['get', 'deployer', '--format', 'shell'], consumer);
-    expect(shell.stdout).toBe(`export NCLOUD_ACCESS_KEY='${value.credentials.accessKey}'\nexport NCLOUD_SECRET_KEY='${value.credentials.keySecret}'\n`);
-    const evaluated = execFileSync('/bin/sh', ['-c', 'eval "$(cat)"; printf "%s\\n%s" "$NCLOUD_ACCESS_KEY" "$NCLOUD_SECRET_KEY"'], { input: shell.stdout }).toString();
+    expect(shell.stdout).toBe(
+      `export NCLOUD_ACCESS_KEY='${value.credentials.accessKey}'\nexport NCLOUD_SECRET_KEY='${value.credentials.keySecret}'\n`,
+    );
+    const evaluated = execFileSync(
+      '/bin/sh',
+      ['-c', 'eval "$(cat)"; printf "%s\\n%s" "$NCLOUD_ACCESS_KEY" "$NCLOUD_SECRET_KEY"'],
+      { input: shell.stdout },
+    ).toString();
     expect(evaluated).toBe(`${value.credentials.accessKey}\n${value.credentials.keySecret}`);
     const dotenv = await runCli(['get', 'deployer', '--format', 'dotenv'], consumer);
-    expect(dotenv.stdout).toBe(`NCLOUD_ACCESS_KEY='${value.credentials.accessKey}'\nNCLOUD_SECRET_KEY='${value.credentials.keySecret}'\n`);
+    expect(dotenv.stdout).toBe(
+      `NCLOUD_ACCESS_KEY='${value.credentials.accessKey}'\nNCLOUD_SECRET_KEY='${value.credentials.keySecret}'\n`,
+    );
     const aws = await runCli(['get', 'as-aws', '--format', 'env'], consumer);
     expect(aws.stdout).toMatch(/^AWS_ACCESS_KEY_ID=\S+\nAWS_SECRET_ACCESS_KEY=\S+\n$/);
   });
@@ -188,16 +220,24 @@ describe('rotator exec', () => {
     expect(d.stdout).not.toContain('ROTATOR_VAULT_KEY');
   });
 
-  test('while it runs no process argv holds a secret; signals are forwarded; the exit code is the child\'s', async () => {
+  test("while it runs no process argv holds a secret; signals are forwarded; the exit code is the child's", async () => {
     const deployer = await current('deployer');
     const aws = await current('as-aws');
-    const script = "process.on('SIGTERM', () => process.exit(42)); console.log('ready ' + process.env.AWS_ACCESS_KEY_ID); setInterval(() => {}, 1000);";
+    const script =
+      "process.on('SIGTERM', () => process.exit(42)); console.log('ready ' + process.env.AWS_ACCESS_KEY_ID); setInterval(() => {}, 1000);";
     const d = spawnRotator(['exec', 'deployer', 'as-aws', '--', process.execPath, '-e', script]);
     await stdoutMatching(d, /ready (\S+)/);
     expect(d.stdout).toContain(`ready ${aws.credentials.accessKey}`);
     const argv = await allArgv();
     expect(argv.length).toBeGreaterThan(2);
-    const secretValues = [deployer.credentials.keySecret, deployer.credentials.accessKey, aws.credentials.keySecret, aws.credentials.accessKey, account.secretKey, VAULT_KEY];
+    const secretValues = [
+      deployer.credentials.keySecret,
+      deployer.credentials.accessKey,
+      aws.credentials.keySecret,
+      aws.credentials.accessKey,
+      account.secretKey,
+      VAULT_KEY,
+    ];
     for (const secret of secretValues) expect(argv.filter((a) => a.includes(secret))).toEqual([]);
     process.kill(d.child.pid!, 'SIGTERM');
     expect(await d.exited).toEqual({ code: 42, signal: null });
@@ -244,8 +284,21 @@ describe('rotator exec', () => {
   });
 
   test('--watch --signal SIGHUP signals the command instead of restarting it', async () => {
-    const script = "let n = 0; process.on('SIGHUP', () => console.log('hup ' + ++n)); console.log('started'); setInterval(() => {}, 1000);";
-    const d = spawnRotator(['exec', 'deployer', '--watch', '--interval', '1s', '--signal', 'HUP', '--', process.execPath, '-e', script]);
+    const script =
+      "let n = 0; process.on('SIGHUP', () => console.log('hup ' + ++n)); console.log('started'); setInterval(() => {}, 1000);";
+    const d = spawnRotator([
+      'exec',
+      'deployer',
+      '--watch',
+      '--interval',
+      '1s',
+      '--signal',
+      'HUP',
+      '--',
+      process.execPath,
+      '-e',
+      script,
+    ]);
     await stdoutMatching(d, /started/);
     expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0);
     await stdoutMatching(d, /hup 1/);
@@ -283,9 +336,13 @@ describe('rotator run', () => {
     expect((await d.exited).code).toBe(0);
     const value = await current('deployer');
     expect(value.rotationId).toBe(promoted.rotationId);
-    expect(await readFile(file, 'utf8')).toBe(`NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`);
+    expect(await readFile(file, 'utf8')).toBe(
+      `NCLOUD_ACCESS_KEY=${value.credentials.accessKey}\nNCLOUD_SECRET_KEY=${value.credentials.keySecret}\n`,
+    );
     // The hook gets the new credential, never the master credentials or the vault key.
-    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(`${value.rotationId} ${value.credentials.accessKey} no-master-key no-vault-key\n`);
+    expect(await readFile(join(dir.dir, 'hook.log'), 'utf8')).toBe(
+      `${value.rotationId} ${value.credentials.accessKey} no-master-key no-vault-key\n`,
+    );
     expect(d.stderr).not.toContain(value.credentials.keySecret);
   });
 });
@@ -307,7 +364,11 @@ describe('library', () => {
         env: { PATH: process.env.PATH, CFG: dir.file, ROTATOR_VAULT_KEY: VAULT_KEY },
       }).toString();
       expect(out).toBe(`${value.providerRef}\n`);
-      const types = execFileSync(process.execPath, ['-p', "require.resolve('rotator') + ' ' + require('rotator/package.json').types"], { cwd: app }).toString();
+      const types = execFileSync(
+        process.execPath,
+        ['-p', "require.resolve('rotator') + ' ' + require('rotator/package.json').types"],
+        { cwd: app },
+      ).toString();
       expect(types.trim()).toBe(`${join(ROOT, 'dist/src/index.js')} dist/src/index.d.ts`);
     } finally {
       await rm(app, { recursive: true, force: true });

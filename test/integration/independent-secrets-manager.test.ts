@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNcpStsEmulator, generateAccount, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
+import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
 import { configDir, runCli } from '../support/cli';
 
 const AWS_KEY_ID = 'AKIDINDEPENDENT0001';
@@ -40,7 +40,10 @@ let server: Server;
 let url: string;
 
 class Fail extends Error {
-  constructor(readonly type: string, message: string) {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -61,7 +64,14 @@ function signatureProblem(req: IncomingMessage, body: Buffer): string | undefine
   if (!(Math.abs(Date.now() - when) < 15 * 60_000) || !amzDate.startsWith(day!)) return 'x-amz-date outside the window';
   const names = m[2]!.split(';');
   if (!names.includes('host')) return 'host not signed';
-  const headerBlock = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/ +/g, ' ')}\n`).join('');
+  const headerBlock = names
+    .map(
+      (n) =>
+        `${n}:${String(req.headers[n] ?? '')
+          .trim()
+          .replace(/ +/g, ' ')}\n`,
+    )
+    .join('');
   const [path, query = ''] = (req.url ?? '/').split('?');
   const canonical = `${req.method}\n${path}\n${query}\n${headerBlock}\n${m[2]}\n${hex(body)}`;
   const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${day}/${region}/${service}/aws4_request\n${hex(canonical)}`;
@@ -95,8 +105,14 @@ const staged = (s: Secret) => Object.fromEntries(s.versions.filter((v) => v.labe
 function operate(op: string, input: any): unknown {
   switch (op) {
     case 'CreateSecret': {
-      if (store.has(input.Name)) throw new Fail('ResourceExistsException', `The operation failed because the secret ${input.Name} already exists.`);
-      const secret: Secret = { arn: `arn:aws:secretsmanager:${REGION}:210987654321:secret:${input.Name}-AbCdEf`, name: input.Name, tags: input.Tags ?? [], versions: [] };
+      if (store.has(input.Name))
+        throw new Fail('ResourceExistsException', `The operation failed because the secret ${input.Name} already exists.`);
+      const secret: Secret = {
+        arn: `arn:aws:secretsmanager:${REGION}:210987654321:secret:${input.Name}-AbCdEf`,
+        name: input.Name,
+        tags: input.Tags ?? [],
+        versions: [],
+      };
       store.set(input.Name, secret);
       if (typeof input.SecretString === 'string') {
         const v = { id: input.ClientRequestToken ?? randomUUID(), value: input.SecretString, labels: [], created: Date.now() };
@@ -114,15 +130,24 @@ function operate(op: string, input: any): unknown {
       const stage = input.VersionStage ?? (input.VersionId ? undefined : 'AWSCURRENT');
       const v = s.versions.find((x) => (!input.VersionId || x.id === input.VersionId) && (!stage || x.labels.includes(stage)));
       if (!v) throw new Fail('ResourceNotFoundException', "Secrets Manager can't find the specified secret value.");
-      return { ARN: s.arn, Name: s.name, VersionId: v.id, SecretString: v.value, VersionStages: v.labels, CreatedDate: v.created / 1000 };
+      return {
+        ARN: s.arn,
+        Name: s.name,
+        VersionId: v.id,
+        SecretString: v.value,
+        VersionStages: v.labels,
+        CreatedDate: v.created / 1000,
+      };
     }
     case 'PutSecretValue': {
       const s = lookup(input.SecretId);
       const token = input.ClientRequestToken;
-      if (typeof token !== 'string' || token.length < 32 || token.length > 64) throw new Fail('InvalidParameterException', 'ClientRequestToken must be 32-64 characters');
+      if (typeof token !== 'string' || token.length < 32 || token.length > 64)
+        throw new Fail('InvalidParameterException', 'ClientRequestToken must be 32-64 characters');
       const existing = s.versions.find((v) => v.id === token);
       if (existing) {
-        if (existing.value !== input.SecretString) throw new Fail('ResourceExistsException', 'A version with this ClientRequestToken already exists with another value.');
+        if (existing.value !== input.SecretString)
+          throw new Fail('ResourceExistsException', 'A version with this ClientRequestToken already exists with another value.');
         return { ARN: s.arn, Name: s.name, VersionId: token, VersionStages: existing.labels };
       }
       const v: Version = { id: token, value: input.SecretString, labels: [], created: Date.now() };
@@ -141,7 +166,10 @@ function operate(op: string, input: any): unknown {
         throw new Fail('InvalidParameterException', `${input.VersionStage} is not attached to ${input.RemoveFromVersionId}`);
       }
       if (input.RemoveFromVersionId === undefined && holder && holder.id !== input.MoveToVersionId) {
-        throw new Fail('InvalidParameterException', `${input.VersionStage} is attached to ${holder.id}: name it in RemoveFromVersionId`);
+        throw new Fail(
+          'InvalidParameterException',
+          `${input.VersionStage} is attached to ${holder.id}: name it in RemoveFromVersionId`,
+        );
       }
       if (input.MoveToVersionId !== undefined) {
         const to = s.versions.find((v) => v.id === input.MoveToVersionId);
@@ -154,7 +182,12 @@ function operate(op: string, input: any): unknown {
     }
     case 'ListSecrets':
       return {
-        SecretList: [...store.values()].map((s) => ({ ARN: s.arn, Name: s.name, Tags: s.tags, SecretVersionsToStages: staged(s) })),
+        SecretList: [...store.values()].map((s) => ({
+          ARN: s.arn,
+          Name: s.name,
+          Tags: s.tags,
+          SecretVersionsToStages: staged(s),
+        })),
       };
     case 'TagResource': {
       const s = lookup(input.SecretId);
@@ -272,7 +305,12 @@ secrets:
     expect(first.stderr).not.toMatch(/failed|retrying/);
     expect(first.code).toBe(0);
     const secret = store.get('indep/app')!;
-    expect(secret.tags).toEqual(expect.arrayContaining([{ Key: 'rotator:managed', Value: 'true' }, { Key: 'env', Value: 'test' }]));
+    expect(secret.tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'rotator:managed', Value: 'true' },
+        { Key: 'env', Value: 'test' },
+      ]),
+    );
     // The first version is rotator's placeholder (AWS makes a secret's first version AWSCURRENT,
     // so the credential must not be it); the first promotion moved AWSCURRENT off it.
     const [placeholder, first1] = secret.versions;
@@ -286,10 +324,15 @@ secrets:
     expect(staged(secret)).toEqual({ [older!.id]: ['AWSPREVIOUS'], [newer!.id]: ['AWSCURRENT'] });
     expect(secret.versions.some((v) => v.labels.includes('AWSPENDING'))).toBe(false);
     expect(refusedSignatures).toEqual([]);
-    expect(calls).toEqual(expect.arrayContaining(['CreateSecret', 'PutSecretValue', 'UpdateSecretVersionStage', 'DescribeSecret']));
+    expect(calls).toEqual(
+      expect.arrayContaining(['CreateSecret', 'PutSecretValue', 'UpdateSecretVersionStage', 'DescribeSecret']),
+    );
 
     const viaRotator = JSON.parse((await runCli(['get', 'app'], env)).stdout);
-    const cli = await awsCli(['secretsmanager', 'get-secret-value', '--secret-id', 'indep/app', '--endpoint-url', url, '--output', 'json'], home);
+    const cli = await awsCli(
+      ['secretsmanager', 'get-secret-value', '--secret-id', 'indep/app', '--endpoint-url', url, '--output', 'json'],
+      home,
+    );
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
     const answer = JSON.parse(cli.stdout);

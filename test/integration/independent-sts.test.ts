@@ -9,10 +9,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runCli, configDir } from '../support/cli';
 
-const MASTER = { accessKey: 'ncp_iam_BPAMKR' + randomBytes(6).toString('hex').toUpperCase(), secretKey: 'ncp_iam_BPKSKR' + randomBytes(16).toString('hex') };
+const MASTER = {
+  accessKey: 'ncp_iam_BPAMKR' + randomBytes(6).toString('hex').toUpperCase(),
+  secretKey: 'ncp_iam_BPKSKR' + randomBytes(16).toString('hex'),
+};
 const PREFIX = '/sts-gateway';
 
-interface Key { secret: string; expires: number; role?: string }
+interface Key {
+  secret: string;
+  expires: number;
+  role?: string;
+}
 const keys = new Map<string, Key>([[MASTER.accessKey, { secret: MASTER.secretKey, expires: Infinity }]]);
 const seen: string[] = [];
 let server: Server;
@@ -56,7 +63,11 @@ beforeAll(async () => {
         const accessKey = 'ncp_iam_BPASKR' + randomBytes(6).toString('hex').toUpperCase();
         const keySecret = 'ncp_iam_BPKSKR' + randomBytes(16).toString('hex');
         const now = Date.now();
-        keys.set(accessKey, { secret: keySecret, expires: now + duration * 1000, ...(input.roleNrn ? { role: input.roleNrn } : {}) });
+        keys.set(accessKey, {
+          secret: keySecret,
+          expires: now + duration * 1000,
+          ...(input.roleNrn ? { role: input.roleNrn } : {}),
+        });
         const credentials = {
           accessKey,
           keySecret,

@@ -86,7 +86,12 @@ test('acceptance B: two pre-existing secrets unknown to the vault; rotate makes 
   expect(first.code).toBe(0);
   const afterFirst = await vaultRefs(file, 'mongo-ci');
   // The oldest unknown secret made room; the other pre-existing one is untouched.
-  expect(emu.secretsOf(clientId).map((s) => s.id).sort()).toEqual(['b'.repeat(24), afterFirst.current!].sort());
+  expect(
+    emu
+      .secretsOf(clientId)
+      .map((s) => s.id)
+      .sort(),
+  ).toEqual(['b'.repeat(24), afterFirst.current!].sort());
 
   for (let i = 0; i < 3; i++) {
     const before = await vaultRefs(file, 'mongo-ci');
@@ -143,10 +148,17 @@ test('revokePreviousAfter: 1s — the previous secret is deleted at the emulator
   expect((await runCli(['rotate', 'mongo-ci', '-c', file], env)).code).toBe(0);
   const refs = await vaultRefs(file, 'mongo-ci');
   // Right after the promotion the grace has not passed: both are live.
-  expect(emu.secretsOf(clientId).map((s) => s.id).sort()).toEqual([refs.current!, refs.previous!].sort());
+  expect(
+    emu
+      .secretsOf(clientId)
+      .map((s) => s.id)
+      .sort(),
+  ).toEqual([refs.current!, refs.previous!].sort());
 
   const envOut = await runCli(['get', 'mongo-ci', '-c', file, '--format', 'env'], env);
-  expect(envOut.stdout).toMatch(new RegExp(`^MONGODB_ATLAS_CLIENT_ID=${clientId}\nMONGODB_ATLAS_CLIENT_SECRET=mdb_sa_sk_[0-9a-f]+\n$`));
+  expect(envOut.stdout).toMatch(
+    new RegExp(`^MONGODB_ATLAS_CLIENT_ID=${clientId}\nMONGODB_ATLAS_CLIENT_SECRET=mdb_sa_sk_[0-9a-f]+\n$`),
+  );
 
   const later = await runCli(['rotate', 'mongo-ci', '--if-due', '-c', file], env, ahead(5_000));
   expect(later.code).toBe(0);
@@ -192,7 +204,14 @@ test('self-rotation bootstrap with the account full: the bootstrap secret is nev
   const clientId = generateClientId();
   const bootstrap = `mdb_sa_sk_${'2'.repeat(32)}`;
   // The bootstrap secret is the older one: "oldest unknown first" would have picked it.
-  emu.ensureServiceAccount({ orgId: ORG, clientId, secrets: [{ id: 'd'.repeat(24), value: bootstrap }, { id: 'e'.repeat(24), value: `mdb_sa_sk_${'3'.repeat(32)}` }] });
+  emu.ensureServiceAccount({
+    orgId: ORG,
+    clientId,
+    secrets: [
+      { id: 'd'.repeat(24), value: bootstrap },
+      { id: 'e'.repeat(24), value: `mdb_sa_sk_${'3'.repeat(32)}` },
+    ],
+  });
   dir = await configDir(`
 vault: { type: file, path: vault/vault.json }
 secrets:

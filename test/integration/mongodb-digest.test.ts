@@ -3,7 +3,14 @@
  * emulator over real HTTP: challenge cost, nonce reuse, stale nonces, nc under concurrency.
  */
 import { DigestPool } from '../../providers/mongodb-cloud-manager/digest';
-import { generateApiKey, generateClientId, generateOrgId, startMcmEmulator, type McmEmulator, type McmEmulatorOptions } from '../../providers/mongodb-cloud-manager/emulator';
+import {
+  generateApiKey,
+  generateClientId,
+  generateOrgId,
+  startMcmEmulator,
+  type McmEmulator,
+  type McmEmulatorOptions,
+} from '../../providers/mongodb-cloud-manager/emulator';
 import { ManualClock } from '../../src/clock';
 
 const ORG = generateOrgId();
@@ -65,9 +72,7 @@ describe('digest adapter against the emulator', () => {
   it('runs 20 concurrent requests over the pool without an nc replay', async () => {
     const emu = await emulator({ latencyMs: 5 });
     const p = pool(emu, 4);
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => p.request({ method: 'GET', url: accountUrl(emu) })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, () => p.request({ method: 'GET', url: accountUrl(emu) })));
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(emu.digest.replays).toBe(0);
     expect(p.stats.clients).toBeLessThanOrEqual(4);

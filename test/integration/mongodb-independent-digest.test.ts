@@ -40,9 +40,14 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
     const nonce = randomBytes(12).toString('base64');
     nonces.set(nonce, { issued: Date.now(), nc: 0 });
     if (stale) state.staleSent++;
-    send(res, 401, { detail: 'unauthorized', error: 401, errorCode: 'UNAUTHORIZED', parameters: [], reason: 'Unauthorized' }, {
-      'WWW-Authenticate': `Digest realm="${REALM}", nonce="${nonce}", algorithm=MD5, qop="auth", stale=${stale ? 'true' : 'false'}`,
-    });
+    send(
+      res,
+      401,
+      { detail: 'unauthorized', error: 401, errorCode: 'UNAUTHORIZED', parameters: [], reason: 'Unauthorized' },
+      {
+        'WWW-Authenticate': `Digest realm="${REALM}", nonce="${nonce}", algorithm=MD5, qop="auth", stale=${stale ? 'true' : 'false'}`,
+      },
+    );
   };
   /** RFC 7616 §3.4: response = H(H(A1):nonce:nc:cnonce:qop:H(A2)), A1 = user:realm:pass, A2 = method:uri. */
   const digestOk = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -57,7 +62,9 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
       f[part.slice(0, i)] = part.slice(i + 1).replace(/^"|"$/g, '');
     }
     const n = nonces.get(f.nonce ?? '');
-    const expected = h(`${h(`${PUBLIC}:${REALM}:${PRIVATE}`)}:${f.nonce}:${f.nc}:${f.cnonce}:auth:${h(`${req.method}:${f.uri}`)}`);
+    const expected = h(
+      `${h(`${PUBLIC}:${REALM}:${PRIVATE}`)}:${f.nonce}:${f.nc}:${f.cnonce}:auth:${h(`${req.method}:${f.uri}`)}`,
+    );
     if (f.username !== PUBLIC || f.uri !== req.url || f.qop !== 'auth' || !n || f.response !== expected) {
       state.digestFailures++;
       challenge(res, false);
@@ -78,7 +85,9 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
     return true;
   };
   const basicSecret = (req: IncomingMessage) => {
-    const [id, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
+    const [id, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
     return id === CLIENT ? state.secrets.find((s) => s.value === secret) : undefined;
   };
 
@@ -90,7 +99,8 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
       const account = `/api/public/v1.0/orgs/${ORG}/serviceAccounts/${CLIENT}`;
       if (req.method === 'POST' && path === '/api/oauth/token') {
         const secret = basicSecret(req);
-        if (!secret || new URLSearchParams(body).get('grant_type') !== 'client_credentials') return send(res, 401, { error: 'invalid_client' });
+        if (!secret || new URLSearchParams(body).get('grant_type') !== 'client_credentials')
+          return send(res, 401, { error: 'invalid_client' });
         const token = randomBytes(24).toString('hex');
         state.tokens.set(token, secret.id);
         return send(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 3600 });
@@ -105,7 +115,14 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
         return send(res, 200, { clientId: CLIENT, name: 'ci', secrets: state.secrets.map(({ value: _v, ...s }) => s) });
       }
       if (req.method === 'POST' && (path === `${account}/secrets` || path === `${account}/secrets/`)) {
-        if (state.secrets.length >= 2) return send(res, 400, { detail: 'too many secrets', error: 400, errorCode: 'TOO_MANY', parameters: [], reason: 'Bad Request' });
+        if (state.secrets.length >= 2)
+          return send(res, 400, {
+            detail: 'too many secrets',
+            error: 400,
+            errorCode: 'TOO_MANY',
+            parameters: [],
+            reason: 'Bad Request',
+          });
         const hours = JSON.parse(body).secretExpiresAfterHours as number;
         const now = Date.now();
         const secret = {
@@ -120,12 +137,25 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
       const del = new RegExp(`^${account}/secrets/([0-9a-f]{24})$`).exec(path);
       if (req.method === 'DELETE' && del) {
         const i = state.secrets.findIndex((s) => s.id === del[1]);
-        if (i < 0) return send(res, 404, { detail: 'no such secret', error: 404, errorCode: 'NOT_FOUND', parameters: [], reason: 'Not Found' });
+        if (i < 0)
+          return send(res, 404, {
+            detail: 'no such secret',
+            error: 404,
+            errorCode: 'NOT_FOUND',
+            parameters: [],
+            reason: 'Not Found',
+          });
         const [gone] = state.secrets.splice(i, 1);
         for (const [t, id] of state.tokens) if (id === gone!.id) state.tokens.delete(t);
         return send(res, 204);
       }
-      send(res, 404, { detail: `no route ${req.method} ${path}`, error: 404, errorCode: 'NOT_FOUND', parameters: [], reason: 'Not Found' });
+      send(res, 404, {
+        detail: `no route ${req.method} ${path}`,
+        error: 404,
+        errorCode: 'NOT_FOUND',
+        parameters: [],
+        reason: 'Not Found',
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -141,7 +171,10 @@ async function startStandIn(nonceLifetimeMs: number): Promise<StandIn> {
 async function mint(standIn: StandIn, secret: string): Promise<number> {
   const res = await fetch(`${standIn.url}/api/oauth/token`, {
     method: 'POST',
-    headers: { Authorization: `Basic ${Buffer.from(`${CLIENT}:${secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${CLIENT}:${secret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
     body: 'grant_type=client_credentials',
   });
   return res.status;

@@ -40,14 +40,27 @@ function context(current?: VaultValue): ProviderContext & { log: ReturnType<type
   return { secretId: 'mongo-ci', rotationId: 'rot-1', clock: systemClock, log: memoryLogger(), ...(current ? { current } : {}) };
 }
 
-function provider(emu: McmEmulator, clientId: string, params: Record<string, unknown> = {}, credentials?: Record<string, string>): Provider {
+function provider(
+  emu: McmEmulator,
+  clientId: string,
+  params: Record<string, unknown> = {},
+  credentials?: Record<string, string>,
+): Provider {
   const api = params.api === 'atlas-v2' ? '/api/atlas/v2' : '/api/public/v1.0';
   const key = emu.apiKeys[0]!;
   return mongodbCloudManager.create(
     {
       id: 'mongo-ci',
-      credentials: mongodbCloudManager.credentialsSchema.parse(credentials ?? { publicKey: key.publicKey, privateKey: key.privateKey }),
-      params: mongodbCloudManager.paramsSchema.parse({ orgId: ORG, clientId, secretExpiresAfterHours: 72, baseUrl: emu.url + api, ...params }),
+      credentials: mongodbCloudManager.credentialsSchema.parse(
+        credentials ?? { publicKey: key.publicKey, privateKey: key.privateKey },
+      ),
+      params: mongodbCloudManager.paramsSchema.parse({
+        orgId: ORG,
+        clientId,
+        secretExpiresAfterHours: 72,
+        baseUrl: emu.url + api,
+        ...params,
+      }),
     },
     { log: memoryLogger(), clock: systemClock },
   );
@@ -78,10 +91,14 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     expect(issued.credentials.clientId).toBe(clientId);
     expect(issued.credentials.clientSecret).toMatch(/^mdb_sa_sk_/);
     expect(Date.parse(issued.expiresAt) - Date.parse(issued.issuedAt)).toBe(72 * 3_600_000);
-    expect(emu.secretsOf(clientId)).toEqual([expect.objectContaining({ id: issued.providerRef, value: issued.credentials.clientSecret })]);
+    expect(emu.secretsOf(clientId)).toEqual([
+      expect.objectContaining({ id: issued.providerRef, value: issued.credentials.clientSecret }),
+    ]);
     expect(secrets.scrub(`x ${issued.credentials.clientSecret} y`)).toBe('x [REDACTED] y');
 
-    expect(await mongo.list!(ctx)).toEqual([{ providerRef: issued.providerRef, createdAt: issued.issuedAt, expiresAt: issued.expiresAt }]);
+    expect(await mongo.list!(ctx)).toEqual([
+      { providerRef: issued.providerRef, createdAt: issued.issuedAt, expiresAt: issued.expiresAt },
+    ]);
 
     const registered = secrets.size;
     await mongo.verify!(vaultValue(issued), ctx);
@@ -103,7 +120,20 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     const clientId = generateClientId();
     const now = Date.now();
     const emu = await startMcmEmulator({
-      serviceAccounts: [{ orgId: ORG, clientId, secrets: [{ id: 'a'.repeat(24), value: 'mdb_sa_sk_old0000000000', createdAtMs: now - 1000, expiresAtMs: now + 300 * 86_400_000 }] }],
+      serviceAccounts: [
+        {
+          orgId: ORG,
+          clientId,
+          secrets: [
+            {
+              id: 'a'.repeat(24),
+              value: 'mdb_sa_sk_old0000000000',
+              createdAtMs: now - 1000,
+              expiresAtMs: now + 300 * 86_400_000,
+            },
+          ],
+        },
+      ],
     });
     emulators.push(emu);
     const mongo = provider(emu, clientId);
@@ -112,7 +142,10 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     expect(Date.parse(older!.expiresAt) - now).toBeLessThanOrEqual(7 * 86_400_000 + 5_000);
     const key = emu.apiKeys[0]!;
     // The raw account view never carries a value.
-    const raw = await new DigestPool(key.publicKey, key.privateKey).request({ method: 'GET', url: `${emu.url}/api/public/v1.0/orgs/${ORG}/serviceAccounts/${clientId}` });
+    const raw = await new DigestPool(key.publicKey, key.privateKey).request({
+      method: 'GET',
+      url: `${emu.url}/api/public/v1.0/orgs/${ORG}/serviceAccounts/${clientId}`,
+    });
     expect(raw.text).not.toContain('mdb_sa_sk_old0000000000');
     expect(JSON.parse(raw.text).secrets[0].maskedSecretValue).toMatch(/^mdb_sa_sk_\*+0000$/);
   });
@@ -155,12 +188,17 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     expect(paths.every((p) => p.startsWith(`/api/public/v1.0/groups/${PROJECT}/serviceAccounts/${clientId}`))).toBe(true);
     // The same account is not reachable through a project it is not in.
     const other = provider(emu, clientId, { projectId: generateOrgId() });
-    expect((await failure(other.list!(context()))).details).toMatchObject({ status: 404, errorCode: 'SERVICE_ACCOUNT_NOT_FOUND' });
+    expect((await failure(other.list!(context()))).details).toMatchObject({
+      status: 404,
+      errorCode: 'SERVICE_ACCOUNT_NOT_FOUND',
+    });
   });
 
   it('self-rotation: authenticates with a token from the current secret (bootstrap first), no API key', async () => {
     const clientId = generateClientId();
-    const emu = await startMcmEmulator({ serviceAccounts: [{ orgId: ORG, clientId, secrets: [{ value: 'mdb_sa_sk_bootstrap0001' }] }] });
+    const emu = await startMcmEmulator({
+      serviceAccounts: [{ orgId: ORG, clientId, secrets: [{ value: 'mdb_sa_sk_bootstrap0001' }] }],
+    });
     emulators.push(emu);
     const mongo = provider(emu, clientId, {}, { clientSecret: 'mdb_sa_sk_bootstrap0001' });
     const first = await mongo.issue(context());
@@ -171,7 +209,12 @@ describe('mongodb-cloud-manager against its emulator over HTTP', () => {
     const ctx = context(vaultValue(first));
     await mongo.revoke!(bootstrapId, ctx);
     const second = await mongo.issue(ctx);
-    expect(emu.secretsOf(clientId).map((s) => s.id).sort()).toEqual([first.providerRef, second.providerRef].sort());
+    expect(
+      emu
+        .secretsOf(clientId)
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual([first.providerRef, second.providerRef].sort());
     expect(emu.requests.every((r) => r.auth !== 'digest')).toBe(true);
     // Without a current secret or a bootstrap, it says what is missing.
     const bare = provider(emu, clientId, {}, {});
@@ -259,7 +302,9 @@ describe('mongodb-cloud-manager error mapping', () => {
     emu.faults.push({ status: 401, html: true, times: 1 });
     const err = await failure(provider(emu, clientId).list!(context()));
     expect(err.code).toBe('PROVIDER_AUTH');
-    expect(err.message).toContain('HTTP 401, a non-JSON body (content-type text/html; charset=utf-8, starts "<html><head><title>401</title>');
+    expect(err.message).toContain(
+      'HTTP 401, a non-JSON body (content-type text/html; charset=utf-8, starts "<html><head><title>401</title>',
+    );
     expect(err.message.length).toBeLessThan(700);
   });
 
@@ -296,7 +341,10 @@ describe('token limits', () => {
   function basicToken(emu: McmEmulator, clientId: string, secret: string) {
     return fetch(`${emu.url}/api/oauth/token`, {
       method: 'POST',
-      headers: { Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     });
   }
@@ -324,7 +372,10 @@ describe('token limits', () => {
     emu.ensureServiceAccount({ orgId: ORG, clientId });
     const id = emu.secretsOf(clientId)[0]!.id;
     const key = emu.apiKeys[0]!;
-    const del = await new DigestPool(key.publicKey, key.privateKey).request({ method: 'DELETE', url: `${emu.url}/api/public/v1.0/orgs/${ORG}/serviceAccounts/${clientId}/secrets/${id}` });
+    const del = await new DigestPool(key.publicKey, key.privateKey).request({
+      method: 'DELETE',
+      url: `${emu.url}/api/public/v1.0/orgs/${ORG}/serviceAccounts/${clientId}/secrets/${id}`,
+    });
     expect(del.status).toBe(204);
     expect(emu.activeTokenCount(clientId)).toBe(0);
     expect((await basicToken(emu, clientId, secret)).status).toBe(401);
@@ -371,10 +422,20 @@ describe('emulator facts and the sandbox', () => {
       const spec = {
         id: 'mongo-ci',
         credentials: { clientSecret: 'rotator-sandbox-placeholder-MCM_BOOTSTRAP' },
-        params: mongodbCloudManager.paramsSchema.parse({ orgId: ORG, clientId, secretExpiresAfterHours: 72, api: 'atlas-v2', projectId: PROJECT }),
+        params: mongodbCloudManager.paramsSchema.parse({
+          orgId: ORG,
+          clientId,
+          secretExpiresAfterHours: 72,
+          api: 'atlas-v2',
+          projectId: PROJECT,
+        }),
       };
       const rewritten = mongodbCloudManager.sandbox!.rewrite(spec, handle);
-      expect(rewritten.params).toMatchObject({ baseUrl: `${handle.url}/api/atlas/v2`, tokenUrl: `${handle.url}/api/oauth/token`, projectId: PROJECT });
+      expect(rewritten.params).toMatchObject({
+        baseUrl: `${handle.url}/api/atlas/v2`,
+        tokenUrl: `${handle.url}/api/oauth/token`,
+        projectId: PROJECT,
+      });
       expect(Object.keys(rewritten.credentials).sort()).toEqual(['privateKey', 'publicKey']);
       const mongo = mongodbCloudManager.create(rewritten, { log, clock: systemClock });
       const issued = await mongo.issue(context());

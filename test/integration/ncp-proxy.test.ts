@@ -10,8 +10,9 @@ import { silentLogger } from '../../src/log';
 
 const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy };
 afterAll(() => {
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
+  for (const [k, v] of Object.entries(saved))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
 });
 
 test('HTTP_PROXY pointing nowhere does not affect loopback endpoints', async () => {
@@ -21,7 +22,11 @@ test('HTTP_PROXY pointing nowhere does not affect loopback endpoints', async () 
   const emu = await startNcpStsEmulator({ accounts: [account] });
   try {
     const provider = ncpSts.create(
-      { id: 'p', credentials: { accessKey: account.accessKey, secretKey: account.secretKey }, params: { durationSec: 900, endpoint: emu.url } },
+      {
+        id: 'p',
+        credentials: { accessKey: account.accessKey, secretKey: account.secretKey },
+        params: { durationSec: 900, endpoint: emu.url },
+      },
       { log: silentLogger, clock: systemClock },
     );
     const issued = await provider.issue({ secretId: 'p', rotationId: 'r', log: silentLogger, clock: systemClock });

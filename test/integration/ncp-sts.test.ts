@@ -3,7 +3,12 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ncpSts, type NcpSandboxHandle } from '../../providers/ncp-sts';
 import { NcpStsClient } from '../../providers/ncp-sts/client';
-import { generateAccount, startNcpStsEmulator, type NcpEmulatorOptions, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
+import {
+  generateAccount,
+  startNcpStsEmulator,
+  type NcpEmulatorOptions,
+  type NcpStsEmulator,
+} from '../../providers/ncp-sts/emulator';
 import { signV2 } from '../../providers/ncp-sts/signature';
 import { ManualClock, systemClock } from '../../src/clock';
 import { RotatorError } from '../../src/errors';
@@ -149,10 +154,14 @@ describe('ncp-sts against its emulator over HTTP', () => {
   it('lets an STS key issue again, like a permanent key', async () => {
     const emu = await emulator();
     const first = await provider(emu).issue(context());
-    const second = await provider(emu, {}, {
-      accessKey: first.credentials.accessKey,
-      secretKey: first.credentials.keySecret,
-    }).issue(context());
+    const second = await provider(
+      emu,
+      {},
+      {
+        accessKey: first.credentials.accessKey,
+        secretKey: first.credentials.keySecret,
+      },
+    ).issue(context());
     expect(emu.issuedKeys().find((k) => k.accessKey === second.providerRef)?.issuedBy).toBe(first.providerRef);
   });
 
@@ -237,7 +246,13 @@ describe('ncp-sts against its emulator over HTTP', () => {
   it('times out slow answers as retryable and stops when aborted', async () => {
     const emu = await emulator({ latencyMs: 300 });
     const client = new NcpStsClient({ endpoint: emu.url, timeoutMs: 50 });
-    const request = { method: 'GET', path: '/api/v1/caller-identity', key: master(emu), clock: systemClock, action: 'test' } as const;
+    const request = {
+      method: 'GET',
+      path: '/api/v1/caller-identity',
+      key: master(emu),
+      clock: systemClock,
+      action: 'test',
+    } as const;
     const timedOut = await failure(client.request(request));
     expect(timedOut).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', retryable: true });
     expect(timedOut.message).toContain('timed out');
@@ -477,12 +492,54 @@ describe('ncp-sts requests, checked by an independent server', () => {
   });
 
   it.each([
-    [502, 'text/html', '<html>Bad Gateway</html>', 'PROVIDER_UNAVAILABLE', true, /HTTP 502, non-JSON body \(content-type text\/html\)/],
-    [200, 'text/html', '<html>login</html>', 'PROVIDER_UNAVAILABLE', false, /HTTP 200 answered with a body that is not JSON \(content-type text\/html\)/],
-    [200, 'application/json', '{"accessKey":"K"}', 'PROVIDER_UNAVAILABLE', false, /without valid credential fields \(keySecret, expireTime\)/],
-    [200, 'application/json', '{"accessKey":"K","keySecret":"secret-value-1","expireTime":"soon"}', 'PROVIDER_UNAVAILABLE', false, /unreadable expireTime \(soon\)/],
-    [403, 'application/json', '{"error":{"errorCode":230,"message":"Forbidden"}}', 'PROVIDER_FORBIDDEN', false, /HTTP 403, error 230 "Forbidden"/],
-    [400, 'application/json', '{"responseError":{"returnCode":"100","returnMessage":"bad"}}', 'PROVIDER_REJECTED', false, /HTTP 400, error 100 "bad"/],
+    [
+      502,
+      'text/html',
+      '<html>Bad Gateway</html>',
+      'PROVIDER_UNAVAILABLE',
+      true,
+      /HTTP 502, non-JSON body \(content-type text\/html\)/,
+    ],
+    [
+      200,
+      'text/html',
+      '<html>login</html>',
+      'PROVIDER_UNAVAILABLE',
+      false,
+      /HTTP 200 answered with a body that is not JSON \(content-type text\/html\)/,
+    ],
+    [
+      200,
+      'application/json',
+      '{"accessKey":"K"}',
+      'PROVIDER_UNAVAILABLE',
+      false,
+      /without valid credential fields \(keySecret, expireTime\)/,
+    ],
+    [
+      200,
+      'application/json',
+      '{"accessKey":"K","keySecret":"secret-value-1","expireTime":"soon"}',
+      'PROVIDER_UNAVAILABLE',
+      false,
+      /unreadable expireTime \(soon\)/,
+    ],
+    [
+      403,
+      'application/json',
+      '{"error":{"errorCode":230,"message":"Forbidden"}}',
+      'PROVIDER_FORBIDDEN',
+      false,
+      /HTTP 403, error 230 "Forbidden"/,
+    ],
+    [
+      400,
+      'application/json',
+      '{"responseError":{"returnCode":"100","returnMessage":"bad"}}',
+      'PROVIDER_REJECTED',
+      false,
+      /HTTP 400, error 100 "bad"/,
+    ],
   ])('maps HTTP %i %s %s to %s', async (status, type, body, code, retryable, message) => {
     reply = { status, type, body };
     const ncp = configured({ accessKey: 'a', secretKey: 'b' }, { endpoint: url });

@@ -50,8 +50,18 @@ function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}) {
     env: { PATH: process.env.PATH },
     commandRetry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
   });
-  const target = { secretId: 'app', provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
-  const deps = { vault, clock: systemClock, log: silentLogger, owner: 'test', onPromoted: (v: VaultValue) => distributor.distribute(v) };
+  const target = {
+    secretId: 'app',
+    provider,
+    policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 },
+  };
+  const deps = {
+    vault,
+    clock: systemClock,
+    log: silentLogger,
+    owner: 'test',
+    onPromoted: (v: VaultValue) => distributor.distribute(v),
+  };
   return { config, vault, provider, distributor, rotate: () => rotateSecret(target, deps) };
 }
 
@@ -78,7 +88,11 @@ test(`${ROTATIONS} rotations: the file is always complete, 0600, current after e
   const { rotate, vault } = setup([
     output,
     // Values only in the environment: the command line is the operator's, never interpolated.
-    { type: 'command', run: `printf '%s %s %s\\n' "$ROTATOR_ROTATION_ID" "$FAKE_ID" "$ROTATOR_EXPIRES_AT" >> '${hookLog}'`, timeoutMs: 10_000 },
+    {
+      type: 'command',
+      run: `printf '%s %s %s\\n' "$ROTATOR_ROTATION_ID" "$FAKE_ID" "$ROTATOR_EXPIRES_AT" >> '${hookLog}'`,
+      timeoutMs: 10_000,
+    },
   ]);
   const render = (v: VaultValue) => renderFileOutput(output, v, secretEnvEntries(v, plugin.envNames, undefined));
 
@@ -124,7 +138,9 @@ test(`${ROTATIONS} rotations: the file is always complete, 0600, current after e
   expect(seen.seen.filter((content) => !versions.has(content))).toEqual([]);
   expect(seen.missing).toBe(0);
   expect(seen.seen).toContain(finalContent);
-  console.log(`file output: ${ROTATIONS} rotations, reader process made ${seen.reads} reads, saw ${seen.seen.length} distinct complete versions, 0 partial/empty; hook ran ${hookLines.length} times`);
+  console.log(
+    `file output: ${ROTATIONS} rotations, reader process made ${seen.reads} reads, saw ${seen.seen.length} distinct complete versions, 0 partial/empty; hook ran ${hookLines.length} times`,
+  );
 });
 
 test('the file holds the current version after each rotation, and the hook sees the same values', async () => {
@@ -145,10 +161,14 @@ test('the file holds the current version after each rotation, and the hook sees 
 
 test('a failing hook is retried with back-off, then reported; the vault keeps the new credential', async () => {
   const attempts = join(dir, 'attempts');
-  const { rotate, vault } = setup([{ type: 'command', run: `echo x >> '${attempts}'; echo "bad $FAKE_SECRET" >&2; exit 3`, timeoutMs: 10_000 }]);
+  const { rotate, vault } = setup([
+    { type: 'command', run: `echo x >> '${attempts}'; echo "bad $FAKE_SECRET" >&2; exit 3`, timeoutMs: 10_000 },
+  ]);
   const r = await rotate();
   expect(r.outcome).toBe('rotated');
-  expect(r.distributionError).toMatch(/^DISTRIBUTION: 1 of 1 outputs of 'app' failed: outputs\[0\] \(command\): command exited with code 3 \(stderr: bad \[REDACTED\]\)$/);
+  expect(r.distributionError).toMatch(
+    /^DISTRIBUTION: 1 of 1 outputs of 'app' failed: outputs\[0\] \(command\): command exited with code 3 \(stderr: bad \[REDACTED\]\)$/,
+  );
   const current = (await vault.read('app')).current!.value;
   expect(r.rotationId).toBe(current.rotationId);
   expect(r.distributionError).not.toContain(current.credentials.secret); // stderr is scrubbed
@@ -212,11 +232,30 @@ test('a replica that did not rotate catches up at its next check: files re-writt
   // Replica A rotates; replica B (its own distributor, same vault) only runs scheduled checks.
   const a = setup(outputs);
   await a.rotate();
-  const bDistributor = new Distributor({ config: a.config, pluginFor: () => plugin, log: silentLogger, env: { PATH: process.env.PATH } });
+  const bDistributor = new Distributor({
+    config: a.config,
+    pluginFor: () => plugin,
+    log: silentLogger,
+    env: { PATH: process.env.PATH },
+  });
   await bDistributor.restoreFiles(a.vault); // B starts: the files already hold this version
-  const target = { secretId: 'app', provider: a.provider, policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 } };
+  const target = {
+    secretId: 'app',
+    provider: a.provider,
+    policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 },
+  };
   const bCheck = () =>
-    rotateSecret(target, { vault: a.vault, clock: systemClock, log: silentLogger, owner: 'replica-b', onCurrentSeen: (v) => bDistributor.distributeIfNew(v) }, { ifDue: true });
+    rotateSecret(
+      target,
+      {
+        vault: a.vault,
+        clock: systemClock,
+        log: silentLogger,
+        owner: 'replica-b',
+        onCurrentSeen: (v) => bDistributor.distributeIfNew(v),
+      },
+      { ifDue: true },
+    );
 
   expect((await bCheck()).outcome).toBe('not-due');
   expect((await readFile(hookLog, 'utf8')).trim().split('\n')).toEqual(['ref-1']); // A's hook only: B had nothing new

@@ -201,10 +201,12 @@ describe('FileVault under concurrent writers', () => {
     expect(codes).toEqual(children.map(() => 0));
 
     const promoted = children.flatMap((c) =>
-      c.lines.filter((l) => l.startsWith('promoted ')).map((l) => {
-        const [, key, id, expected] = l.split(' ');
-        return { key: key!, id: id!, expected: expected === 'null' ? null : expected! };
-      }),
+      c.lines
+        .filter((l) => l.startsWith('promoted '))
+        .map((l) => {
+          const [, key, id, expected] = l.split(' ');
+          return { key: key!, id: id!, expected: expected === 'null' ? null : expected! };
+        }),
     );
     expect(promoted).toHaveLength(PROCESSES * ROTATIONS);
     const vault = await openForCheck();

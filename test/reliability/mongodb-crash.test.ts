@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon } from '../support/daemon';
 import { runCli } from '../support/cli';
-import { generateApiKey, generateClientId, generateOrgId, startMcmEmulator, type McmEmulator } from '../../providers/mongodb-cloud-manager/emulator';
+import {
+  generateApiKey,
+  generateClientId,
+  generateOrgId,
+  startMcmEmulator,
+  type McmEmulator,
+} from '../../providers/mongodb-cloud-manager/emulator';
 import { FastForwardClock } from '../../src/clock';
 
 const ORG = generateOrgId();
@@ -46,7 +52,12 @@ beforeEach(async () => {
       `    params: { orgId: ${ORG}, clientId: ${clientId}, secretExpiresAfterHours: 72, baseUrl: "${emu.url}/api/public/v1.0" }`,
     ].join('\n'),
   );
-  env = { ROTATOR_CONFIG: config, ROTATOR_VAULT_KEY: 'f'.repeat(64), MCM_PUBLIC_KEY: key.publicKey, MCM_PRIVATE_KEY: key.privateKey };
+  env = {
+    ROTATOR_CONFIG: config,
+    ROTATOR_VAULT_KEY: 'f'.repeat(64),
+    MCM_PUBLIC_KEY: key.publicKey,
+    MCM_PRIVATE_KEY: key.privateKey,
+  };
 });
 
 afterEach(async () => {
@@ -82,7 +93,11 @@ test('killed right after the create answer: the next run deletes the orphan and 
   const refs = await vaultRefs();
   expect(live()).not.toContain(orphan);
   expect(live()).toContain(PRE_EXISTING);
-  expect(live().filter((id) => id !== PRE_EXISTING).every((id) => refs.includes(id))).toBe(true);
+  expect(
+    live()
+      .filter((id) => id !== PRE_EXISTING)
+      .every((id) => refs.includes(id)),
+  ).toBe(true);
   expect(live()).toHaveLength(2);
 });
 
@@ -111,6 +126,10 @@ test('create answered by a dropped connection: the retry recovers the orphan in 
   expect(emu.count('createSecret')).toBeGreaterThanOrEqual(2);
   const refs = await vaultRefs();
   expect(live()).toContain(PRE_EXISTING);
-  expect(live().filter((id) => id !== PRE_EXISTING).every((id) => refs.includes(id))).toBe(true);
+  expect(
+    live()
+      .filter((id) => id !== PRE_EXISTING)
+      .every((id) => refs.includes(id)),
+  ).toBe(true);
   expect(live()).toHaveLength(2);
 });

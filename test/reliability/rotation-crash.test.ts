@@ -34,7 +34,12 @@ beforeEach(async () => {
       ]),
     ].join('\n'),
   );
-  env = { ROTATOR_CONFIG: config, ROTATOR_VAULT_KEY: 'c'.repeat(64), NCP_ACCESS_KEY: account.accessKey, NCP_SECRET_KEY: account.secretKey };
+  env = {
+    ROTATOR_CONFIG: config,
+    ROTATOR_VAULT_KEY: 'c'.repeat(64),
+    NCP_ACCESS_KEY: account.accessKey,
+    NCP_SECRET_KEY: account.secretKey,
+  };
 });
 
 afterEach(async () => {
@@ -81,7 +86,7 @@ test('killed after the pending write: the next run verifies and promotes it with
   expect(after).toMatchObject({ state: 'ok', currentVersion: stored.rotationId, previousVersion: before.currentVersion });
 });
 
-test('the daemon restarted after kill -9 resumes at once (the dead process\'s lease does not block it)', async () => {
+test("the daemon restarted after kill -9 resumes at once (the dead process's lease does not block it)", async () => {
   emu.latencyMs = 400;
   const first = start(['run']);
   await first.waitFor(msg('stored as pending', 'a'));
@@ -125,7 +130,10 @@ test('kill -9 at random moments, 12 times: the vault always opens, and current i
 });
 
 test('faults on every call (429, 503, dropped connections) are retried; the rotation completes once', async () => {
-  emu.faults.push({ status: 503, times: 1, path: '/api/v1/credentials' }, { status: 429, times: 1, path: '/api/v1/caller-identity' });
+  emu.faults.push(
+    { status: 503, times: 1, path: '/api/v1/credentials' },
+    { status: 429, times: 1, path: '/api/v1/caller-identity' },
+  );
   emu.dropConnections(1);
   const run = await runCli(['rotate', 'a'], env, new FastForwardClock());
   expect(run.code).toBe(0);

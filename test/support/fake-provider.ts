@@ -59,10 +59,14 @@ export class FakeProvider implements Provider {
       };
     }
     if (options.listable) {
-      this.list = async (ctx) =>
+      this.list = async (_ctx) =>
         this.all()
           .filter((s) => !s.revoked)
-          .map((s) => ({ providerRef: s.ref, createdAt: new Date(s.createdAt).toISOString(), expiresAt: new Date(s.expiresAt).toISOString() }));
+          .map((s) => ({
+            providerRef: s.ref,
+            createdAt: new Date(s.createdAt).toISOString(),
+            expiresAt: new Date(s.expiresAt).toISOString(),
+          }));
     }
   }
 

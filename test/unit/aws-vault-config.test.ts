@@ -58,12 +58,27 @@ test('every setting as written', () => {
 
 test.each([
   ['{ type: aws-secrets-manager }', 'vault.region: is required: must be an AWS region such as us-east-1 or eu-central-1'],
-  ['{ type: aws-secrets-manager, region: Frankfurt }', 'vault.region: must be an AWS region such as us-east-1 or eu-central-1 (got "Frankfurt")'],
-  ['{ type: aws-secrets-manager, region: eu-central-1, endpoint: "localhost:4566" }', expect.stringMatching(/^vault\.endpoint: must be an http\(s\) URL/)],
-  ['{ type: aws-secrets-manager, region: eu-central-1, prefix: "my secrets/" }', expect.stringMatching(/^vault\.prefix: may only contain letters, digits and/)],
+  [
+    '{ type: aws-secrets-manager, region: Frankfurt }',
+    'vault.region: must be an AWS region such as us-east-1 or eu-central-1 (got "Frankfurt")',
+  ],
+  [
+    '{ type: aws-secrets-manager, region: eu-central-1, endpoint: "localhost:4566" }',
+    expect.stringMatching(/^vault\.endpoint: must be an http\(s\) URL/),
+  ],
+  [
+    '{ type: aws-secrets-manager, region: eu-central-1, prefix: "my secrets/" }',
+    expect.stringMatching(/^vault\.prefix: may only contain letters, digits and/),
+  ],
   ['{ type: aws-secrets-manager, region: eu-central-1, tags: { "aws:owner": x } }', expect.stringMatching(/reserved/)],
-  ['{ type: aws-secrets-manager, region: eu-central-1, tags: { team: 42 } }', expect.stringMatching(/tag values must be strings/)],
-  ['{ type: aws-secrets-manager, region: eu-central-1, path: vault.json }', expect.stringMatching(/^vault\.path: unknown key 'path'/)],
+  [
+    '{ type: aws-secrets-manager, region: eu-central-1, tags: { team: 42 } }',
+    expect.stringMatching(/tag values must be strings/),
+  ],
+  [
+    '{ type: aws-secrets-manager, region: eu-central-1, path: vault.json }',
+    expect.stringMatching(/^vault\.path: unknown key 'path'/),
+  ],
 ])('%s is a CONFIG error', (vault, message) => {
   expect(problems(vault)).toEqual([message]);
 });
@@ -91,6 +106,8 @@ test('the SDK is not loaded by the file vault, and is by the AWS vault', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const aws = probe(`{ type: 'aws-secrets-manager', region: 'eu-central-1', endpoint: 'http://127.0.0.1:9', prefix: 'rotator/', tags: {} }`);
+  const aws = probe(
+    `{ type: 'aws-secrets-manager', region: 'eu-central-1', endpoint: 'http://127.0.0.1:9', prefix: 'rotator/', tags: {} }`,
+  );
   expect(aws.stdout).toBe('true');
 });

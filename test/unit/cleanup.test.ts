@@ -28,7 +28,12 @@ describe('findOrphans: what an interrupted rotation left at the provider', () =>
   const state: SecretState = { current: version('r1', 'cur'), previous: version('r0', 'prev') };
   test.each([
     ['the lost secret is the only new one', live('cur', 'prev', 'lost'), ['cur', 'prev'], ['lost']],
-    ['secrets that predate the intent are left alone, known to the vault or not', live('cur', 'hand-made', 'lost'), ['cur', 'hand-made'], ['lost']],
+    [
+      'secrets that predate the intent are left alone, known to the vault or not',
+      live('cur', 'hand-made', 'lost'),
+      ['cur', 'hand-made'],
+      ['lost'],
+    ],
     ['nothing new: nothing to delete', live('cur', 'prev'), ['cur', 'prev'], []],
     ['a secret the vault holds is never an orphan, even if new', live('cur', 'prev'), [], []],
     ['two lost attempts (a retry after a lost answer)', live('cur', 'lost-1', 'lost-2'), ['cur'], ['lost-1', 'lost-2']],
@@ -64,7 +69,13 @@ describe('previousRevocation: the grace period after a promotion', () => {
     ['never', promoted, undefined, T0 + 1e12, { action: 'none' }],
     ['no previous', { current: version('r2', 'new') }, 0, T0, { action: 'none' }],
     ['no current', { previous: version('r1', 'old') }, 0, T0, { action: 'none' }],
-    ['previous is the same provider secret as current', { current: version('r2', 'same'), previous: version('r1', 'same') }, 0, T0, { action: 'none' }],
+    [
+      'previous is the same provider secret as current',
+      { current: version('r2', 'same'), previous: version('r1', 'same') },
+      0,
+      T0,
+      { action: 'none' },
+    ],
   ])('%s', (_title, state, grace, now, expected) => {
     expect(previousRevocation(state as SecretState, grace, now)).toMatchObject(expected);
   });

@@ -11,7 +11,12 @@ const value: VaultValue = {
   providerRef: 'AK1',
   rotationId: 'r1',
 };
-const version = (v: VaultValue): VaultVersion => ({ versionId: v.rotationId, value: v, stages: ['current'], createdAt: v.issuedAt });
+const version = (v: VaultValue): VaultVersion => ({
+  versionId: v.rotationId,
+  value: v,
+  stages: ['current'],
+  createdAt: v.issuedAt,
+});
 const policy = { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 };
 const T0 = Date.parse('2026-11-22T00:00:00Z');
 
@@ -60,6 +65,14 @@ describe('CLI output', () => {
   });
 
   test('formatTable aligns columns', () => {
-    expect(formatTable(['A', 'BB'], [['xxx', 'y'], ['z', 'wwww']])).toBe('A    BB\nxxx  y\nz    wwww');
+    expect(
+      formatTable(
+        ['A', 'BB'],
+        [
+          ['xxx', 'y'],
+          ['z', 'wwww'],
+        ],
+      ),
+    ).toBe('A    BB\nxxx  y\nz    wwww');
   });
 });

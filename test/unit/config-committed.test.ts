@@ -62,7 +62,9 @@ test('provider errors carry the file, line and key path', () => {
     error = err;
   }
   expect(error).toBeInstanceOf(ConfigError);
-  expect((error as ConfigError).message).toBe(`${fixture}:9:7 secrets[0].params.durationSec: must be an integer from 600 to 43200 seconds (got 599)`);
+  expect((error as ConfigError).message).toBe(
+    `${fixture}:9:7 secrets[0].params.durationSec: must be an integer from 600 to 43200 seconds (got 599)`,
+  );
 });
 
 test('config/rotator.schema.json is up to date (regenerate: npm run build && node dist/config/generate-json-schema.js)', () => {

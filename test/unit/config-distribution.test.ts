@@ -16,7 +16,13 @@ function parse(extra: string) {
     provider: ncp-sts
     credentials: { accessKey: \${NCP_ACCESS_KEY}, secretKey: \${NCP_SECRET_KEY} }
 ${extra}`;
-  return parseConfig(text, { env: ENV, plugins: [ncpSts], secretRegistry: new SecretRegistry(), file: 'inline.yaml', absolute: join(ROOT, 'inline.yaml') });
+  return parseConfig(text, {
+    env: ENV,
+    plugins: [ncpSts],
+    secretRegistry: new SecretRegistry(),
+    file: 'inline.yaml',
+    absolute: join(ROOT, 'inline.yaml'),
+  });
 }
 
 function problems(extra: string): string[] {
@@ -40,10 +46,19 @@ describe('env:', () => {
   });
 
   test.each([
-    ['    env: { accessKey: 9LIVES }\n', /^inline\.yaml:5:\d+ secrets\[0\]\.env\.accessKey: must be an environment variable name/],
+    [
+      '    env: { accessKey: 9LIVES }\n',
+      /^inline\.yaml:5:\d+ secrets\[0\]\.env\.accessKey: must be an environment variable name/,
+    ],
     ['    env: { accessKey: "A-B" }\n', /^inline\.yaml:5:\d+ secrets\[0\]\.env\.accessKey: must be an environment variable name/],
-    ['    env: { secretKey: X }\n', /^inline\.yaml:5:\d+ secrets\[0\]\.env\.secretKey: 'ncp-sts' has no credential field 'secretKey' \(it has accessKey, keySecret\)/],
-    ['    env: { accessKey: X, keySecret: X }\n', /^inline\.yaml:5:\d+ secrets\[0\]\.env\.keySecret: X is already the name of 'accessKey'/],
+    [
+      '    env: { secretKey: X }\n',
+      /^inline\.yaml:5:\d+ secrets\[0\]\.env\.secretKey: 'ncp-sts' has no credential field 'secretKey' \(it has accessKey, keySecret\)/,
+    ],
+    [
+      '    env: { accessKey: X, keySecret: X }\n',
+      /^inline\.yaml:5:\d+ secrets\[0\]\.env\.keySecret: X is already the name of 'accessKey'/,
+    ],
     ['    env: [ X ]\n', /^inline\.yaml:5:\d+ secrets\[0\]\.env: must be a mapping of credential field to variable name/],
   ])('%j', (extra, message) => {
     expect(problems(extra)).toEqual([expect.stringMatching(message)]);
@@ -51,7 +66,8 @@ describe('env:', () => {
 });
 
 describe('template outputs', () => {
-  const output = (template: string) => `    outputs:\n      - type: file\n        path: out.txt\n        format: template\n        template: ${JSON.stringify(template)}\n`;
+  const output = (template: string) =>
+    `    outputs:\n      - type: file\n        path: out.txt\n        format: template\n        template: ${JSON.stringify(template)}\n`;
 
   test('known placeholders load', () => {
     const config = parse(output('{{credentials.accessKey}} {{expiresAt}}'));
@@ -59,15 +75,23 @@ describe('template outputs', () => {
   });
 
   test.each([
-    ['{{credentials.secretKey}}', /^inline\.yaml:9:\d+ secrets\[0\]\.outputs\[0\]\.template: placeholder \{\{credentials\.secretKey\}\}: the provider has no credential field 'secretKey'/],
+    [
+      '{{credentials.secretKey}}',
+      /^inline\.yaml:9:\d+ secrets\[0\]\.outputs\[0\]\.template: placeholder \{\{credentials\.secretKey\}\}: the provider has no credential field 'secretKey'/,
+    ],
     ['{{credentials.accessKey}', /^inline\.yaml:9:\d+ secrets\[0\]\.outputs\[0\]\.template: has an unclosed or unopened/],
-    ['{{expires at}}', /^inline\.yaml:9:\d+ secrets\[0\]\.outputs\[0\]\.template: placeholder \{\{expires at\}\} is not a field path/],
+    [
+      '{{expires at}}',
+      /^inline\.yaml:9:\d+ secrets\[0\]\.outputs\[0\]\.template: placeholder \{\{expires at\}\} is not a field path/,
+    ],
   ])('%j is a config error with file, line and key', (template, message) => {
     expect(problems(output(template))).toEqual([expect.stringMatching(message)]);
   });
 
   test('output paths are absolute, relative to the config file', () => {
-    const config = parse('    outputs: [ { type: file, path: sub/a.env, format: env, mode: "0640" }, { type: command, run: "true" } ]\n');
+    const config = parse(
+      '    outputs: [ { type: file, path: sub/a.env, format: env, mode: "0640" }, { type: command, run: "true" } ]\n',
+    );
     expect(config.secrets[0]!.outputs).toEqual([
       { type: 'file', path: join(ROOT, 'sub/a.env'), format: 'env', mode: 0o640 },
       { type: 'command', run: 'true', timeoutMs: 30_000 },

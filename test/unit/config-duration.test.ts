@@ -30,7 +30,9 @@ describe('parseDuration', () => {
   });
 
   test('the message says what is allowed and what was given', () => {
-    expect(() => parseDuration('1.5h')).toThrow('must be a duration: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got "1.5h")');
+    expect(() => parseDuration('1.5h')).toThrow(
+      'must be a duration: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got "1.5h")',
+    );
   });
 });
 

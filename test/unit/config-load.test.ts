@@ -69,14 +69,17 @@ describe('fixtures: every error names the file, the line, the key path and what 
   const rows: Row[] = [
     [
       'missing.yaml',
-      [{ line: undefined, path: '', message: `config file not found: ${ROOT}/${FIXTURES}/missing.yaml (set -c/--config or ROTATOR_CONFIG)` }],
+      [
+        {
+          line: undefined,
+          path: '',
+          message: `config file not found: ${ROOT}/${FIXTURES}/missing.yaml (set -c/--config or ROTATOR_CONFIG)`,
+        },
+      ],
     ],
     ['empty.yaml', [{ line: 1, column: 1, path: '', message: expect.stringMatching(/^config file is empty/) }]],
     ['comments-only.yaml', [{ line: 1, column: 1, path: '', message: expect.stringMatching(/^config file is empty/) }]],
-    [
-      'malformed.yaml',
-      [{ line: 6, column: 1, path: 'secrets', message: 'invalid YAML: Sequence item without - indicator' }],
-    ],
+    ['malformed.yaml', [{ line: 6, column: 1, path: 'secrets', message: 'invalid YAML: Sequence item without - indicator' }]],
     [
       'evil.yaml',
       [{ line: 5, column: 8, path: 'd[0][0]', message: 'more than 100 alias expansions (*name): refusing to expand further' }],
@@ -95,17 +98,41 @@ describe('fixtures: every error names the file, the line, the key path and what 
     [
       'typo.yaml',
       [
-        { line: 10, column: 7, path: 'secrets[0].params.durationsec', message: "unknown key 'durationsec' — did you mean 'durationSec'?" },
-        { line: 11, column: 5, path: 'secrets[0].renewbefore', message: "unknown key 'renewbefore' — did you mean 'renewBefore'?" },
+        {
+          line: 10,
+          column: 7,
+          path: 'secrets[0].params.durationsec',
+          message: "unknown key 'durationsec' — did you mean 'durationSec'?",
+        },
+        {
+          line: 11,
+          column: 5,
+          path: 'secrets[0].renewbefore',
+          message: "unknown key 'renewbefore' — did you mean 'renewBefore'?",
+        },
       ],
     ],
     [
       'duration-low.yaml',
-      [{ line: 9, column: 7, path: 'secrets[0].params.durationSec', message: 'must be an integer from 600 to 43200 seconds (got 599)' }],
+      [
+        {
+          line: 9,
+          column: 7,
+          path: 'secrets[0].params.durationSec',
+          message: 'must be an integer from 600 to 43200 seconds (got 599)',
+        },
+      ],
     ],
     [
       'duration-high.yaml',
-      [{ line: 9, column: 7, path: 'secrets[0].params.durationSec', message: 'must be an integer from 600 to 43200 seconds (got 43201)' }],
+      [
+        {
+          line: 9,
+          column: 7,
+          path: 'secrets[0].params.durationSec',
+          message: 'must be an integer from 600 to 43200 seconds (got 43201)',
+        },
+      ],
     ],
     [
       'unset-var.yaml',
@@ -114,13 +141,21 @@ describe('fixtures: every error names the file, the line, the key path and what 
           line: 6,
           column: 7,
           path: 'secrets[0].credentials.secretKey',
-          message: 'environment variable ${ROTATOR_TEST_NEVER_SET} is not set (set it, write ${NAME:-default}, or validate with --sandbox)',
+          message:
+            'environment variable ${ROTATOR_TEST_NEVER_SET} is not set (set it, write ${NAME:-default}, or validate with --sandbox)',
         },
       ],
     ],
     [
       'duplicate-id.yaml',
-      [{ line: 6, column: 5, path: 'secrets[1].id', message: "duplicate id 'ncp-deployer': secrets[0] at line 2 already uses it; ids must be unique" }],
+      [
+        {
+          line: 6,
+          column: 5,
+          path: 'secrets[1].id',
+          message: "duplicate id 'ncp-deployer': secrets[0] at line 2 already uses it; ids must be unique",
+        },
+      ],
     ],
     [
       'duplicate-account.yaml',
@@ -145,7 +180,10 @@ describe('fixtures: every error names the file, the line, the key path and what 
         },
       ],
     ],
-    ['proto.yaml', [{ line: 7, column: 7, path: 'secrets[0].credentials.__proto__', message: "the key '__proto__' is not allowed" }]],
+    [
+      'proto.yaml',
+      [{ line: 7, column: 7, path: 'secrets[0].credentials.__proto__', message: "the key '__proto__' is not allowed" }],
+    ],
   ];
 
   test.each(rows)('%s', (fixture, expected) => {
@@ -175,9 +213,17 @@ describe('fixtures: every error names the file, the line, the key path and what 
     const err = configError(() => load('many-problems.yaml'));
     expect(err.problems.map((p) => [p.line, p.path, p.message])).toEqual([
       [1, 'vault.type', `must be one of 'file', 'aws-secrets-manager' (got "s3")`],
-      [2, 'schedule', 'must be a node-cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first (got "every minute")'],
+      [
+        2,
+        'schedule',
+        'must be a node-cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first (got "every minute")',
+      ],
       [3, 'concurrency', 'must be an integer from 1 to 64 (got 100)'],
-      [4, 'shutdownTimeout', 'must be a duration from 0s to 1h: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got 30)'],
+      [
+        4,
+        'shutdownTimeout',
+        'must be a duration from 0s to 1h: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got 30)',
+      ],
       [5, 'defaults.renewBefore', expect.stringMatching(/^must be the share of the lifetime left .* \(got "100%"\)$/)],
       [5, 'defaults.jitter', 'must be from 0% to 50% (got "60%")'],
       [6, 'http.host', 'must be a host name or address (got "")'],
@@ -235,7 +281,12 @@ describe('a valid file', () => {
   test('the smallest file gets every default', () => {
     const config = parse(NCP);
     expect(config).toMatchObject({
-      vault: { type: 'file', path: join(ROOT, '.rotator/vault.json'), keyFile: join(ROOT, '.rotator/vault.json.key'), history: 5 },
+      vault: {
+        type: 'file',
+        path: join(ROOT, '.rotator/vault.json'),
+        keyFile: join(ROOT, '.rotator/vault.json.key'),
+        history: 5,
+      },
       schedule: '* * * * *',
       concurrency: 4,
       shutdownTimeoutMs: 30_000,
@@ -254,11 +305,23 @@ describe('a valid file', () => {
   });
 
   test.each([
-    ['vault keyFile relative to the file', 'vault: { type: file, path: v.json, keyFile: keys/k }', { vault: { path: join(ROOT, 'v.json'), keyFile: join(ROOT, 'keys/k') } }],
+    [
+      'vault keyFile relative to the file',
+      'vault: { type: file, path: v.json, keyFile: keys/k }',
+      { vault: { path: join(ROOT, 'v.json'), keyFile: join(ROOT, 'keys/k') } },
+    ],
     ['http defaults', 'http: {}', { http: { host: '127.0.0.1', port: 9464 } }],
-    ['digit strings feed numbers (interpolation yields strings)', 'concurrency: "${N:-8}"\nhttp: { port: "${P:-0}" }', { concurrency: 8, http: { port: 0 } }],
+    [
+      'digit strings feed numbers (interpolation yields strings)',
+      'concurrency: "${N:-8}"\nhttp: { port: "${P:-0}" }',
+      { concurrency: 8, http: { port: 0 } },
+    ],
     ['six-field cron', 'schedule: "*/10 * * * * *"', { schedule: '*/10 * * * * *' }],
-    ['renewBefore as a duration', 'defaults: { renewBefore: 2h }', { defaults: { renewBefore: { kind: 'duration', ms: 7_200_000 } } }],
+    [
+      'renewBefore as a duration',
+      'defaults: { renewBefore: 2h }',
+      { defaults: { renewBefore: { kind: 'duration', ms: 7_200_000 } } },
+    ],
     ['jitter 0%', 'defaults: { jitter: 0% }', { defaults: { jitter: 0 } }],
     ['0s shutdown timeout', 'shutdownTimeout: 0s', { shutdownTimeoutMs: 0 }],
   ])('%s', (_name, yaml, expected) => {
@@ -288,9 +351,7 @@ describe('interpolation in the loader', () => {
     ].join('\n');
     const err = configError(() => parse(text));
     // The shielded reference keeps its column: the problem points at roleNrn's own key.
-    expect(err.problems).toEqual([
-      expect.objectContaining({ line: 5, column: 46, path: 'secrets[0].params.roleNrn' }),
-    ]);
+    expect(err.problems).toEqual([expect.objectContaining({ line: 5, column: 46, path: 'secrets[0].params.roleNrn' })]);
     const config = parse(text.replace('roleNrn: $${LITERAL}', 'roleNrn: "nrn:PUB:IAM::1:Role/x"'));
     expect(config.secrets[0]!.credentials).toEqual({ accessKey: ENV.NCP_ACCESS_KEY, secretKey: ENV.NCP_SECRET_KEY });
     expect(config.secrets[0]!.params).toMatchObject({ durationSec: 900 });
@@ -325,18 +386,40 @@ describe('interpolation in the loader', () => {
       `),
     );
     expect(err.problems).toEqual([
-      { file: 'inline.yaml', line: 1, column: 1, path: 'schedule', message: expect.stringMatching(/^environment variable \$\{SCHEDULE\} is not set/) },
-      { file: 'inline.yaml', line: 5, column: 20, path: 'secrets[0].credentials.accessKey', message: expect.stringMatching(/^environment variable \$\{A1\}, \$\{A2\} are not set/) },
+      {
+        file: 'inline.yaml',
+        line: 1,
+        column: 1,
+        path: 'schedule',
+        message: expect.stringMatching(/^environment variable \$\{SCHEDULE\} is not set/),
+      },
+      {
+        file: 'inline.yaml',
+        line: 5,
+        column: 20,
+        path: 'secrets[0].credentials.accessKey',
+        message: expect.stringMatching(/^environment variable \$\{A1\}, \$\{A2\} are not set/),
+      },
     ]);
   });
 
   test('a malformed reference is an error naming the syntax', () => {
     const err = configError(() => parse('schedule: "${1BAD}"\nsecrets: []\n'));
-    expect(err.problems[0]).toMatchObject({ line: 1, path: 'schedule', message: expect.stringMatching(/^malformed variable reference: write \$\{NAME\}/) });
+    expect(err.problems[0]).toMatchObject({
+      line: 1,
+      path: 'schedule',
+      message: expect.stringMatching(/^malformed variable reference: write \$\{NAME\}/),
+    });
   });
 
   test('sandbox: unset variables become placeholders and the committed config validates with no env', () => {
-    const config = loadConfig('rotator.config.yaml', { env: {}, sandbox: true, plugins: fakePlugins, cwd: ROOT, secretRegistry: new SecretRegistry() });
+    const config = loadConfig('rotator.config.yaml', {
+      env: {},
+      sandbox: true,
+      plugins: fakePlugins,
+      cwd: ROOT,
+      secretRegistry: new SecretRegistry(),
+    });
     expect(config.secrets.map((s) => s.id)).toEqual(['ncp-deployer', 'ncp-deployer-admin', 'mongo-ci']);
     expect(config.secrets[0]!.credentials.accessKey).toBe(`${SANDBOX_PLACEHOLDER_PREFIX}NCP_ACCESS_KEY`);
     expect(config.warnings).toEqual([]);
@@ -351,14 +434,25 @@ describe('interpolation in the loader', () => {
   });
 
   test('sandbox does not excuse real errors', () => {
-    const err = configError(() => parse(`${NCP}      params: { roleNrn: "\${ROLE}", durationSec: 5 }\n`, { env: {}, sandbox: true }));
+    const err = configError(() =>
+      parse(`${NCP}      params: { roleNrn: "\${ROLE}", durationSec: 5 }\n`, { env: {}, sandbox: true }),
+    );
     expect(err.problems.map((p) => p.path)).toEqual(['secrets[0].params.durationSec']);
   });
 
   test('the committed config validates with its variables set (any values)', () => {
-    const config = loadConfig('rotator.config.yaml', { env: ENV, plugins: fakePlugins, cwd: ROOT, secretRegistry: new SecretRegistry() });
+    const config = loadConfig('rotator.config.yaml', {
+      env: ENV,
+      plugins: fakePlugins,
+      cwd: ROOT,
+      secretRegistry: new SecretRegistry(),
+    });
     expect(config.file).toBe(join(ROOT, 'rotator.config.yaml'));
-    expect(config.secrets[1]).toMatchObject({ id: 'ncp-deployer-admin', params: { durationSec: 7200 }, renewBefore: { kind: 'duration', ms: 2_400_000 } });
+    expect(config.secrets[1]).toMatchObject({
+      id: 'ncp-deployer-admin',
+      params: { durationSec: 7200 },
+      renewBefore: { kind: 'duration', ms: 2_400_000 },
+    });
     expect(config.warnings).toEqual([]);
   });
 });
@@ -379,14 +473,23 @@ describe('secrets handling', () => {
   });
 
   test('an invalid credential value is never echoed in the error', () => {
-    const plugin = { ...fakeNcpSts, credentialsSchema: fakeNcpSts.credentialsSchema.refine(() => false, { message: 'rejected x-secret-value-x', path: ['secretKey'] }) };
+    const plugin = {
+      ...fakeNcpSts,
+      credentialsSchema: fakeNcpSts.credentialsSchema.refine(() => false, {
+        message: 'rejected x-secret-value-x',
+        path: ['secretKey'],
+      }),
+    };
     const err = configError(() =>
-      parse(`
+      parse(
+        `
         secrets:
           - id: s1
             provider: ncp-sts
             credentials: { accessKey: "\${NCP_ACCESS_KEY}", secretKey: x-secret-value-x }
-      `, { plugins: [plugin] }),
+      `,
+        { plugins: [plugin] },
+      ),
     );
     expect(err.message).not.toContain('x-secret-value-x');
     expect(err.problems[0]!.message).toBe('rejected [REDACTED]');
@@ -425,12 +528,18 @@ describe('strictness and hostile input', () => {
 
   test('duplicate YAML keys are an error at the second one', () => {
     const err = configError(() => parse('concurrency: 2\nconcurrency: 3\nsecrets: []\n'));
-    expect(err.problems).toEqual([{ file: 'inline.yaml', line: 2, column: 1, path: '', message: 'Map keys must be unique: each key may appear once' }]);
+    expect(err.problems).toEqual([
+      { file: 'inline.yaml', line: 2, column: 1, path: '', message: 'Map keys must be unique: each key may appear once' },
+    ]);
   });
 
   test('custom tags and multiple documents are refused', () => {
-    expect(configError(() => parse('schedule: !env CRON\nsecrets: []\n')).problems[0]!.message).toMatch(/Unresolved tag: !env .*use \$\{VAR\}/);
-    expect(configError(() => parse('secrets: []\n---\nsecrets: []\n')).problems[0]!.message).toBe('a config file holds one YAML document: remove the second `---`');
+    expect(configError(() => parse('schedule: !env CRON\nsecrets: []\n')).problems[0]!.message).toMatch(
+      /Unresolved tag: !env .*use \$\{VAR\}/,
+    );
+    expect(configError(() => parse('secrets: []\n---\nsecrets: []\n')).problems[0]!.message).toBe(
+      'a config file holds one YAML document: remove the second `---`',
+    );
   });
 
   test('a self-referencing alias is refused, not expanded forever', () => {
@@ -443,16 +552,24 @@ describe('strictness and hostile input', () => {
   });
 
   test('deep nesting is refused', () => {
-    expect(configError(() => parse(`x: ${'['.repeat(40)}${']'.repeat(40)}\n`)).problems[0]!.message).toMatch(/nested deeper than/);
+    expect(configError(() => parse(`x: ${'['.repeat(40)}${']'.repeat(40)}\n`)).problems[0]!.message).toMatch(
+      /nested deeper than/,
+    );
   });
 
   test('the top level must be a mapping', () => {
-    expect(configError(() => parse('- a\n- b\n')).problems[0]).toMatchObject({ line: 1, path: '', message: 'must be a mapping (key: value)' });
+    expect(configError(() => parse('- a\n- b\n')).problems[0]).toMatchObject({
+      line: 1,
+      path: '',
+      message: 'must be a mapping (key: value)',
+    });
   });
 
   test('a missing secret key points at the secret', () => {
     const err = configError(() => parse('secrets:\n  - id: s1\n    credentials: {}\n'));
-    expect(err.problems).toEqual([{ file: 'inline.yaml', line: 2, column: 5, path: 'secrets[0].provider', message: 'is required: a provider type' }]);
+    expect(err.problems).toEqual([
+      { file: 'inline.yaml', line: 2, column: 5, path: 'secrets[0].provider', message: 'is required: a provider type' },
+    ]);
   });
 });
 

@@ -39,9 +39,30 @@ const NASTY = [
 
 describe('environment names', () => {
   test.each([
-    ['provider names', undefined, [['NCLOUD_ACCESS_KEY', 'AK1'], ['NCLOUD_SECRET_KEY', 'SK1']]],
-    ['a per-secret override wins', { accessKey: 'AWS_ACCESS_KEY_ID' }, [['AWS_ACCESS_KEY_ID', 'AK1'], ['NCLOUD_SECRET_KEY', 'SK1']]],
-    ['overrides for every field', { accessKey: 'A', keySecret: 'B' }, [['A', 'AK1'], ['B', 'SK1']]],
+    [
+      'provider names',
+      undefined,
+      [
+        ['NCLOUD_ACCESS_KEY', 'AK1'],
+        ['NCLOUD_SECRET_KEY', 'SK1'],
+      ],
+    ],
+    [
+      'a per-secret override wins',
+      { accessKey: 'AWS_ACCESS_KEY_ID' },
+      [
+        ['AWS_ACCESS_KEY_ID', 'AK1'],
+        ['NCLOUD_SECRET_KEY', 'SK1'],
+      ],
+    ],
+    [
+      'overrides for every field',
+      { accessKey: 'A', keySecret: 'B' },
+      [
+        ['A', 'AK1'],
+        ['B', 'SK1'],
+      ],
+    ],
   ])('%s', (_name, overrides, expected) => {
     expect(secretEnvEntries(value, NCP, overrides)).toEqual(expected);
   });
@@ -54,14 +75,26 @@ describe('environment names', () => {
   });
 
   test('metadata for hooks names the secret and its expiry', () => {
-    expect(Object.fromEntries(metadataEnv(value))).toMatchObject({ ROTATOR_SECRET_ID: 'ncp-deployer', ROTATOR_EXPIRES_AT: value.expiresAt });
+    expect(Object.fromEntries(metadataEnv(value))).toMatchObject({
+      ROTATOR_SECRET_ID: 'ncp-deployer',
+      ROTATOR_EXPIRES_AT: value.expiresAt,
+    });
   });
 
   test('secrets that would set the same variable are refused, naming both', () => {
     const a = { secretId: 'a', entries: [['NCLOUD_ACCESS_KEY', '1']] as [string, string][] };
-    const b = { secretId: 'b', entries: [['X', '2'], ['NCLOUD_ACCESS_KEY', '3']] as [string, string][] };
+    const b = {
+      secretId: 'b',
+      entries: [
+        ['X', '2'],
+        ['NCLOUD_ACCESS_KEY', '3'],
+      ] as [string, string][],
+    };
     expect(() => mergeEnvEntries([a, b])).toThrow(/'a' and 'b' both set NCLOUD_ACCESS_KEY/);
-    expect(mergeEnvEntries([a, { secretId: 'b', entries: [['X', '2']] }])).toEqual([['NCLOUD_ACCESS_KEY', '1'], ['X', '2']]);
+    expect(mergeEnvEntries([a, { secretId: 'b', entries: [['X', '2']] }])).toEqual([
+      ['NCLOUD_ACCESS_KEY', '1'],
+      ['X', '2'],
+    ]);
   });
 });
 
@@ -99,7 +132,12 @@ describe('dotenv format', () => {
   });
 
   test('NAME=value lines', () => {
-    expect(formatDotenv([['A', 'x y'], ['B', "o'k"]])).toBe(`A='x y'\nB="o'k"`);
+    expect(
+      formatDotenv([
+        ['A', 'x y'],
+        ['B', "o'k"],
+      ]),
+    ).toBe(`A='x y'\nB="o'k"`);
   });
 });
 

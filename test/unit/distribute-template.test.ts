@@ -39,7 +39,9 @@ describe('renderTemplate', () => {
   });
 
   test('an error names the placeholder, never a value', () => {
-    expect(() => renderTemplate('{{credentials.accessKey}} {{nope}}', value)).toThrow(/^template placeholder \{\{nope\}\} names no field of 'dep' \(credential fields: accessKey, keySecret\)$/);
+    expect(() => renderTemplate('{{credentials.accessKey}} {{nope}}', value)).toThrow(
+      /^template placeholder \{\{nope\}\} names no field of 'dep' \(credential fields: accessKey, keySecret\)$/,
+    );
   });
 });
 
@@ -65,7 +67,10 @@ describe('templateProblems (config time)', () => {
 });
 
 describe('renderFileOutput', () => {
-  const env: [string, string][] = [['NCLOUD_ACCESS_KEY', 'AK1'], ['NCLOUD_SECRET_KEY', 'SK1']];
+  const env: [string, string][] = [
+    ['NCLOUD_ACCESS_KEY', 'AK1'],
+    ['NCLOUD_SECRET_KEY', 'SK1'],
+  ];
   test.each([
     ['env', undefined, 'NCLOUD_ACCESS_KEY=AK1\nNCLOUD_SECRET_KEY=SK1\n'],
     ['json', undefined, `${JSON.stringify(value, null, 2)}\n`],

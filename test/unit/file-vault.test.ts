@@ -25,7 +25,12 @@ afterAll(async () => {
 describeVaultContract('FileVault', async () => {
   const dir = await tempDir();
   const clock = new ManualClock();
-  const vault = await openFileVault({ path: path.join(dir, 'vault.json'), clock, log: silentLogger, env: { ROTATOR_VAULT_KEY: KEY_HEX } });
+  const vault = await openFileVault({
+    path: path.join(dir, 'vault.json'),
+    clock,
+    log: silentLogger,
+    env: { ROTATOR_VAULT_KEY: KEY_HEX },
+  });
   return { vault, clock, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 });
 
@@ -213,9 +218,15 @@ describe('FileVault keys', () => {
     await fs.writeFile(vault.path, JSON.stringify({ ...envelope, data: data.toString('base64') }));
     await expect(vault.read('a')).rejects.toMatchObject({ code: 'VAULT_CORRUPT' });
     await fs.writeFile(vault.path, JSON.stringify({ ...envelope, version: 2 }));
-    await expect(vault.read('a')).rejects.toMatchObject({ code: 'VAULT_CORRUPT', message: expect.stringMatching(/version 2.*upgrade/) });
+    await expect(vault.read('a')).rejects.toMatchObject({
+      code: 'VAULT_CORRUPT',
+      message: expect.stringMatching(/version 2.*upgrade/),
+    });
     await fs.writeFile(vault.path, '{"hello":');
-    await expect(vault.read('a')).rejects.toMatchObject({ code: 'VAULT_CORRUPT', message: expect.stringMatching(/not a rotator vault/) });
+    await expect(vault.read('a')).rejects.toMatchObject({
+      code: 'VAULT_CORRUPT',
+      message: expect.stringMatching(/not a rotator vault/),
+    });
   });
 
   test('ROTATOR_VAULT_KEY as hex and as base64 of the same bytes open the same vault; no key file is made', async () => {

@@ -23,7 +23,11 @@ describe('logging never prints secrets', () => {
     log.error({ error: axiosLikeError() }, 'b');
     expect(log.text()).not.toContain(SIGNATURE);
     expect(log.text()).toContain('ERR_BAD_REQUEST');
-    expect(serializeError(axiosLikeError())).toEqual({ type: 'Error', message: 'Request failed with status code 401', code: 'ERR_BAD_REQUEST' });
+    expect(serializeError(axiosLikeError())).toEqual({
+      type: 'Error',
+      message: 'Request failed with status code 401',
+      code: 'ERR_BAD_REQUEST',
+    });
   });
 
   test('our own errors keep code and details, without the cause chain', () => {

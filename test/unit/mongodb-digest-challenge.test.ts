@@ -14,7 +14,11 @@ describe('Digest challenge parsing', () => {
       'Digest realm="MMS Public API", domain="", nonce="abc123", algorithm=MD5, op="auth", stale=false',
       { nonce: 'abc123', qop: 'auth' },
     ],
-    ['unquoted values', 'Digest realm=MMS, nonce=n0, qop=auth, stale=TRUE', { realm: 'MMS', nonce: 'n0', qop: 'auth', stale: true }],
+    [
+      'unquoted values',
+      'Digest realm=MMS, nonce=n0, qop=auth, stale=TRUE',
+      { realm: 'MMS', nonce: 'n0', qop: 'auth', stale: true },
+    ],
     ['a qop list', 'Digest realm="r", nonce="n", qop="auth-int,auth"', { qop: 'auth' }],
     ['no algorithm (MD5 by default)', 'Digest realm="r", nonce="n", qop="auth"', { algorithm: 'MD5' }],
     ['an opaque', 'Digest realm="r", nonce="n", opaque="o p", qop="auth"', { opaque: 'o p' }],
@@ -34,9 +38,9 @@ describe('Digest challenge parsing', () => {
   });
 
   it('writes the canonical form digest-fetch parses', () => {
-    expect(normalizeChallenge('Digest realm="MMS Public API", domain="", nonce="n1", algorithm=MD5, op="auth", stale=false')).toBe(
-      'Digest realm="MMS Public API", nonce="n1", qop="auth"',
-    );
+    expect(
+      normalizeChallenge('Digest realm="MMS Public API", domain="", nonce="n1", algorithm=MD5, op="auth", stale=false'),
+    ).toBe('Digest realm="MMS Public API", nonce="n1", qop="auth"');
   });
 
   it('refuses algorithms other than MD5 with a clear error', () => {

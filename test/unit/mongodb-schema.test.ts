@@ -25,9 +25,25 @@ describe('mongodb-cloud-manager params', () => {
   });
 
   it.each([
-    ['atlas-v2 default base', { api: 'atlas-v2' }, { baseUrl: 'https://cloud.mongodb.com/api/atlas/v2', tokenUrl: 'https://cloud.mongodb.com/api/oauth/token' }],
-    ['a base URL on another origin', { baseUrl: 'http://127.0.0.1:8080/api/public/v1.0/' }, { baseUrl: 'http://127.0.0.1:8080/api/public/v1.0', tokenUrl: 'http://127.0.0.1:8080/api/oauth/token', revokeUrl: 'http://127.0.0.1:8080/api/oauth/revoke' }],
-    ['an explicit tokenUrl', { tokenUrl: 'https://idp.example/oauth/token' }, { tokenUrl: 'https://idp.example/oauth/token', revokeUrl: 'https://idp.example/oauth/revoke' }],
+    [
+      'atlas-v2 default base',
+      { api: 'atlas-v2' },
+      { baseUrl: 'https://cloud.mongodb.com/api/atlas/v2', tokenUrl: 'https://cloud.mongodb.com/api/oauth/token' },
+    ],
+    [
+      'a base URL on another origin',
+      { baseUrl: 'http://127.0.0.1:8080/api/public/v1.0/' },
+      {
+        baseUrl: 'http://127.0.0.1:8080/api/public/v1.0',
+        tokenUrl: 'http://127.0.0.1:8080/api/oauth/token',
+        revokeUrl: 'http://127.0.0.1:8080/api/oauth/revoke',
+      },
+    ],
+    [
+      'an explicit tokenUrl',
+      { tokenUrl: 'https://idp.example/oauth/token' },
+      { tokenUrl: 'https://idp.example/oauth/token', revokeUrl: 'https://idp.example/oauth/revoke' },
+    ],
     ['revokePreviousAfter never', { revokePreviousAfter: 'never' }, { revokePreviousAfterMs: undefined }],
     ['revokePreviousAfter 1s', { revokePreviousAfter: '1s' }, { revokePreviousAfterMs: 1000 }],
     ['revokePreviousAfter 15m', { revokePreviousAfter: '15m' }, { revokePreviousAfterMs: 900_000 }],
@@ -48,14 +64,38 @@ describe('mongodb-cloud-manager params', () => {
     ['7 hours', { secretExpiresAfterHours: 7 }, `${HOURS} (got 7)`],
     ['8767 hours', { secretExpiresAfterHours: 8767 }, `${HOURS} (got 8767)`],
     ['a fraction', { secretExpiresAfterHours: 72.5 }, `${HOURS} (got 72.5)`],
-    ['8761 hours with atlas-v2', { api: 'atlas-v2', secretExpiresAfterHours: 8761 }, 'secretExpiresAfterHours: secretExpiresAfterHours must be at most 8760 with api: atlas-v2 (got 8761)'],
+    [
+      '8761 hours with atlas-v2',
+      { api: 'atlas-v2', secretExpiresAfterHours: 8761 },
+      'secretExpiresAfterHours: secretExpiresAfterHours must be at most 8760 with api: atlas-v2 (got 8761)',
+    ],
     ['a bad orgId', { orgId: 'my-org' }, 'orgId: orgId must be 24 lowercase hex characters (got "my-org")'],
-    ['a bad clientId', { clientId: 'mdb_sa_id_xyz' }, 'clientId: clientId must be mdb_sa_id_ followed by 24 hex characters (got "mdb_sa_id_xyz")'],
+    [
+      'a bad clientId',
+      { clientId: 'mdb_sa_id_xyz' },
+      'clientId: clientId must be mdb_sa_id_ followed by 24 hex characters (got "mdb_sa_id_xyz")',
+    ],
     ['an unknown api', { api: 'atlas-v1' }, 'api: api must be cloud-manager or atlas-v2 (got "atlas-v1")'],
-    ['a bad revokePreviousAfter', { revokePreviousAfter: '1 day' }, 'revokePreviousAfter: revokePreviousAfter must be a duration: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got "1 day"); or never'],
-    ['a revokePreviousAfter over 7 days', { revokePreviousAfter: '8d' }, 'revokePreviousAfter: revokePreviousAfter must be from 1s to 7d, or never; or never'],
-    ['a baseUrl that is not a URL', { baseUrl: 'cloud.mongodb.com' }, 'baseUrl: baseUrl must be an http(s) URL such as https://cloud.mongodb.com/api/public/v1.0 (got "cloud.mongodb.com")'],
-    ['a typo in a key', { orgID: ORG }, ': unknown key(s) orgID; allowed: orgId, clientId, secretExpiresAfterHours, baseUrl, api, projectId, tokenUrl, revokePreviousAfter'],
+    [
+      'a bad revokePreviousAfter',
+      { revokePreviousAfter: '1 day' },
+      'revokePreviousAfter: revokePreviousAfter must be a duration: an integer with a unit: ms, s, m, h or d (e.g. 90s, 15m, 24h, 7d) (got "1 day"); or never',
+    ],
+    [
+      'a revokePreviousAfter over 7 days',
+      { revokePreviousAfter: '8d' },
+      'revokePreviousAfter: revokePreviousAfter must be from 1s to 7d, or never; or never',
+    ],
+    [
+      'a baseUrl that is not a URL',
+      { baseUrl: 'cloud.mongodb.com' },
+      'baseUrl: baseUrl must be an http(s) URL such as https://cloud.mongodb.com/api/public/v1.0 (got "cloud.mongodb.com")',
+    ],
+    [
+      'a typo in a key',
+      { orgID: ORG },
+      ': unknown key(s) orgID; allowed: orgId, clientId, secretExpiresAfterHours, baseUrl, api, projectId, tokenUrl, revokePreviousAfter',
+    ],
   ])('rejects %s', (_name, input, expected) => {
     expect(messages(paramsSchema, { ...base, ...input })).toContain(expected);
   });
@@ -86,7 +126,11 @@ describe('mongodb-cloud-manager credentials (two auth modes)', () => {
       { publicKey: 'a', privateKey: 'b', clientSecret: 'c' },
       'clientSecret: clientSecret is the bootstrap for self-rotation (no API key): set either publicKey/privateKey or clientSecret, not both',
     ],
-    ['an empty privateKey', { publicKey: 'a', privateKey: '' }, 'privateKey: privateKey must not be empty (the private part of the programmatic API key)'],
+    [
+      'an empty privateKey',
+      { publicKey: 'a', privateKey: '' },
+      'privateKey: privateKey must not be empty (the private part of the programmatic API key)',
+    ],
     ['an unknown key', { apiKey: 'x' }, ': unknown key(s) apiKey; allowed: publicKey, privateKey, clientSecret'],
   ])('rejects %s', (_name, input, expected) => {
     expect(messages(credentialsSchema, input)).toContain(expected);
@@ -116,13 +160,24 @@ describe('mongodb-cloud-manager plugin facts', () => {
   it.each([
     ['Cloud Manager default', {}, `https://cloud.mongodb.com ${base.clientId}`],
     ['Atlas v2 is the same installation', { api: 'atlas-v2' }, `https://cloud.mongodb.com ${base.clientId}`],
-    ['another installation (Ops Manager, a test server)', { baseUrl: 'https://ops.example.com:8443/api/public/v1.0' }, `https://ops.example.com:8443 ${base.clientId}`],
-    ['another service account', { clientId: 'mdb_sa_id_aaaaaaaaaaaaaaaaaaaaaaaa' }, 'https://cloud.mongodb.com mdb_sa_id_aaaaaaaaaaaaaaaaaaaaaaaa'],
+    [
+      'another installation (Ops Manager, a test server)',
+      { baseUrl: 'https://ops.example.com:8443/api/public/v1.0' },
+      `https://ops.example.com:8443 ${base.clientId}`,
+    ],
+    [
+      'another service account',
+      { clientId: 'mdb_sa_id_aaaaaaaaaaaaaaaaaaaaaaaa' },
+      'https://cloud.mongodb.com mdb_sa_id_aaaaaaaaaaaaaaaaaaaaaaaa',
+    ],
   ])('the account two secrets must not share: %s', (_title, params, expected) => {
     expect(mongodbCloudManager.accountOf!({ ...base, ...params } as never)).toBe(expected);
   });
 
   it('names the Atlas CLI service-account variables', () => {
-    expect(mongodbCloudManager.envNames).toEqual({ clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' });
+    expect(mongodbCloudManager.envNames).toEqual({
+      clientId: 'MONGODB_ATLAS_CLIENT_ID',
+      clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET',
+    });
   });
 });

@@ -17,11 +17,7 @@ describe('ncp-sts params', () => {
     ['the minimum', { durationSec: 600 }, { durationSec: 600 }],
     ['the maximum', { durationSec: 43200 }, { durationSec: 43200 }],
     ['a numeric string from ${ENV}', { durationSec: '3600' }, { durationSec: 3600 }],
-    [
-      'a role',
-      { roleNrn: 'nrn:PUB:IAM::1234567:Role/deployer' },
-      { roleNrn: 'nrn:PUB:IAM::1234567:Role/deployer' },
-    ],
+    ['a role', { roleNrn: 'nrn:PUB:IAM::1234567:Role/deployer' }, { roleNrn: 'nrn:PUB:IAM::1234567:Role/deployer' }],
     ['an endpoint with a trailing slash', { endpoint: 'http://127.0.0.1:8080/' }, { endpoint: 'http://127.0.0.1:8080' }],
     ['a tokenCode number (YAML drops the leading zero)', { serialNumber: SERIAL, tokenCode: 12345 }, { tokenCode: '012345' }],
     ['a tokenCode string', { serialNumber: SERIAL, tokenCode: '654321' }, { tokenCode: '654321' }],
@@ -60,7 +56,11 @@ describe('ncp-sts params', () => {
       { serialNumber: SERIAL, tokenCode: '123456', totpSeed: SEED },
       'tokenCode: set either tokenCode or totpSeed, not both (totpSeed computes a fresh code at each issue)',
     ],
-    ['a 5-digit tokenCode string', { serialNumber: SERIAL, tokenCode: '12345' }, 'tokenCode: tokenCode must be a 6-digit one-time code (got "12345")'],
+    [
+      'a 5-digit tokenCode string',
+      { serialNumber: SERIAL, tokenCode: '12345' },
+      'tokenCode: tokenCode must be a 6-digit one-time code (got "12345")',
+    ],
     ['a seed that is not base32', { serialNumber: SERIAL, totpSeed: 'not-base32!' }, 'totpSeed: totpSeed must be base32'],
     ['an ftp endpoint', { endpoint: 'ftp://example.com' }, 'endpoint: endpoint must be an http(s) URL'],
     [
@@ -82,7 +82,11 @@ describe('ncp-sts credentials', () => {
   it.each([
     ['an empty accessKey', { accessKey: '', secretKey: 'b' }, /accessKey must not be empty/],
     ['a missing secretKey', { accessKey: 'a' }, /secretKey must be a string/],
-    ['an unknown key', { accessKey: 'a', secretKey: 'b', region: 'KR' }, /unknown key\(s\) region; allowed: accessKey, secretKey/],
+    [
+      'an unknown key',
+      { accessKey: 'a', secretKey: 'b', region: 'KR' },
+      /unknown key\(s\) region; allowed: accessKey, secretKey/,
+    ],
   ])('rejects %s', (_name, input, expected) => {
     const result = credentialsSchema.safeParse(input);
     expect(result.success).toBe(false);

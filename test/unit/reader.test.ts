@@ -173,7 +173,10 @@ test('the vault readable but its credential expired (rotator down): an EXPIRED e
   await settle();
   const reads = calls.read;
   for (let i = 0; i < 1000; i++) {
-    await expect(reader.get('s')).rejects.toMatchObject({ code: 'EXPIRED', message: expect.stringMatching(/expired at 2026-11-22T01:00:00\.000Z/) });
+    await expect(reader.get('s')).rejects.toMatchObject({
+      code: 'EXPIRED',
+      message: expect.stringMatching(/expired at 2026-11-22T01:00:00\.000Z/),
+    });
   }
   expect(calls.read! - reads!).toBeLessThanOrEqual(1);
   await promote(value(2, clock.now(), HOUR));

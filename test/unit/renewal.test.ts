@@ -32,7 +32,12 @@ describe('renewalTime', () => {
     ['default: at 2/3 of a 3h lifetime', cred(3 * H), noJitter(third), T0 + 2 * H],
     ['duration: 40m before a 2h expiry', cred(2 * H), noJitter({ kind: 'duration', ms: 40 * M }), T0 + 80 * M],
     ['12h NCP maximum at 2/3', cred(12 * H), noJitter(third), T0 + 8 * H],
-    ['an inverted credential (expires before issued) is due at issue', { issuedAt: T0, expiresAt: T0 - 1, rotationId: 'r' }, noJitter(third), T0],
+    [
+      'an inverted credential (expires before issued) is due at issue',
+      { issuedAt: T0, expiresAt: T0 - 1, rotationId: 'r' },
+      noJitter(third),
+      T0,
+    ],
   ])('%s', (_name, current, policy, expected) => {
     expect(renewalTime('s1', current, policy)).toBe(expected);
   });

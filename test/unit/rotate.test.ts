@@ -378,13 +378,27 @@ describe('rotateSecret: orphans of interrupted rotations (intents)', () => {
     const now = s.clock.now();
     s.provider.external.push({ ref: 'hand-made', value: 'h', createdAt: now, expiresAt: now + 1e9, revoked: false });
     // The crashed run: intent recorded, secret issued, then the process died.
-    await s.inner.recordIntent('svc', { rotationId: 'crashed-0001', startedAt: new Date(now).toISOString(), liveBefore: ['ref-1', 'hand-made'] });
+    await s.inner.recordIntent('svc', {
+      rotationId: 'crashed-0001',
+      startedAt: new Date(now).toISOString(),
+      liveBefore: ['ref-1', 'hand-made'],
+    });
     const lost = await s.provider.issue({ secretId: 'svc', rotationId: 'crashed-0001', log: s.log, clock: s.clock });
-    expect(s.provider.live(now).map((x) => x.ref).sort()).toEqual(['hand-made', 'ref-1', lost.providerRef].sort());
+    expect(
+      s.provider
+        .live(now)
+        .map((x) => x.ref)
+        .sort(),
+    ).toEqual(['hand-made', 'ref-1', lost.providerRef].sort());
 
     const result = await rotateSecret(s.target, s.deps, { ifDue: true });
     expect(result).toMatchObject({ outcome: 'not-due', orphansRevoked: [lost.providerRef] });
-    expect(s.provider.live(s.clock.now()).map((x) => x.ref).sort()).toEqual(['hand-made', 'ref-1']);
+    expect(
+      s.provider
+        .live(s.clock.now())
+        .map((x) => x.ref)
+        .sort(),
+    ).toEqual(['hand-made', 'ref-1']);
     expect((await s.inner.read('svc')).intent).toBeUndefined();
     expect(JSON.stringify(s.log.lines)).toContain('deleted a secret that an interrupted rotation issued but never stored');
   });
@@ -392,7 +406,11 @@ describe('rotateSecret: orphans of interrupted rotations (intents)', () => {
   test('an intent whose rotation reached the vault costs nothing: nothing is listed or deleted, and the next lease holder drops it', async () => {
     const s = setup(revocableListable);
     const first = await rotateSecret(s.target, s.deps);
-    await s.inner.recordIntent('svc', { rotationId: first.rotationId!, startedAt: new Date(s.clock.now()).toISOString(), liveBefore: [] });
+    await s.inner.recordIntent('svc', {
+      rotationId: first.rotationId!,
+      startedAt: new Date(s.clock.now()).toISOString(),
+      liveBefore: [],
+    });
     let listed = 0;
     const list = s.provider.list!;
     s.provider.list = async (ctx) => (listed++, list(ctx));
@@ -432,7 +450,12 @@ describe('rotateSecret: orphans of interrupted rotations (intents)', () => {
     expect(result.outcome).toBe('rotated');
     expect(s.provider.issued.find((x) => x.ref === 'lost-answer')?.revoked).toBe(true);
     const state = await s.inner.read('svc');
-    expect(s.provider.live(s.clock.now()).map((x) => x.ref).sort()).toEqual([state.current!.value.providerRef, state.previous!.value.providerRef].sort());
+    expect(
+      s.provider
+        .live(s.clock.now())
+        .map((x) => x.ref)
+        .sort(),
+    ).toEqual([state.current!.value.providerRef, state.previous!.value.providerRef].sort());
   });
 
   test('a provider that cannot list records no intent (NCP STS keys expire on their own)', async () => {
@@ -454,7 +477,10 @@ describe('rotateSecret: revoking the previous credential after its grace period'
     expect(s.provider.issued[0]!.revoked).toBe(false);
 
     await s.clock.sleep(30_000);
-    expect(await rotateSecret(s.target, s.deps, { ifDue: true })).toMatchObject({ outcome: 'not-due', previousRevokeAt: second.previousRevokeAt });
+    expect(await rotateSecret(s.target, s.deps, { ifDue: true })).toMatchObject({
+      outcome: 'not-due',
+      previousRevokeAt: second.previousRevokeAt,
+    });
     expect(s.provider.issued[0]!.revoked).toBe(false);
 
     await s.clock.sleep(30_000);

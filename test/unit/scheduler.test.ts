@@ -25,7 +25,13 @@ function setup(
   });
   const scheduler = new Scheduler({
     targets,
-    rotation: { vault, clock, log: silentLogger, owner: 'me', retry: { provider: once, verify: once, vaultRead: once, vaultWrite: once } },
+    rotation: {
+      vault,
+      clock,
+      log: silentLogger,
+      owner: 'me',
+      retry: { provider: once, verify: once, vaultRead: once, vaultWrite: once },
+    },
     clock,
     log: silentLogger,
     schedule: '* * * * *',
@@ -160,7 +166,10 @@ describe('Scheduler', () => {
     s.scheduler.sweep();
     await s.scheduler.idle();
     expect(provider.issued.map((x) => x.revoked)).toEqual([true, false]);
-    expect(s.scheduler.snapshot()[0]).toMatchObject({ lastOutcome: 'not-due', nextAttemptAt: s.clock.now() + 2 * H - 10 * 60_000 });
+    expect(s.scheduler.snapshot()[0]).toMatchObject({
+      lastOutcome: 'not-due',
+      nextAttemptAt: s.clock.now() + 2 * H - 10 * 60_000,
+    });
   });
 
   test('an intent left by a crash is cleaned up at start even when nothing is due', async () => {
@@ -169,7 +178,11 @@ describe('Scheduler', () => {
     await s.scheduler.start();
     await s.scheduler.idle();
     await s.scheduler.stop(0);
-    await s.inner.recordIntent('a', { rotationId: 'r-crash', startedAt: new Date(s.clock.now()).toISOString(), liveBefore: ['ref-1'] });
+    await s.inner.recordIntent('a', {
+      rotationId: 'r-crash',
+      startedAt: new Date(s.clock.now()).toISOString(),
+      liveBefore: ['ref-1'],
+    });
     await provider.issue({ secretId: 'a', rotationId: 'r-crash', log: silentLogger, clock: s.clock });
 
     const restarted = new Scheduler({
