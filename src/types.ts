@@ -162,13 +162,60 @@ export interface RotationIntent {
   liveBefore: string[];
 }
 
-/** Everything a vault knows about one key, by stage. A stage that is absent is undefined. */
-export interface SecretState {
+/**
+ * The outcome of a secret's recent rotation attempts, kept in the vault so that every process
+ * and replica (status, plan, metrics, alerts, `rotate --if-due` from cron) sees the same thing.
+ * Not secret: `lastError.message` is a RotatorError message, which never holds a secret value.
+ */
+export interface AttemptStatus {
+  /** ISO 8601: when the last attempt that did something (or failed) ended. */
+  lastAttemptAt: string;
+  lastResult: 'ok' | 'failed';
+  /** 0 after a success. */
+  consecutiveFailures: number;
+  /** Set while lastResult is 'failed'. */
+  lastError?: { code: string; message: string };
+  /** ISO 8601: when the process that recorded this will try again (back-off), if it said. */
+  nextAttemptAt?: string;
+  /** ISO 8601: the last attempt that ended with a valid current credential. */
+  lastSuccessAt?: string;
+  /** The last distribution (outputs, reload hooks) of the current value. */
+  distribution?: { at: string; ok: boolean; error?: string };
+}
+
+/**
+ * Non-secret facts the engine keeps per key beside the versions. Vaults store them as data and
+ * never interpret them; `read` returns them flat in {@link SecretState}.
+ */
+export interface SecretMeta {
+  /** The last recorded {@link RotationIntent}, until it is cleared. */
+  intent?: RotationIntent;
+  /**
+   * The providerRef of the last previous credential revoked after its grace period, so that no
+   * process (nor a restarted one) revokes it again.
+   */
+  revokedPrevious?: string;
+  /** See {@link AttemptStatus}. */
+  status?: AttemptStatus;
+}
+
+/** A change to {@link SecretMeta}: a field set to null is removed, an absent field is kept. */
+export type SecretMetaPatch = { [K in keyof SecretMeta]?: SecretMeta[K] | null };
+
+/** Everything a vault knows about one key: versions by stage (absent stage: undefined) and meta. */
+export interface SecretState extends SecretMeta {
   current?: VaultVersion;
   pending?: VaultVersion;
   previous?: VaultVersion;
-  /** The last recorded {@link RotationIntent}, until it is cleared. */
-  intent?: RotationIntent;
+}
+
+/** Limits of a vault, as data (like {@link ProviderLimits}), so `validate` can warn about them. */
+export interface VaultLimits {
+  /**
+   * The shortest sensible interval between two rotations of one secret, in ms (AWS Secrets
+   * Manager: about one PutSecretValue per secret per 10 minutes). Undefined: no limit.
+   */
+  minRotationIntervalMs?: number;
 }
 
 /** A held lease; `release()` MUST be idempotent and MUST NOT throw when the lease already expired. */
@@ -225,6 +272,22 @@ export interface Vault {
   recordIntent?(key: string, intent: RotationIntent): Promise<void>;
   /** Drops the intent of `key` if it names `rotationId`. Missing is success. */
   clearIntent?(key: string, rotationId: string): Promise<void>;
+  /**
+   * Optional: merges `patch` into the key's {@link SecretMeta} and resolves once it is durable.
+   * With `condition.intentRotationId`, the whole patch applies only if the stored intent names
+   * that rotation (clearing an intent never drops a newer one); otherwise it resolves unchanged.
+   * Supersedes `recordIntent`/`clearIntent` (recordIntent(k, i) = updateMeta(k, { intent: i });
+   * clearIntent(k, r) = updateMeta(k, { intent: null }, { intentRotationId: r })).
+   */
+  updateMeta?(key: string, patch: SecretMetaPatch, condition?: { intentRotationId: string }): Promise<void>;
+  /**
+   * Optional: reads several keys at once (start-up of the daemon, status). The map holds every
+   * key asked for (a key never written maps to `{}`). SHOULD cost less than one `read` per key
+   * (AWS: paged ListSecrets plus BatchGetSecretValue) and MUST bound its own concurrency.
+   */
+  readMany?(keys: string[]): Promise<Map<string, SecretState>>;
+  /** Limits as data; undefined means none. */
+  readonly limits?: VaultLimits;
   close?(): Promise<void>;
 }
 
