@@ -1,28 +1,43 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
 import type { Logger } from './types';
 import { SECRET_KEYS, secrets, REDACTED } from './redact';
 import { RotatorError } from './errors';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+/** `json`: one object a line, for aggregators; `pretty`: readable lines, for a terminal. */
+export type LogFormat = 'json' | 'pretty';
+/** The accepted `--log-format` values, for the CLI's choices and its error message. */
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+/** Parses a `--log-format` value; throws an error naming the accepted values. */
+export function parseLogFormat(text: string): LogFormat {
+  if ((LOG_FORMATS as readonly string[]).includes(text)) return text as LogFormat;
+  throw new RotatorError('USAGE', `--log-format must be one of ${LOG_FORMATS.join(', ')} (got "${text}")`);
+}
+
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Readable lines instead of JSON. Default: when the destination is a terminal. */
+  /** Default: `pretty` when the destination is a terminal, `json` otherwise. */
+  format?: LogFormat;
+  /** @deprecated use `format`; `true` means `pretty`. Kept for existing callers. */
   pretty?: boolean;
   /** Where lines go; default stderr (stdout is kept for command output such as `rotator get`). */
   destination?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 /**
- * Structured JSON logs (pino). Two layers keep secrets out: pino's `redact` censors known secret
+ * Structured logs (pino). JSON lines carry `time` as ISO 8601 and `level` as a word (`info`),
+ * which aggregators (Loki, Elasticsearch, Cloud Logging) read without remapping pino's epoch
+ * milliseconds and numeric levels. Two layers keep secrets out: pino's `redact` censors known secret
  * keys at any depth we log, and every serialized line passes through the secret registry, which
  * replaces any registered secret value wherever it appears.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? process.stderr;
-  const pretty = options.pretty ?? Boolean(destination.isTTY);
+  const format = options.format ?? (options.pretty === undefined ? undefined : options.pretty ? 'pretty' : 'json');
+  const pretty = (format ?? (destination.isTTY ? 'pretty' : 'json')) === 'pretty';
   const scrubbing = new Writable({
     write(chunk: Buffer, _enc, done) {
       destination.write(secrets.scrub(chunk.toString('utf8')));
@@ -36,7 +51,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   });
   const stream = pretty
     ? // pino-pretty as a stream in this thread: no worker, so the scrubber sees every line.
-      pinoPretty({
+      // Required here so that JSON logging (daemons, cron) never loads it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('pino-pretty') as typeof import('pino-pretty')).build({
         destination: scrubbing,
         colorize: Boolean(destination.isTTY),
         translateTime: 'SYS:HH:MM:ss',
@@ -51,6 +68,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: undefined,
       redact: { paths: redactPaths, censor: REDACTED },
       serializers: { err: serializeError, error: serializeError },
+      // pino-pretty formats pino's own numeric levels and epoch times; JSON gets words and ISO.
+      ...(pretty
+        ? {}
+        : { timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } }),
     },
     stream,
   ) as unknown as Logger;
@@ -89,6 +110,6 @@ export function memoryLogger(): Logger & { lines: string[]; text(): string } {
       done();
     },
   });
-  const log = createLogger({ level: 'debug', pretty: false, destination: sink as any });
+  const log = createLogger({ level: 'debug', format: 'json', destination: sink as any });
   return Object.assign(log, { lines, text: () => lines.join('\n') });
 }

@@ -10,7 +10,6 @@ import { RotatorService } from '../../src/service';
 import { systemClock } from '../../src/clock';
 import { memoryLogger } from '../../src/log';
 import { startNcpStsEmulator, generateAccount, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
-import { renderMetrics } from '../../src/status-server';
 
 let dir: string;
 let emu: NcpStsEmulator;
@@ -64,18 +63,36 @@ test('/readyz is 503 naming the secret without a current credential', async () =
   expect(await res.json()).toEqual({ ready: false, notReady: ['bad'] });
 });
 
-test('/metrics exposes expiry, failures and attempts by outcome, and no credential', async () => {
+test('/metrics exposes build info, process metrics and per-secret families, absent where there is no value, and no credential', async () => {
   const res = await get('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   const text = await res.text();
   expect(text).toMatch(/^rotator_up 1$/m);
+  expect(text).toMatch(/^rotator_build_info\{version="\d+\.\d+\.\d+[^"]*",node="v\d+[^"]*"\} 1$/m);
+  expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+  expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
   expect(text).toMatch(/^rotator_secret_expiry_timestamp_seconds\{secret="good",provider="ncp-sts"\} \d{10}$/m);
-  expect(text).toMatch(/^rotator_secret_expiry_timestamp_seconds\{secret="bad",provider="ncp-sts"\} 0$/m);
+  // No credential, no expiry: the series is absent, not 0.
+  expect(text).not.toMatch(/^rotator_secret_expiry_timestamp_seconds\{secret="bad"/m);
+  expect(text).not.toMatch(/^rotator_secret_expires_in_seconds\{secret="bad"/m);
   expect(text).toMatch(/^rotator_secret_expires_in_seconds\{secret="good",provider="ncp-sts"\} 3[45]\d\d$/m);
+  expect(text).toMatch(/^rotator_secret_next_renewal_timestamp_seconds\{secret="good",provider="ncp-sts"\} \d{10}$/m);
   expect(text).toMatch(/^rotator_secret_consecutive_failures\{secret="bad",provider="ncp-sts"\} 1$/m);
-  expect(text).toMatch(/^rotator_rotation_attempts_total\{secret="good",provider="ncp-sts",outcome="rotated"\} 1$/m);
-  expect(text).toMatch(/^rotator_rotation_attempts_total\{secret="bad",provider="ncp-sts",outcome="failed"\} 1$/m);
+  expect(text).toMatch(/^rotator_secret_ready\{secret="good",provider="ncp-sts"\} 1$/m);
+  expect(text).toMatch(/^rotator_secret_ready\{secret="bad",provider="ncp-sts"\} 0$/m);
+  expect(text).toMatch(/^rotator_secret_state\{secret="good",provider="ncp-sts",state="ok"\} 1$/m);
+  expect(text).toMatch(/^rotator_secret_state\{secret="bad",provider="ncp-sts",state="missing"\} 1$/m);
+  expect(text).toMatch(/^rotator_rotations_total\{secret="good",provider="ncp-sts",result="rotated"\} 1$/m);
+  expect(text).toMatch(/^rotator_rotations_total\{secret="bad",provider="ncp-sts",result="failed"\} 1$/m);
+  for (const family of [
+    'rotator_rotation_duration_seconds',
+    'rotator_provider_requests_total',
+    'rotator_vault_requests_total',
+    'rotator_distribution_failures_total',
+  ]) {
+    expect(text).toContain(`# TYPE ${family} `);
+  }
   for (const key of emu.issuedKeys()) {
     expect(text).not.toContain(key.accessKey);
     expect(text).not.toContain(emu.lookupSecret(key.accessKey)!);
@@ -87,13 +104,4 @@ test('unknown paths are 404 with a hint; writes are refused', async () => {
   expect(res.status).toBe(404);
   expect(((await res.json()) as { error: string }).error).toMatch(/try \/healthz, \/readyz or \/metrics/);
   expect((await fetch(`${service.statusUrl}/metrics`, { method: 'POST' })).status).toBe(405);
-});
-
-test('label values are escaped', () => {
-  const text = renderMetrics(
-    [{ secretId: 'we"ird\\id', nextAttemptAt: 0, consecutiveFailures: 0, running: false, outcomes: {} }],
-    { providerOf: () => 'p' },
-    0,
-  );
-  expect(text).toContain('{secret="we\\"ird\\\\id",provider="p"}');
 });

@@ -11,7 +11,7 @@ const BIN = join(ROOT, 'bin', 'rotator.js');
 
 export interface LogLine {
   msg: string;
-  level: number;
+  level: string;
   [key: string]: unknown;
 }
 
