@@ -26,7 +26,7 @@ import {
 } from './file-document';
 import { inspectVaultPath } from './file-check';
 import { resolveVaultKey } from './file-key';
-import { acquireFileLock } from './file-lock';
+import { acquireFileLock, sweepStaleLock } from './file-lock';
 import { prepareStore } from './file-migrate';
 import { RecordStore, storeRootFor } from './file-store';
 import { ensureDirectory } from './fs-util';
@@ -106,6 +106,8 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
   const store = new RecordStore(storeRootFor(vaultPath), key, source);
   await store.checkMarker();
   await store.sweepLeftovers();
+  // A process killed while creating or migrating the store leaves the layout lock behind.
+  await sweepStaleLock(`${vaultPath}.lock`, STALE_LOCK_MS, log);
   return new FileVault({ path: vaultPath, store, history, clock: options.clock, log, lockTimeoutMs });
 }
 
