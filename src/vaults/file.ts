@@ -64,6 +64,20 @@ export interface FileVaultOptions {
   env?: Record<string, string | undefined>;
 }
 
+/**
+ * The paths a file vault configured at `vaultPath` owns, for checks that something else (an
+ * output) never writes there: the configured path (a single-file vault before migration), the
+ * store folder and everything in it, the key file, and the layout lock; temp files are named
+ * `<one of these>.tmp-<pid>-<hex>`.
+ */
+export function fileVaultPaths(
+  vaultPath: string,
+  keyFile?: string,
+): { file: string; store: string; keyFile: string; lock: string } {
+  const file = path.resolve(vaultPath);
+  return { file, store: storeRootFor(file), keyFile: path.resolve(keyFile ?? `${file}.key`), lock: `${file}.lock` };
+}
+
 /** What a FileVault needs once its store is ready. */
 interface FileVaultSettings {
   path: string;

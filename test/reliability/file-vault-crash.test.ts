@@ -127,8 +127,8 @@ describe('FileVault survives kill -9 at random moments', () => {
       acks += acked.length;
       lastAck = Math.max(lastAck, ...acked, ...readBack);
 
-      const locks = await fs.readdir(path.join(storePath, 'locks')).catch(() => []);
-      const keys = await fs.readdir(path.join(storePath, 'keys')).catch(() => []);
+      const locks = await fs.readdir(path.join(storePath, 'locks')).catch((): string[] => []);
+      const keys = await fs.readdir(path.join(storePath, 'keys')).catch((): string[] => []);
       if (locks.includes('counter.lock')) locksLeft += 1;
 
       tempsLeft += [...locks, ...keys].filter((n) => n.includes('.tmp-')).length;
