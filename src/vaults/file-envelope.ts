@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { RotatorError } from '../errors';
 
 /**
@@ -23,6 +23,26 @@ export interface VaultEnvelope {
   tag: string;
   /** base64 of the ciphertext. */
   data: string;
+  /**
+   * Which key sealed it ({@link keyIdOf}); records and markers only. Not authenticated: it only
+   * names the key to try (after an interrupted rekey, some records use the new key).
+   */
+  kid?: string;
+}
+
+/** A non-secret name for a key: the first 8 bytes of HMAC-SHA256(key, "rotator vault key id"), hex. */
+export function keyIdOf(key: Buffer): string {
+  return createHmac('sha256', key).update('rotator vault key id').digest('hex').slice(0, 16);
+}
+
+/** The key id an envelope names, if any (no decryption). */
+export function envelopeKeyId(text: string): string | undefined {
+  try {
+    const kid = (JSON.parse(text) as Partial<VaultEnvelope>).kid;
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export type EnvelopeKind = 'document' | 'record' | 'marker';
@@ -70,6 +90,7 @@ export function sealEnvelope(plaintext: Buffer, key: Buffer, kind: EnvelopeKind 
     iv: iv.toString('base64'),
     tag: cipher.getAuthTag().toString('base64'),
     data: data.toString('base64'),
+    ...(kind === 'document' ? {} : { kid: keyIdOf(key) }),
   };
   return `${JSON.stringify(envelope, null, 2)}\n`;
 }
@@ -86,6 +107,13 @@ export function openEnvelope(text: string, key: Buffer, source: EnvelopeSource, 
     decipher.setAAD(aad(kind)).setAuthTag(Buffer.from(envelope.tag, 'base64'));
     return Buffer.concat([decipher.update(Buffer.from(envelope.data, 'base64')), decipher.final()]);
   } catch (err) {
+    if (envelope.kid && envelope.kid !== keyIdOf(key)) {
+      throw corrupt(
+        `cannot decrypt vault ${source.path}: it was written with the key whose id is ${envelope.kid}, and this key ` +
+          `(${source.keySource}) has id ${keyIdOf(key)}; use that key, or finish an interrupted rekey by running it again`,
+        err,
+      );
+    }
     throw corrupt(
       `cannot decrypt vault ${source.path} with this key (${source.keySource}): the key is not the one ` +
         'that wrote it, or the file was altered; use the right key or restore the file from a backup',

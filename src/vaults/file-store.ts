@@ -102,6 +102,11 @@ export class RecordStore {
     await writeNewFileDurably(path.join(this.root, MARKER_FILE), sealEnvelope(Buffer.from(MARKER_CONTENT), this.key, 'marker'));
   }
 
+  /** Replaces the marker with one sealed by this store's key (the last step of a rekey). */
+  async replaceMarker(): Promise<void> {
+    await replaceAtomically(path.join(this.root, MARKER_FILE), sealEnvelope(Buffer.from(MARKER_CONTENT), this.key, 'marker'));
+  }
+
   /** For a store being built by {@link initialize}: writes one record without a temp file. */
   async writeFresh(key: string, record: KeyRecord): Promise<void> {
     await writeNewFileDurably(this.fileOf(key, record.versions.length > 0 ? RECORD : META), this.seal(key, record));

@@ -30,9 +30,14 @@ import { acquireFileLock, sweepStaleLock } from './file-lock';
 import { prepareStore } from './file-migrate';
 import { RecordStore, storeRootFor } from './file-store';
 import { ensureDirectory } from './fs-util';
+import { keyIdOf } from './file-envelope';
+import { rekeyStore, storeKeyId, type RekeyResult } from './file-rekey';
+import { systemClock } from '../clock';
 
 export { parseVaultKey, VAULT_KEY_ENV } from './file-key';
 export { storeRootFor } from './file-store';
+export { keyIdOf } from './file-envelope';
+export { recordKeyIds, storeKeyId, type RekeyResult } from './file-rekey';
 
 /** Unstaged versions kept per key by default. */
 export const DEFAULT_HISTORY = 5;
@@ -76,6 +81,26 @@ export function fileVaultPaths(
 ): { file: string; store: string; keyFile: string; lock: string } {
   const file = path.resolve(vaultPath);
   return { file, store: storeRootFor(file), keyFile: path.resolve(keyFile ?? `${file}.key`), lock: `${file}.lock` };
+}
+
+/**
+ * Changes the vault's key from `oldKey` to `newKey`, crash-safe (see src/vaults/file-rekey.ts);
+ * a single-file vault is migrated first. Stop processes that write the vault meanwhile.
+ */
+export async function rekeyFileVault(
+  vaultPath: string,
+  oldKey: Buffer,
+  newKey: Buffer,
+  options: { log: Logger; lockTimeoutMs?: number },
+): Promise<RekeyResult> {
+  const resolved = path.resolve(vaultPath);
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if ((await storeKeyId(resolved)) !== keyIdOf(newKey)) {
+    // Checks the path, migrates a single-file vault, proves oldKey opens it.
+    const vault = await openFileVault({ path: resolved, key: oldKey, clock: systemClock, log: options.log, lockTimeoutMs });
+    await vault.close();
+  }
+  return rekeyStore(resolved, oldKey, newKey, { log: options.log, lockTimeoutMs, staleLockMs: STALE_LOCK_MS });
 }
 
 /** What a FileVault needs once its store is ready. */

@@ -13,6 +13,10 @@
  *     opens the vault (migrating a single-file vault), prints "opened after <n> ops"; with
  *     KILL_AT_OP=k it kills itself before its k-th changing file operation (see countOps).
  *
+ *   node file-vault-child.js rekey <vault>
+ *     changes the key from OLD_VAULT_KEY to NEW_VAULT_KEY (hex, from the environment, never
+ *     argv); prints "rekeyed after <n> ops"; KILL_AT_OP as for migrate.
+ *
  *   node file-vault-child.js rotator <vault> <name> <rotations> <keys>
  *     performs <rotations> rotations over <keys> keys (putPending then compare-and-swap
  *     promote, retried with a new rotation id after a conflict); prints
@@ -60,8 +64,9 @@ function countOps() {
 }
 
 let openFileVault;
+let rekeyFileVault;
 function loadVault() {
-  ({ openFileVault } = require(process.env.VAULT_MODULE));
+  ({ openFileVault, rekeyFileVault } = require(process.env.VAULT_MODULE));
 }
 
 const clock = {
@@ -136,6 +141,14 @@ async function main() {
     const vault = await openFileVault({ path: vaultPath, clock, log: silent });
     await vault.close();
     say(`opened after ${ops} ops`);
+    return;
+  }
+  if (mode === 'rekey') {
+    await countOps();
+    loadVault();
+    const key = (name) => Buffer.from(process.env[name], 'hex');
+    await rekeyFileVault(vaultPath, key('OLD_VAULT_KEY'), key('NEW_VAULT_KEY'), { log: silent });
+    say(`rekeyed after ${ops} ops`);
     return;
   }
   loadVault();

@@ -91,7 +91,7 @@ describe('FileVault on disk', () => {
     const raw = await fs.readFile(recordFile(vault, 'ncp-deployer'), 'utf8');
     for (const needle of ['PLAINTEXT-CANARY-9d81c2', 'rot-7f3a', 'AK-rot-7f3a']) expect(raw).not.toContain(needle);
     const envelope = JSON.parse(raw);
-    expect(Object.keys(envelope).sort()).toEqual(['cipher', 'data', 'format', 'iv', 'tag', 'version']);
+    expect(Object.keys(envelope).sort()).toEqual(['cipher', 'data', 'format', 'iv', 'kid', 'tag', 'version']);
     expect(envelope).toMatchObject({ format: 'rotator-vault-record', version: 2, cipher: 'aes-256-gcm' });
     expect(Buffer.from(envelope.iv, 'base64')).toHaveLength(12);
     expect(Buffer.from(envelope.tag, 'base64')).toHaveLength(16);
@@ -248,7 +248,9 @@ describe('FileVault keys', () => {
     const opening = open({ path: vault.path, env: { ROTATOR_VAULT_KEY: OTHER_KEY_HEX } });
     await expect(opening).rejects.toMatchObject({
       code: 'VAULT_CORRUPT',
-      message: expect.stringMatching(/cannot decrypt vault .*rotator-store\.json with this key \(ROTATOR_VAULT_KEY\)/),
+      message: expect.stringMatching(
+        /cannot decrypt vault .*rotator-store\.json: it was written with the key whose id is [0-9a-f]{16}, and this key \(ROTATOR_VAULT_KEY\) has id [0-9a-f]{16}/,
+      ),
     });
     expect(await snapshotTree(vault.storePath)).toEqual(before);
   });
