@@ -1,5 +1,5 @@
 import type { ManualClock } from '../src/clock';
-import { STAGES, type RotationIntent, type Vault, type VaultValue } from '../src/types';
+import { STAGES, type AttemptStatus, type RotationIntent, type Vault, type VaultValue } from '../src/types';
 
 /**
  * The Vault contract (src/types.ts) as one suite that every vault runs:
@@ -371,6 +371,100 @@ export function describeVaultContract(name: string, makeVault: () => Promise<Vau
         await vault.recordIntent!('a', intent('r-lost'));
         await vault.putPending('a', sampleValue('r2'), 'r2');
         expect((await vault.read('a')).intent).toEqual(intent('r-lost'));
+      });
+    });
+
+    describe('concurrent writers on different keys', () => {
+      test('many concurrent rotations on distinct keys all land; none is lost', async () => {
+        const keys = Array.from({ length: 24 }, (_, i) => `c${i}`);
+        await Promise.all(keys.map((key) => rotate(key, `${key}-r1`, `${key}-r2`)));
+        expect(await vault.list('c')).toEqual([...keys].sort());
+        for (const key of keys) expect(await stages(key)).toEqual({ current: `${key}-r2`, previous: `${key}-r1` });
+      });
+
+      test('concurrent pending writes and promotions interleaved across keys keep each key’s own chain', async () => {
+        const keys = ['x', 'y', 'z'];
+        await Promise.all(keys.map((key) => vault.putPending(key, sampleValue(`${key}1`), `${key}1`)));
+        await Promise.all(keys.map((key) => vault.promote(key, `${key}1`, null)));
+        await Promise.all(keys.map((key) => vault.putPending(key, sampleValue(`${key}2`), `${key}2`)));
+        for (const key of keys) expect(await stages(key)).toEqual({ current: `${key}1`, pending: `${key}2` });
+      });
+    });
+
+    describe('updateMeta', () => {
+      const intent = (rotationId: string): RotationIntent => ({
+        rotationId,
+        startedAt: '2026-01-01T00:00:00.000Z',
+        liveBefore: ['p'],
+      });
+      const status: AttemptStatus = { lastAttemptAt: '2026-01-01T00:00:00.000Z', lastResult: 'ok', consecutiveFailures: 0 };
+      const maybe = (title: string, fn: () => Promise<void>) =>
+        test(title, async () => {
+          // Optional capability: a vault without it (the AWS vault today) has nothing to check here.
+          if (!vault.updateMeta) return;
+          await fn();
+        });
+
+      maybe('merges fields: an absent field is kept, a set one replaced, null removes it', async () => {
+        await rotate('a', 'r1');
+        await vault.updateMeta!('a', { intent: intent('r2'), revokedPrevious: 'AK-0' });
+        await vault.updateMeta!('a', { status });
+        expect(await vault.read('a')).toMatchObject({ intent: intent('r2'), revokedPrevious: 'AK-0', status });
+        await vault.updateMeta!('a', { revokedPrevious: 'AK-1', intent: null });
+        const state = await vault.read('a');
+        expect(state).toMatchObject({ revokedPrevious: 'AK-1', status, current: { versionId: 'r1' } });
+        expect(state.intent).toBeUndefined();
+      });
+
+      maybe('with a condition, applies only when the stored intent names that rotation', async () => {
+        await vault.updateMeta!('a', { intent: intent('r2') });
+        await vault.updateMeta!('a', { intent: null, revokedPrevious: 'AK-x' }, { intentRotationId: 'r-other' });
+        expect(await vault.read('a')).toEqual({ intent: intent('r2') });
+        await vault.updateMeta!('a', { intent: null, revokedPrevious: 'AK-x' }, { intentRotationId: 'r2' });
+        expect(await vault.read('a')).toEqual({ revokedPrevious: 'AK-x' });
+        await vault.updateMeta!('never-written', { intent: null }, { intentRotationId: 'r2' });
+        expect(await vault.read('never-written')).toEqual({});
+      });
+
+      maybe('meta on a key never written reads back but does not list it; removing it all leaves {}', async () => {
+        await vault.updateMeta!('fresh', { status });
+        expect(await vault.read('fresh')).toEqual({ status });
+        expect(await vault.list()).toEqual([]);
+        await vault.updateMeta!('fresh', { status: null });
+        expect(await vault.read('fresh')).toEqual({});
+      });
+
+      maybe('does not touch versions, and survives rotations', async () => {
+        await rotate('a', 'r1');
+        await vault.updateMeta!('a', { revokedPrevious: 'AK-0' });
+        await rotate('a', 'r2');
+        expect(await stages('a')).toEqual({ current: 'r2', previous: 'r1' });
+        expect((await vault.read('a')).revokedPrevious).toBe('AK-0');
+      });
+    });
+
+    describe('readMany', () => {
+      const maybe = (title: string, fn: () => Promise<void>) =>
+        test(title, async () => {
+          if (!vault.readMany) return;
+          await fn();
+        });
+
+      maybe('returns the same state as read for every key asked for; an unknown key maps to {}', async () => {
+        await rotate('a', 'r1', 'r2');
+        await vault.putPending('b', sampleValue('b1'), 'b1');
+        const states = await vault.readMany!(['a', 'b', 'unknown']);
+        expect([...states.keys()].sort()).toEqual(['a', 'b', 'unknown']);
+        expect(states.get('a')).toEqual(await vault.read('a'));
+        expect(states.get('b')).toEqual(await vault.read('b'));
+        expect(states.get('unknown')).toEqual({});
+      });
+
+      maybe('reads many keys (more than any sensible concurrency bound)', async () => {
+        const keys = Array.from({ length: 60 }, (_, i) => `m${String(i).padStart(2, '0')}`);
+        await Promise.all(keys.map((key) => rotate(key, `${key}-r`)));
+        const states = await vault.readMany!(keys);
+        expect(keys.filter((key) => states.get(key)?.current?.versionId !== `${key}-r`)).toEqual([]);
       });
     });
 

@@ -1,10 +1,13 @@
 import { RotatorError } from '../errors';
-import type { RotationIntent, SecretState, Stage, VaultValue, VaultVersion } from '../types';
+import type { SecretMeta, SecretMetaPatch, SecretState, Stage, VaultValue, VaultVersion } from '../types';
 
 /**
  * The decrypted content of a file vault and the pure operations on it. Every function here
- * works on one in-memory document; src/vaults/file.ts loads it, applies an operation under the
- * file lock and writes it back. Keeping the stage rules pure makes them easy to read and test.
+ * works on one in-memory document of keys to records. The per-key store (src/vaults/file.ts)
+ * loads the one record an operation touches into a one-key document, applies the operation
+ * under that key's lock and writes the record back; the single-file layout of earlier versions
+ * is a document of every key (read once, by the migration). Keeping the stage rules pure makes
+ * them easy to read and test.
  */
 
 /** A lease as stored: `expiresAt` in ms since the epoch, by the injected clock. */
@@ -14,11 +17,13 @@ export interface LeaseRecord {
 }
 
 /** Everything stored for one key. `versions` are in creation order, oldest first. */
-export interface KeyRecord {
+export interface KeyRecord extends SecretMeta {
   versions: VaultVersion[];
   lease?: LeaseRecord;
-  intent?: RotationIntent;
 }
+
+/** The meta fields of a record, in the order they are copied. */
+const META_FIELDS = ['intent', 'revokedPrevious', 'status'] as const satisfies readonly (keyof SecretMeta)[];
 
 /** Keys to records. A Map, so a key such as `__proto__` is an ordinary key. */
 export type VaultDocument = Map<string, KeyRecord>;
@@ -57,7 +62,9 @@ export function stateOf(doc: VaultDocument, key: string): SecretState {
   for (const version of record?.versions ?? []) {
     for (const stage of version.stages) state[stage] = version;
   }
-  if (record?.intent) state.intent = record.intent;
+  for (const field of META_FIELDS) {
+    if (record?.[field] !== undefined) (state as Record<string, unknown>)[field] = record[field];
+  }
   return state;
 }
 
@@ -174,19 +181,30 @@ export function applyAcquireLease(
   return { result: { ...record.lease }, changed: true };
 }
 
-/** Records `intent` for `key`, replacing any earlier one (see Vault.recordIntent). */
-export function applyRecordIntent(doc: VaultDocument, key: string, intent: RotationIntent): Applied<void> {
-  recordFor(doc, key).intent = jsonCopy(intent);
-  return { result: undefined, changed: true };
-}
-
-/** Drops the intent of `key` when it names `rotationId`. */
-export function applyClearIntent(doc: VaultDocument, key: string, rotationId: string): Applied<void> {
-  const record = doc.get(key);
-  if (record?.intent?.rotationId !== rotationId) return { result: undefined, changed: false };
-  delete record.intent;
+/**
+ * Merges `patch` into the meta of `key` (see Vault.updateMeta): a null field is removed, an
+ * absent one kept. With `condition`, nothing changes unless the stored intent names
+ * `condition.intentRotationId`.
+ */
+export function applyUpdateMeta(
+  doc: VaultDocument,
+  key: string,
+  patch: SecretMetaPatch,
+  condition?: { intentRotationId: string },
+): Applied<void> {
+  if (condition && doc.get(key)?.intent?.rotationId !== condition.intentRotationId) {
+    return { result: undefined, changed: false };
+  }
+  const record = recordFor(doc, key);
+  const before = canonicalJson(record);
+  for (const field of META_FIELDS) {
+    const value = patch[field];
+    if (value === null) delete record[field];
+    else if (value !== undefined) (record as unknown as Record<string, unknown>)[field] = jsonCopy(value);
+  }
+  const changed = canonicalJson(record) !== before;
   dropIfEmpty(doc, key);
-  return { result: undefined, changed: true };
+  return { result: undefined, changed };
 }
 
 /** Removes the lease on `key` only when `owner` still holds it (expired or not). */
@@ -209,7 +227,9 @@ function recordFor(doc: VaultDocument, key: string): KeyRecord {
 
 function dropIfEmpty(doc: VaultDocument, key: string): void {
   const record = doc.get(key);
-  if (record && record.versions.length === 0 && !record.lease && !record.intent) doc.delete(key);
+  if (record && record.versions.length === 0 && !record.lease && META_FIELDS.every((f) => record[f] === undefined)) {
+    doc.delete(key);
+  }
 }
 
 function removeStage(record: KeyRecord, stage: Stage): void {

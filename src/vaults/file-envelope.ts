@@ -1,14 +1,21 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { RotatorError } from '../errors';
 
 /**
- * The on-disk form of a file vault: a small JSON envelope around the AES-256-GCM ciphertext of
- * the whole document. `format` and `version` let a later rotator recognise (and migrate) this
- * file; they are also bound into the authentication tag, so they cannot be altered unnoticed.
+ * The on-disk form of every encrypted file of a file vault: a small JSON envelope around
+ * AES-256-GCM ciphertext. `format` and `version` say what the plaintext is; they are also bound
+ * into the authentication tag, so a file of one kind cannot pass for another unnoticed.
+ *
+ * Kinds:
+ * - `document`: the whole vault in one file (`rotator-vault` v1), the layout before the per-key
+ *   store; read only to migrate it (src/vaults/file-migrate.ts).
+ * - `record`: one key of the per-key store (`rotator-vault-record` v2).
+ * - `marker`: the file that makes a folder a rotator store and checks the key at open
+ *   (`rotator-vault-store` v2).
  */
 export interface VaultEnvelope {
-  format: 'rotator-vault';
-  version: 1;
+  format: string;
+  version: number;
   cipher: 'aes-256-gcm';
   /** base64 of the 12-byte IV, fresh for every write. */
   iv: string;
@@ -16,14 +23,54 @@ export interface VaultEnvelope {
   tag: string;
   /** base64 of the ciphertext. */
   data: string;
+  /**
+   * Which key sealed it ({@link keyIdOf}); records and markers only. Not authenticated: it only
+   * names the key to try (after an interrupted rekey, some records use the new key).
+   */
+  kid?: string;
 }
 
-const FORMAT = 'rotator-vault';
-const VERSION = 1;
+/** A non-secret name for a key: the first 8 bytes of HMAC-SHA256(key, "rotator vault key id"), hex. */
+export function keyIdOf(key: Buffer): string {
+  return createHmac('sha256', key).update('rotator vault key id').digest('hex').slice(0, 16);
+}
+
+/** The key id an envelope names, if any (no decryption). */
+export function envelopeKeyId(text: string): string | undefined {
+  try {
+    const kid = (JSON.parse(text) as Partial<VaultEnvelope>).kid;
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type EnvelopeKind = 'document' | 'record' | 'marker';
+
+const KINDS: Record<EnvelopeKind, { format: string; version: number }> = {
+  document: { format: 'rotator-vault', version: 1 },
+  record: { format: 'rotator-vault-record', version: 2 },
+  marker: { format: 'rotator-vault-store', version: 2 },
+};
 const CIPHER = 'aes-256-gcm';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const AAD = Buffer.from(`${FORMAT}/${VERSION}/${CIPHER}`);
+
+function aad(kind: EnvelopeKind): Buffer {
+  return Buffer.from(`${KINDS[kind].format}/${KINDS[kind].version}/${CIPHER}`);
+}
+
+/** The kind of envelope `text` claims to be (no decryption); undefined when it is none of ours. */
+export function envelopeKindOf(text: string): EnvelopeKind | undefined {
+  let parsed: Partial<VaultEnvelope>;
+  try {
+    parsed = JSON.parse(text) as Partial<VaultEnvelope>;
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  return (Object.keys(KINDS) as EnvelopeKind[]).find((kind) => KINDS[kind].format === parsed.format);
+}
 
 /** Where the envelope came from, for error messages. */
 export interface EnvelopeSource {
@@ -32,17 +79,18 @@ export interface EnvelopeSource {
 }
 
 /** Encrypts `plaintext` under `key` with a random IV; returns the envelope as JSON text. */
-export function sealEnvelope(plaintext: Buffer, key: Buffer): string {
+export function sealEnvelope(plaintext: Buffer, key: Buffer, kind: EnvelopeKind = 'document'): string {
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv(CIPHER, key, iv).setAAD(AAD);
+  const cipher = createCipheriv(CIPHER, key, iv).setAAD(aad(kind));
   const data = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const envelope: VaultEnvelope = {
-    format: FORMAT,
-    version: VERSION,
+    format: KINDS[kind].format,
+    version: KINDS[kind].version,
     cipher: CIPHER,
     iv: iv.toString('base64'),
     tag: cipher.getAuthTag().toString('base64'),
     data: data.toString('base64'),
+    ...(kind === 'document' ? {} : { kid: keyIdOf(key) }),
   };
   return `${JSON.stringify(envelope, null, 2)}\n`;
 }
@@ -52,13 +100,20 @@ export function sealEnvelope(plaintext: Buffer, key: Buffer): string {
  * is a format this code does not know, or does not authenticate under `key` (wrong key or
  * tampered file).
  */
-export function openEnvelope(text: string, key: Buffer, source: EnvelopeSource): Buffer {
-  const envelope = parseEnvelope(text, source.path);
+export function openEnvelope(text: string, key: Buffer, source: EnvelopeSource, kind: EnvelopeKind = 'document'): Buffer {
+  const envelope = parseEnvelope(text, source.path, kind);
   try {
     const decipher = createDecipheriv(CIPHER, key, Buffer.from(envelope.iv, 'base64'), { authTagLength: TAG_BYTES });
-    decipher.setAAD(AAD).setAuthTag(Buffer.from(envelope.tag, 'base64'));
+    decipher.setAAD(aad(kind)).setAuthTag(Buffer.from(envelope.tag, 'base64'));
     return Buffer.concat([decipher.update(Buffer.from(envelope.data, 'base64')), decipher.final()]);
   } catch (err) {
+    if (envelope.kid && envelope.kid !== keyIdOf(key)) {
+      throw corrupt(
+        `cannot decrypt vault ${source.path}: it was written with the key whose id is ${envelope.kid}, and this key ` +
+          `(${source.keySource}) has id ${keyIdOf(key)}; use that key, or finish an interrupted rekey by running it again`,
+        err,
+      );
+    }
     throw corrupt(
       `cannot decrypt vault ${source.path} with this key (${source.keySource}): the key is not the one ` +
         'that wrote it, or the file was altered; use the right key or restore the file from a backup',
@@ -67,7 +122,8 @@ export function openEnvelope(text: string, key: Buffer, source: EnvelopeSource):
   }
 }
 
-function parseEnvelope(text: string, file: string): VaultEnvelope {
+function parseEnvelope(text: string, file: string, kind: EnvelopeKind): VaultEnvelope {
+  const { format: FORMAT, version: VERSION } = KINDS[kind];
   let parsed: Partial<VaultEnvelope>;
   try {
     parsed = JSON.parse(text) as Partial<VaultEnvelope>;

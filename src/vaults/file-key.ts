@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RotatorError } from '../errors';
 import type { Logger } from '../types';
-import { ensureDirectory, fsyncDirectory, isErrno, readIfExists, tempPathFor, tightenMode, writeNewFileDurably } from './fs-util';
+import { ensureDirectory, fsyncDirectory, isErrno, tempPathFor, tightenMode, writeNewFileDurably } from './fs-util';
 
 /** The environment variable that holds the vault key. */
 export const VAULT_KEY_ENV = 'ROTATOR_VAULT_KEY';
@@ -23,6 +23,8 @@ export interface VaultKey {
 
 export interface ResolveKeyOptions {
   vaultPath: string;
+  /** Whether a vault (either layout) exists: then a missing key is an error, never generated. */
+  vaultExists: boolean;
   keyFile: string;
   key?: Buffer;
   env: Record<string, string | undefined>;
@@ -59,7 +61,7 @@ export async function resolveVaultKey(options: ResolveKeyOptions): Promise<Vault
   if (fromEnv) return { key: parseVaultKey(fromEnv, VAULT_KEY_ENV), source: VAULT_KEY_ENV };
   const existing = await readKeyFile(options.keyFile, options.log);
   if (existing) return { key: existing, source: `key file ${options.keyFile}` };
-  if (await readIfExists(options.vaultPath)) {
+  if (options.vaultExists) {
     throw new RotatorError(
       'CONFIG',
       `vault ${options.vaultPath} exists but its key is missing: set ${VAULT_KEY_ENV} or restore ` +
@@ -77,12 +79,34 @@ function checkedKey(key: Buffer): Buffer {
   });
 }
 
-/** Reads a key file: hex or base64 text, or the 32 raw bytes of `openssl rand 32 > file`. */
+/**
+ * Reads a key file: hex or base64 text, or the 32 raw bytes of `openssl rand 32 > file`. It
+ * may be a symlink (Kubernetes mounts secrets that way), but must end at a regular file, and is
+ * tightened to 0600 only once it has proved to be a key: a wrong `keyFile` is never chmod-ed.
+ */
 async function readKeyFile(keyFile: string, log: Logger): Promise<Buffer | undefined> {
-  if (!(await tightenMode(keyFile, 'vault key file', log))) return undefined;
-  const content = await fs.readFile(keyFile);
-  if (content.length === VAULT_KEY_BYTES) return content;
-  return parseVaultKey(content.toString('utf8'), `the key file ${keyFile}`);
+  let stat;
+  try {
+    stat = await fs.stat(keyFile);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  if (!stat.isFile()) {
+    throw new RotatorError('CONFIG', `the vault key file ${keyFile} is not a regular file; point keyFile at the key`, {
+      plugin: 'file',
+    });
+  }
+  const content = stat.size <= 1024 ? await fs.readFile(keyFile) : Buffer.alloc(0);
+  const key = content.length === VAULT_KEY_BYTES ? content : parseVaultKey(content.toString('utf8'), `the key file ${keyFile}`);
+  try {
+    await tightenMode(keyFile, 'vault key file', log);
+  } catch (err) {
+    // A read-only mount (a Kubernetes secret) cannot be tightened; its mode is its owner's choice.
+    if (!isErrno(err, 'EROFS', 'EPERM')) throw err;
+    log.warn({ keyFile }, `could not tighten the mode of the vault key file ${keyFile} (read-only); make it 0600`);
+  }
+  return key;
 }
 
 /**

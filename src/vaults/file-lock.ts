@@ -190,6 +190,17 @@ export async function sweepDeadBreakFile(lockPath: string): Promise<void> {
   await removeBreakFileIfStale(`${lockPath}.break`);
 }
 
+/**
+ * Removes `lockPath` when it is stale by the rules above (its owner is gone), as a waiter would
+ * break it; a live or fresh lock is left alone. For locks nobody may take again soon (the layout
+ * lock beside vault.path, once the store exists).
+ */
+export async function sweepStaleLock(lockPath: string, staleMs: number, log: Logger): Promise<void> {
+  const seen = await snapshot(lockPath);
+  const reason = seen && staleReason(seen, staleMs);
+  if (seen && reason) await breakStaleLock(lockPath, seen, reason, log);
+}
+
 function lockedError(lockPath: string, seen: LockSnapshot, options: LockOptions): RotatorError {
   const owner = seen.owner;
   const pid = owner ? `pid ${owner.pid}` : 'an unknown process';

@@ -1,32 +1,43 @@
-import { promises as fs } from 'node:fs';
-import { HeldLease } from './lease';
 import * as path from 'node:path';
-import { ownerIsDeadLocally, pidAlive } from '../owner';
+import { HeldLease } from './lease';
+import { ownerIsDeadLocally } from '../owner';
 import { RotatorError } from '../errors';
-import type { Clock, Lease, Logger, RotationIntent, SecretState, Vault, VaultValue, VaultVersion } from '../types';
+import type {
+  Clock,
+  Lease,
+  Logger,
+  RotationIntent,
+  SecretMetaPatch,
+  SecretState,
+  Vault,
+  VaultValue,
+  VaultVersion,
+} from '../types';
 import {
   applyAcquireLease,
-  applyClearIntent,
   applyDiscardPending,
   applyPromote,
   applyPutPending,
-  applyRecordIntent,
   applyReleaseLease,
+  applyUpdateMeta,
   type Applied,
-  emptyDocument,
-  listKeys,
-  parseDocument,
-  serializeDocument,
   stateOf,
   type VaultDocument,
-  versionsOf,
 } from './file-document';
-import { openEnvelope, sealEnvelope } from './file-envelope';
+import { inspectVaultPath } from './file-check';
 import { resolveVaultKey } from './file-key';
-import { acquireFileLock, sweepDeadBreakFile } from './file-lock';
-import { ensureDirectory, errnoCode, readIfExists, replaceAtomically, tempFileOwner, tightenMode } from './fs-util';
+import { acquireFileLock, sweepStaleLock } from './file-lock';
+import { prepareStore } from './file-migrate';
+import { RecordStore, storeRootFor } from './file-store';
+import { ensureDirectory } from './fs-util';
+import { keyIdOf } from './file-envelope';
+import { rekeyStore, storeKeyId, type RekeyResult } from './file-rekey';
+import { systemClock } from '../clock';
 
 export { parseVaultKey, VAULT_KEY_ENV } from './file-key';
+export { storeRootFor } from './file-store';
+export { keyIdOf } from './file-envelope';
+export { recordKeyIds, storeKeyId, type RekeyResult } from './file-rekey';
 
 /** Unstaged versions kept per key by default. */
 export const DEFAULT_HISTORY = 5;
@@ -34,9 +45,15 @@ export const DEFAULT_HISTORY = 5;
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** A lock held longer than this is stale: one read-modify-write takes milliseconds. */
 export const STALE_LOCK_MS = 30_000;
+/** Keys read at once by readMany: enough to hide disk latency, few enough to bound memory and fds. */
+export const READ_MANY_CONCURRENCY = 16;
 
 export interface FileVaultOptions {
-  /** The vault file. Its directory is created (0700) when missing. */
+  /**
+   * The vault as operators configure it (`vault.path`). The records live in the folder
+   * `<path>.d` beside it (see src/vaults/file-store.ts); a single-file vault found at `path`
+   * (rotator before 0.2) is migrated there on open. Its directory is created (0700) when missing.
+   */
   path: string;
   /** Where the key lives when ROTATOR_VAULT_KEY is not set; default `<path>.key`. */
   keyFile?: string;
@@ -52,11 +69,44 @@ export interface FileVaultOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** What a FileVault needs once its key is known. */
+/**
+ * The paths a file vault configured at `vaultPath` owns, for checks that something else (an
+ * output) never writes there: the configured path (a single-file vault before migration), the
+ * store folder and everything in it, the key file, and the layout lock; temp files are named
+ * `<one of these>.tmp-<pid>-<hex>`.
+ */
+export function fileVaultPaths(
+  vaultPath: string,
+  keyFile?: string,
+): { file: string; store: string; keyFile: string; lock: string } {
+  const file = path.resolve(vaultPath);
+  return { file, store: storeRootFor(file), keyFile: path.resolve(keyFile ?? `${file}.key`), lock: `${file}.lock` };
+}
+
+/**
+ * Changes the vault's key from `oldKey` to `newKey`, crash-safe (see src/vaults/file-rekey.ts);
+ * a single-file vault is migrated first. Stop processes that write the vault meanwhile.
+ */
+export async function rekeyFileVault(
+  vaultPath: string,
+  oldKey: Buffer,
+  newKey: Buffer,
+  options: { log: Logger; lockTimeoutMs?: number },
+): Promise<RekeyResult> {
+  const resolved = path.resolve(vaultPath);
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if ((await storeKeyId(resolved)) !== keyIdOf(newKey)) {
+    // Checks the path, migrates a single-file vault, proves oldKey opens it.
+    const vault = await openFileVault({ path: resolved, key: oldKey, clock: systemClock, log: options.log, lockTimeoutMs });
+    await vault.close();
+  }
+  return rekeyStore(resolved, oldKey, newKey, { log: options.log, lockTimeoutMs, staleLockMs: STALE_LOCK_MS });
+}
+
+/** What a FileVault needs once its store is ready. */
 interface FileVaultSettings {
   path: string;
-  key: Buffer;
-  keySource: string;
+  store: RecordStore;
   history: number;
   clock: Clock;
   log: Logger;
@@ -64,9 +114,11 @@ interface FileVaultSettings {
 }
 
 /**
- * Opens (creating when missing) an encrypted file vault: resolves the key, creates the
- * directory, tightens permissive modes, and decrypts the file once so a wrong key fails here
- * (VAULT_CORRUPT) rather than at the first rotation.
+ * Opens (creating when missing) an encrypted file vault: checks what is at `path` before
+ * touching anything (src/vaults/file-check.ts), resolves the key, creates the store or migrates
+ * a single-file vault into it (src/vaults/file-migrate.ts), and decrypts the store's marker so a
+ * wrong key fails here (VAULT_CORRUPT) rather than at the first rotation. Opening costs one
+ * directory read (to sweep what crashed writers left), not one read per secret.
  */
 export async function openFileVault(options: FileVaultOptions): Promise<FileVault> {
   const history = options.history ?? DEFAULT_HISTORY;
@@ -76,6 +128,7 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
   const vaultPath = path.resolve(options.path);
   const keyFile = path.resolve(options.keyFile ?? `${vaultPath}.key`);
   const log = options.log.child({ vault: 'file' });
+  const layout = await inspectVaultPath(vaultPath, log);
   await ensureDirectory(path.dirname(vaultPath));
   const { key, source } = await resolveVaultKey({
     vaultPath,
@@ -83,184 +136,155 @@ export async function openFileVault(options: FileVaultOptions): Promise<FileVaul
     key: options.key,
     env: options.env ?? process.env,
     log,
+    vaultExists: layout.legacy === 'vault' || layout.store === 'store',
   });
-  await tightenMode(vaultPath, 'vault file', log);
-  const vault = new FileVault({
-    path: vaultPath,
-    key,
-    keySource: source,
-    history,
-    clock: options.clock,
-    log,
-    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-  });
-  await vault.list();
-  return vault;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if (layout.legacy === 'vault' || layout.store !== 'store') {
+    await prepareStore({ vaultPath, key, keySource: source, log, lockTimeoutMs, staleLockMs: STALE_LOCK_MS });
+  }
+  const store = new RecordStore(storeRootFor(vaultPath), key, source);
+  await store.checkMarker();
+  await store.sweepLeftovers();
+  // A process killed while creating or migrating the store leaves the layout lock behind.
+  await sweepStaleLock(`${vaultPath}.lock`, STALE_LOCK_MS, log);
+  return new FileVault({ path: vaultPath, store, history, clock: options.clock, log, lockTimeoutMs });
 }
 
 /**
- * A Vault in one encrypted JSON file (see src/vaults/file-envelope.ts for the format and
+ * A Vault with one encrypted file per key (src/vaults/file-store.ts for the layout,
  * src/vaults/file-document.ts for the stage rules). Safe for several processes on one host:
- * every change is a read-modify-write under an exclusive lock file, replaced atomically;
- * reads take no lock and re-read the file every time, because a rename never exposes a partial
- * file and another process may have written since. Create it with {@link openFileVault}.
+ * every change is a read-modify-write of one key's record under that key's lock file, replaced
+ * atomically, so writers on different keys never wait for each other; reads take no lock and
+ * re-read the record every time, because a rename never exposes a partial file and another
+ * process may have written since. Every operation costs the same whatever the number of keys,
+ * except `list` (one directory read). Create it with {@link openFileVault}.
  */
 export class FileVault implements Vault {
   readonly type = 'file';
+  /** The configured vault path; the records are in {@link storePath}. */
   readonly path: string;
+  readonly storePath: string;
   private closed = false;
-  /** Changes from this instance run one at a time so they do not poll for their own lock. */
-  private tail: Promise<unknown> = Promise.resolve();
-  private sweptTemps = false;
+  /** Changes from this instance run one at a time per key, so they do not poll for their own lock. */
+  private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(private readonly settings: FileVaultSettings) {
     this.path = settings.path;
+    this.storePath = settings.store.root;
   }
 
   async read(key: string): Promise<SecretState> {
     this.assertOpen();
-    return stateOf(await this.load(), key);
+    return stateOf(await this.load(key), key);
+  }
+
+  /** Reads `keys` with at most {@link READ_MANY_CONCURRENCY} reads in flight. */
+  async readMany(keys: string[]): Promise<Map<string, SecretState>> {
+    this.assertOpen();
+    const states = new Map<string, SecretState>();
+    const queue = [...new Set(keys)];
+    const worker = async () => {
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) states.set(key, await this.read(key));
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_MANY_CONCURRENCY, queue.length) }, worker));
+    return new Map(keys.map((key) => [key, states.get(key)!]));
   }
 
   async putPending(key: string, value: VaultValue, rotationId: string): Promise<VaultVersion> {
-    return this.change((doc) => {
+    return this.change(key, (doc) => {
       const createdAt = new Date(this.settings.clock.now()).toISOString();
       return applyPutPending(doc, key, value, rotationId, createdAt, this.settings.history);
     });
   }
 
   async promote(key: string, rotationId: string, expectedCurrentVersion: string | null): Promise<void> {
-    return this.change((doc) => applyPromote(doc, key, rotationId, expectedCurrentVersion, this.settings.history));
+    return this.change(key, (doc) => applyPromote(doc, key, rotationId, expectedCurrentVersion, this.settings.history));
   }
 
   async discardPending(key: string, rotationId: string): Promise<void> {
-    return this.change((doc) => applyDiscardPending(doc, key, rotationId));
+    return this.change(key, (doc) => applyDiscardPending(doc, key, rotationId));
   }
 
+  async updateMeta(key: string, patch: SecretMetaPatch, condition?: { intentRotationId: string }): Promise<void> {
+    return this.change(key, (doc) => applyUpdateMeta(doc, key, patch, condition));
+  }
+
+  /** Kept until the engine calls updateMeta only. */
   async recordIntent(key: string, intent: RotationIntent): Promise<void> {
-    return this.change((doc) => applyRecordIntent(doc, key, intent));
+    return this.updateMeta(key, { intent });
   }
 
+  /** Kept until the engine calls updateMeta only. */
   async clearIntent(key: string, rotationId: string): Promise<void> {
-    return this.change((doc) => applyClearIntent(doc, key, rotationId));
+    return this.updateMeta(key, { intent: null }, { intentRotationId: rotationId });
   }
 
   async list(prefix = ''): Promise<string[]> {
     this.assertOpen();
-    return listKeys(await this.load(), prefix);
+    return this.settings.store.list(prefix);
   }
 
   /** Every stored version of `key`, staged or not, oldest first (status and audits). */
   async history(key: string): Promise<VaultVersion[]> {
     this.assertOpen();
-    return versionsOf(await this.load(), key);
+    return (await this.load(key)).get(key)?.versions ?? [];
   }
 
   async acquireLease(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
       throw new RotatorError('INTERNAL', `lease ttl must be a positive number of ms, got ${ttlMs}`, { plugin: 'file' });
     }
-    const held = await this.change((doc) =>
+    const held = await this.change(key, (doc) =>
       applyAcquireLease(doc, key, owner, this.settings.clock.now(), ttlMs, ownerIsDeadLocally),
     );
     if (!held) return null;
-    return new HeldLease(key, owner, held.expiresAt, () => this.change((doc) => applyReleaseLease(doc, key, owner)));
+    return new HeldLease(key, owner, held.expiresAt, () => this.change(key, (doc) => applyReleaseLease(doc, key, owner)));
   }
 
   /** Waits for changes in flight; later calls fail. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.tail.catch(() => undefined);
+    await Promise.all([...this.tails.values()].map((t) => t.catch(() => undefined)));
   }
 
-  /** Applies `operation` to the latest document under the file lock; writes when it changed. */
-  private change<T>(operation: (doc: VaultDocument) => Applied<T>): Promise<T> {
+  /** Applies `operation` to the latest record of `key` under its lock; writes when it changed. */
+  private change<T>(key: string, operation: (doc: VaultDocument) => Applied<T>): Promise<T> {
     this.assertOpen();
-    const run = this.tail.then(() => this.changeLocked(operation));
-    this.tail = run.catch(() => undefined);
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => this.changeLocked(key, operation));
+    const tail = run.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
     return run;
   }
 
-  private async changeLocked<T>(operation: (doc: VaultDocument) => Applied<T>): Promise<T> {
-    const lock = await acquireFileLock(`${this.path}.lock`, {
+  private async changeLocked<T>(key: string, operation: (doc: VaultDocument) => Applied<T>): Promise<T> {
+    const { store } = this.settings;
+    const lock = await acquireFileLock(store.lockPathOf(key), {
       timeoutMs: this.settings.lockTimeoutMs,
       staleMs: STALE_LOCK_MS,
-      vaultPath: this.path,
+      vaultPath: `${this.storePath} (key ${key})`,
       log: this.settings.log,
     });
     try {
-      await this.sweepTempFilesOnce();
-      // Decrypting first means a vault we cannot read is never overwritten.
-      const doc = await this.load();
+      // Decrypting first means a record we cannot read is never overwritten.
+      const doc = await this.load(key);
       const { result, changed } = operation(doc);
-      if (changed) await this.store(doc);
+      if (changed) await store.write(key, doc.get(key));
       return result;
     } finally {
       await lock.release();
     }
   }
 
-  /** The current document; a missing file is an empty vault. */
-  private async load(): Promise<VaultDocument> {
-    let content: Buffer | undefined;
-    try {
-      content = await readIfExists(this.path);
-    } catch (err) {
-      throw unavailable(`cannot read vault ${this.path}: ${errnoCode(err)}`, err);
-    }
-    if (content === undefined) return emptyDocument();
-    const plaintext = openEnvelope(content.toString('utf8'), this.settings.key, {
-      path: this.path,
-      keySource: this.settings.keySource,
-    });
-    try {
-      return parseDocument(plaintext.toString('utf8'));
-    } catch (err) {
-      throw new RotatorError(
-        'VAULT_CORRUPT',
-        `vault ${this.path} decrypted but its content is damaged; restore it from a backup`,
-        {
-          plugin: 'file',
-          cause: err,
-        },
-      );
-    }
-  }
-
-  private async store(doc: VaultDocument): Promise<void> {
-    const sealed = sealEnvelope(Buffer.from(serializeDocument(doc), 'utf8'), this.settings.key);
-    try {
-      await replaceAtomically(this.path, sealed);
-    } catch (err) {
-      throw unavailable(`cannot write vault ${this.path}: ${errnoCode(err)}`, err);
-    }
-  }
-
-  /**
-   * Removes what crashed writers left behind, once per instance, under the lock: vault temp
-   * files (every writer holds the lock while its temp file exists, so any we see is garbage)
-   * and the lock, break and key temp files of pids that are gone.
-   */
-  private async sweepTempFilesOnce(): Promise<void> {
-    if (this.sweptTemps) return;
-    this.sweptTemps = true;
-    const dir = path.dirname(this.path);
-    const base = path.basename(this.path);
-    for (const name of await fs.readdir(dir)) {
-      const pid = tempFileOwner(name, base);
-      if (pid === undefined) continue;
-      if (name.startsWith(`${base}.tmp-`) || !pidAlive(pid)) {
-        await fs.rm(path.join(dir, name), { force: true });
-      }
-    }
-    await sweepDeadBreakFile(`${this.path}.lock`);
+  /** The record of `key` as a one-key document (empty when the key has nothing). */
+  private async load(key: string): Promise<VaultDocument> {
+    const record = await this.settings.store.read(key);
+    return new Map(record ? [[key, record]] : []);
   }
 
   private assertOpen(): void {
     if (this.closed) throw new RotatorError('VAULT_UNAVAILABLE', `vault ${this.path} is closed`, { plugin: 'file' });
   }
-}
-
-function unavailable(message: string, cause: unknown): RotatorError {
-  return new RotatorError('VAULT_UNAVAILABLE', message, { plugin: 'file', retryable: true, cause });
 }

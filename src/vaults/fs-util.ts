@@ -33,6 +33,12 @@ export function tempFileOwner(name: string, base: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** When directory entry `name` is any temp file made by {@link tempPathFor}, the pid that made it. */
+export function tempOwnerOf(name: string): number | undefined {
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 /**
  * Creates `file` (it MUST NOT exist), writes `data`, fsyncs and closes it, with `mode` (0600 by
  * default) from creation on, whatever the umask.
@@ -104,6 +110,17 @@ export async function tightenMode(file: string, what: string, log: Logger): Prom
     await fs.chmod(file, PRIVATE_FILE_MODE);
   }
   return true;
+}
+
+/** Removes `file` if it exists; returns whether it did. */
+export async function removeIfExists(file: string): Promise<boolean> {
+  try {
+    await fs.unlink(file);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
 }
 
 /** Reads `file`, or undefined when it does not exist. */

@@ -181,11 +181,17 @@ describe('rotator rotate / get', () => {
     expect(everyOutput(run)).not.toMatch(/[A-Za-z0-9+/]{43}=/); // no signature
   });
 
-  test('the vault file is 0600 and holds no plaintext secret; no output leaks the keys', async () => {
+  test('the vault files are 0600 and hold no plaintext secret; no output leaks the keys', async () => {
     const runs = [await runCli(['rotate', '--all'], env), await runCli(['status'], env), await runCli(['rotate', '--all'], env)];
-    const file = join(dir.dir, 'vault', 'vault.json');
-    expect((await stat(file)).mode & 0o777).toBe(0o600);
-    const raw = await readFile(file, 'utf8');
+    // One record per secret in the store beside vault.path (src/vaults/file-store.ts).
+    const records = join(dir.dir, 'vault', 'vault.json.d', 'keys');
+    const files = (await readdir(records)).map((name) => join(records, name));
+    expect(files.length).toBeGreaterThan(0);
+    let raw = '';
+    for (const file of files) {
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      raw += await readFile(file, 'utf8');
+    }
     const issued = emu.issuedKeys();
     expect(issued.length).toBe(4);
     for (const key of issued) {

@@ -9,6 +9,14 @@
  *     rotates the key "counter" forever, one sequence number at a time; prints "ready <seq>"
  *     once the vault is open and "ack <seq>" after each promote resolved. Meant to be killed.
  *
+ *   node file-vault-child.js migrate <vault>
+ *     opens the vault (migrating a single-file vault), prints "opened after <n> ops"; with
+ *     KILL_AT_OP=k it kills itself before its k-th changing file operation (see countOps).
+ *
+ *   node file-vault-child.js rekey <vault>
+ *     changes the key from OLD_VAULT_KEY to NEW_VAULT_KEY (hex, from the environment, never
+ *     argv); prints "rekeyed after <n> ops"; KILL_AT_OP as for migrate.
+ *
  *   node file-vault-child.js rotator <vault> <name> <rotations> <keys>
  *     performs <rotations> rotations over <keys> keys (putPending then compare-and-swap
  *     promote, retried with a new rotation id after a conflict); prints
@@ -17,7 +25,49 @@
  * Every value records the version it expected to replace in `prev`, so the test can rebuild
  * the chain of promotions from the vault alone.
  */
-const { openFileVault } = require(process.env.VAULT_MODULE);
+const fs = require('node:fs');
+
+/**
+ * `migrate` mode counts the file-system operations that change something (create, write, fsync,
+ * rename, link, unlink, mkdir, chmod) and, when KILL_AT_OP=k is set, SIGKILLs itself just before
+ * the k-th: a kill at every step of opening (and migrating) a vault, without a failpoint in the
+ * product code. Installed before the vault module loads; the vault calls fs.promises.* and
+ * FileHandle methods at call time, so the wrappers see every call.
+ */
+let ops = 0;
+function countOps() {
+  const killAt = Number(process.env.KILL_AT_OP || 0);
+  const step = (name) => {
+    ops += 1;
+    if (ops === killAt) {
+      process.stdout.write(`killing at op ${ops} (${name})\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+  };
+  const wrap = (target, names, isChange = () => true) => {
+    for (const name of names) {
+      const original = target[name];
+      target[name] = function (...args) {
+        if (isChange(args)) step(name);
+        return original.apply(this, args);
+      };
+    }
+  };
+  wrap(fs.promises, ['mkdir', 'rename', 'unlink', 'rm', 'link', 'writeFile', 'copyFile', 'chmod']);
+  // Opening for reading changes nothing; opening to create or write does.
+  wrap(fs.promises, ['open'], (args) => typeof args[1] === 'string' && /[wa+]/.test(args[1]));
+  return fs.promises.open(process.argv[1], 'r').then(async (handle) => {
+    const proto = Object.getPrototypeOf(handle);
+    await handle.close();
+    wrap(proto, ['writeFile', 'write', 'sync', 'datasync', 'chmod']);
+  });
+}
+
+let openFileVault;
+let rekeyFileVault;
+function loadVault() {
+  ({ openFileVault, rekeyFileVault } = require(process.env.VAULT_MODULE));
+}
 
 const clock = {
   now: () => Date.now(),
@@ -85,6 +135,23 @@ async function rotator(vault, name, rotations, keys) {
 
 async function main() {
   const [mode, vaultPath, ...args] = process.argv.slice(2);
+  if (mode === 'migrate') {
+    await countOps();
+    loadVault();
+    const vault = await openFileVault({ path: vaultPath, clock, log: silent });
+    await vault.close();
+    say(`opened after ${ops} ops`);
+    return;
+  }
+  if (mode === 'rekey') {
+    await countOps();
+    loadVault();
+    const key = (name) => Buffer.from(process.env[name], 'hex');
+    await rekeyFileVault(vaultPath, key('OLD_VAULT_KEY'), key('NEW_VAULT_KEY'), { log: silent });
+    say(`rekeyed after ${ops} ops`);
+    return;
+  }
+  loadVault();
   const open = (history) => openFileVault({ path: vaultPath, clock, log: silent, history });
   if (mode === 'writer') return writer(await open(5));
   // Enough history to keep every version, so the test can check the whole chain.
