@@ -14,8 +14,8 @@ import {
   NO_CURRENT_VERSION_ID,
   openAwsSecretsManagerVault,
   type AwsSecretsManagerVault,
-} from '../../src/vaults/aws-secrets-manager';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+} from '../../src/vaults/aws';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 import { describeVaultContract, sampleValue } from '../vault-contract';
 import { FakeProvider } from '../support/fake-provider';
 import { rotateSecret } from '../../src/rotate';

@@ -6,7 +6,7 @@
  */
 import { FastForwardClock, systemClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
-import { openAwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
+import { openAwsSecretsManagerVault } from '../../src/vaults/aws';
 import { resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
 import {
   generateApiKey,
@@ -15,7 +15,7 @@ import {
   startMcmEmulator,
 } from '../../providers/mongodb-cloud-manager/emulator';
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 import { configDir, runCli } from '../support/cli';
 import { createSecretReader } from '../../src/distribute/reader';
 import { readFile, stat, writeFile } from 'node:fs/promises';

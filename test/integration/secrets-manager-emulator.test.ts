@@ -17,7 +17,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { ManualClock } from '../../src/clock';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 
 const CREDS = { accessKeyId: 'AKIDEMU', secretAccessKey: 'emu-secret' };
 const token = (n: number) => `tok-${String(n).padStart(28, '0')}`;

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, serveOnLoopback } from '../emulator-http';
+import { readBody, serveOnLoopback } from '../../emulator-kit';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Clock, EmulatorHandle } from '../types';
-import { systemClock } from '../clock';
-import { expectedSigV4Signature, parseAmzDate, parseSigV4Authorization, sameHex } from './aws-sigv4';
+import type { Clock, EmulatorHandle } from '../../types';
+import { systemClock } from '../../clock';
+import { expectedSigV4Signature, parseAmzDate, parseSigV4Authorization, sameHex } from './sigv4';
 
 /**
  * An AWS Secrets Manager emulator: a real HTTP server on loopback speaking the awsJson1.1

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { HeldLease } from './lease';
-import { RotatorError } from '../errors';
-import { ownerIsDeadLocally } from '../owner';
-import { secrets as processSecrets } from '../redact';
-import type { Clock, Lease, Logger, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion } from '../types';
-import { canonicalJson } from './file-document';
-import type { AwsSecretsManagerVaultConfig } from '../../config/schema';
+import { HeldLease } from '../lease';
+import { RotatorError } from '../../errors';
+import { ownerIsDeadLocally } from '../../owner';
+import { secrets as processSecrets } from '../../redact';
+import type { Clock, Lease, Logger, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion } from '../../types';
+import { canonicalJson } from '../file-document';
+import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
 
 /**
  * A Vault on AWS Secrets Manager: one AWS secret per key, named `<prefix><key>`, whose versions
