@@ -39,6 +39,7 @@ export type SecretsManagerOperation =
   | 'CreateSecret'
   | 'DescribeSecret'
   | 'GetSecretValue'
+  | 'BatchGetSecretValue'
   | 'PutSecretValue'
   | 'UpdateSecretVersionStage'
   | 'ListSecrets'
@@ -290,6 +291,8 @@ class SecretsManagerServer {
         return this.describeSecret(body);
       case 'GetSecretValue':
         return this.getSecretValue(body);
+      case 'BatchGetSecretValue':
+        return this.batchGetSecretValue(body);
       case 'PutSecretValue':
         return this.putSecretValue(body);
       case 'UpdateSecretVersionStage':
@@ -393,6 +396,48 @@ class SecretsManagerServer {
       VersionStages: [...version.stages],
       CreatedDate: seconds(version.createdDate),
     };
+  }
+
+  /**
+   * BatchGetSecretValue (API reference): the AWSCURRENT value of up to 20 secrets named in
+   * SecretIdList, or of the secrets matching Filters (paged by MaxResults ≤ 20 and NextToken);
+   * not both. A secret that cannot be read is reported in Errors, not as a failed request.
+   */
+  private batchGetSecretValue(body: Body): unknown {
+    const ids = body.SecretIdList;
+    if (ids !== undefined && body.Filters !== undefined)
+      throw invalidParameter('Specify either SecretIdList or Filters, not both.');
+    if (ids === undefined && body.Filters === undefined) throw invalidParameter('Specify SecretIdList or Filters.');
+    let names: string[];
+    let next: string | undefined;
+    if (ids !== undefined) {
+      if (!Array.isArray(ids) || ids.length < 1 || ids.length > 20 || !ids.every((i) => typeof i === 'string' && i))
+        throw invalidParameter('SecretIdList must hold 1 to 20 secret ids');
+      if (body.MaxResults !== undefined) throw invalidParameter('MaxResults applies only with Filters.');
+      names = ids as string[];
+    } else {
+      const max = body.MaxResults === undefined ? 20 : Number(body.MaxResults);
+      if (!Number.isInteger(max) || max < 1 || max > 20) throw invalidParameter('MaxResults must be from 1 to 20');
+      const filters = this.filterList(body.Filters);
+      const matching = [...this.secrets.values()]
+        .filter((s) => s.deletedDate === undefined && filters.every((f) => matchesFilter(s, f)))
+        .map((s) => s.name)
+        .sort();
+      const start = pageStart(body.NextToken);
+      names = matching.slice(start, start + max);
+      if (start + max < matching.length) next = Buffer.from(`list:${start + max}`).toString('base64');
+    }
+    const values: unknown[] = [];
+    const errors: unknown[] = [];
+    for (const id of names) {
+      try {
+        values.push(this.getSecretValue({ SecretId: id }));
+      } catch (err) {
+        const e = err as SmError;
+        errors.push({ SecretId: id, ErrorCode: e.type, Message: e.message });
+      }
+    }
+    return { SecretValues: values, Errors: errors, ...(next ? { NextToken: next } : {}) };
   }
 
   private putSecretValue(body: Body): unknown {
