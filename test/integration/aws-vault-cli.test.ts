@@ -120,10 +120,19 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
   const dir = await configDir('secrets: []\n');
   const d = new Daemon(['sandbox', '-c', dir.file], {});
   try {
-    const deadline = Date.now() + 15_000;
-    while (!/AWS_ENDPOINT_URL_SECRETS_MANAGER=\S+/.test(d.stdout) && Date.now() < deadline && d.child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Waits for the line (or the process's exit), however long start-up takes on a loaded machine.
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (/AWS_ENDPOINT_URL_SECRETS_MANAGER=\S+/.test(d.stdout) || d.child.exitCode !== null) {
+          d.child.stdout!.off('data', check);
+          d.child.off('exit', check);
+          resolve();
+        }
+      };
+      d.child.stdout!.on('data', check);
+      d.child.on('exit', check);
+      check();
+    });
     const line =
       /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+) AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_REGION=(\S+)/.exec(
         d.stdout,

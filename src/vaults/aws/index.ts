@@ -5,7 +5,18 @@ import { ownerIsDeadLocally } from '../../owner';
 import { secrets as processSecrets } from '../../redact';
 import { conflict, mapAwsError, refusalOf, sameTokenConflict } from './errors';
 import { sdkApi, type AwsVaultDeps, type SdkInput, type SdkOperation, type SdkOutput, type SecretsManagerSdk } from './sdk';
-import type { Clock, Lease, Logger, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion } from '../../types';
+import type {
+  Clock,
+  Lease,
+  VaultLimits,
+  Logger,
+  RotationIntent,
+  SecretState,
+  Stage,
+  Vault,
+  VaultValue,
+  VaultVersion,
+} from '../../types';
 import { canonicalJson } from '../file-document';
 import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
 
@@ -40,6 +51,13 @@ import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
  */
 
 export const DEFAULT_PREFIX = 'rotator/';
+
+/**
+ * AWS recommends at most one PutSecretValue per secret every 10 minutes: each creates a version,
+ * and versions younger than 24 hours are kept against the ~100-version quota. `validate` warns
+ * when a secret renews more often than this.
+ */
+export const AWS_VAULT_LIMITS: VaultLimits = Object.freeze({ minRotationIntervalMs: 10 * 60_000 });
 export const LEASE_STAGE = 'ROTATOR_LEASE';
 const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
@@ -102,6 +120,7 @@ type StageMap = Record<string, string[]>;
 
 export class AwsSecretsManagerVault implements Vault {
   readonly type = 'aws-secrets-manager';
+  readonly limits = AWS_VAULT_LIMITS;
   readonly prefix: string;
   private readonly counts: Record<string, number> = {};
   private leaseConflicts = 0;
