@@ -4,6 +4,7 @@
  * rotation intents (tags) let the next run delete an orphan; `rotator sandbox` serves the
  * Secrets Manager emulator and says how to reach it.
  */
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { FastForwardClock, systemClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import { openAwsSecretsManagerVault } from '../../src/vaults/aws';
@@ -140,7 +141,6 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
     expect(line).not.toBeNull();
     const [, endpoint, keyId, secret, region] = line!;
     // Any SDK client configured from that line works against it.
-    const { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const client = new SecretsManagerClient({
       endpoint,
       region,
