@@ -56,7 +56,7 @@ export interface FileVaultConfig {
   history: number;
 }
 
-/** AWS Secrets Manager (src/vaults/aws-secrets-manager.ts); credentials from the standard AWS chain. */
+/** AWS Secrets Manager (src/vaults/aws/); credentials from the standard AWS chain. */
 export interface AwsSecretsManagerVaultConfig {
   type: 'aws-secrets-manager';
   region: string;

@@ -11,7 +11,7 @@ import type { EmulatorHandle, ProviderDeps, ProviderPlugin } from './types';
 import type { RotatorConfig } from '../config/schema';
 import { providerPlugins } from '../providers';
 import { RotatorError } from './errors';
-import { startSecretsManagerEmulator } from './vaults/aws-secrets-manager-emulator';
+import { startSecretsManagerEmulator } from './vaults/aws/emulator';
 
 /** The credentials the sandbox Secrets Manager emulator accepts (not secret: loopback only). */
 export const SANDBOX_AWS_CREDENTIALS = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } as const;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, serveOnLoopback } from '../../src/emulator-http';
+import { readBody, serveOnLoopback } from '../../src/emulator-kit';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock, EmulatorHandle } from '../../src/types';
 import { systemClock } from '../../src/clock';

@@ -35,7 +35,7 @@ export async function createVault(config: VaultConfig, deps: VaultDeps): Promise
     case 'aws-secrets-manager': {
       // Required here so the AWS SDK loads only when this vault is configured.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const aws = require('./aws-secrets-manager') as typeof import('./aws-secrets-manager');
+      const aws = require('./aws') as typeof import('./aws');
       return aws.openAwsSecretsManagerVault(config, { clock: deps.clock, log: deps.log, ...aws.credentialsFromEnv(deps.env) });
     }
     default:

@@ -13,8 +13,8 @@ import { silentLogger } from '../../src/log';
 import { rotateSecret } from '../../src/rotate';
 import { ncpSts } from '../../providers/ncp-sts';
 import { startNcpStsEmulator, generateAccount, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
-import { openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { openAwsSecretsManagerVault, type AwsSecretsManagerVault } from '../../src/vaults/aws';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 import type { VaultValue } from '../../src/types';
 
 const CREDENTIALS = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret' };

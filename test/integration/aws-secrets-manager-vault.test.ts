@@ -10,12 +10,13 @@ import type { Logger } from '../../src/types';
 import { ManualClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import {
+  AWS_VAULT_LIMITS,
   NO_CURRENT_VALUE,
   NO_CURRENT_VERSION_ID,
   openAwsSecretsManagerVault,
   type AwsSecretsManagerVault,
-} from '../../src/vaults/aws-secrets-manager';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+} from '../../src/vaults/aws';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 import { describeVaultContract, sampleValue } from '../vault-contract';
 import { FakeProvider } from '../support/fake-provider';
 import { rotateSecret } from '../../src/rotate';
@@ -413,4 +414,16 @@ secrets:
     expect(vault.requestCounts().ListSecrets).toBe(2);
     expect(await vault.list('k10')).toEqual(['k100', 'k101', 'k102', 'k103', 'k104']);
   });
+});
+
+test('the vault declares its limits as data: at most one rotation per secret per 10 minutes (AWS guidance)', async () => {
+  const emu = await startSecretsManagerEmulator({ credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey } });
+  const vault = open(emu, new ManualClock('2026-03-01T00:00:00Z'));
+  try {
+    expect(vault.limits).toEqual({ minRotationIntervalMs: 600_000 });
+    expect(AWS_VAULT_LIMITS.minRotationIntervalMs).toBe(600_000);
+  } finally {
+    await vault.close();
+    await emu.close();
+  }
 });

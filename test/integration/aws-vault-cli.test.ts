@@ -4,9 +4,10 @@
  * rotation intents (tags) let the next run delete an orphan; `rotator sandbox` serves the
  * Secrets Manager emulator and says how to reach it.
  */
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { FastForwardClock, systemClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
-import { openAwsSecretsManagerVault } from '../../src/vaults/aws-secrets-manager';
+import { openAwsSecretsManagerVault } from '../../src/vaults/aws';
 import { resetDigestPools } from '../../providers/mongodb-cloud-manager/digest';
 import {
   generateApiKey,
@@ -15,7 +16,7 @@ import {
   startMcmEmulator,
 } from '../../providers/mongodb-cloud-manager/emulator';
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 import { configDir, runCli } from '../support/cli';
 import { createSecretReader } from '../../src/distribute/reader';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -120,10 +121,19 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
   const dir = await configDir('secrets: []\n');
   const d = new Daemon(['sandbox', '-c', dir.file], {});
   try {
-    const deadline = Date.now() + 15_000;
-    while (!/AWS_ENDPOINT_URL_SECRETS_MANAGER=\S+/.test(d.stdout) && Date.now() < deadline && d.child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Waits for the line (or the process's exit), however long start-up takes on a loaded machine.
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (/AWS_ENDPOINT_URL_SECRETS_MANAGER=\S+/.test(d.stdout) || d.child.exitCode !== null) {
+          d.child.stdout!.off('data', check);
+          d.child.off('exit', check);
+          resolve();
+        }
+      };
+      d.child.stdout!.on('data', check);
+      d.child.on('exit', check);
+      check();
+    });
     const line =
       /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+) AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) AWS_REGION=(\S+)/.exec(
         d.stdout,
@@ -131,7 +141,6 @@ test('rotator sandbox serves the Secrets Manager emulator and prints the environ
     expect(line).not.toBeNull();
     const [, endpoint, keyId, secret, region] = line!;
     // Any SDK client configured from that line works against it.
-    const { SecretsManagerClient, CreateSecretCommand, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const client = new SecretsManagerClient({
       endpoint,
       region,

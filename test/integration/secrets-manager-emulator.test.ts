@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import {
+  BatchGetSecretValueCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
@@ -17,7 +18,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { ManualClock } from '../../src/clock';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 
 const CREDS = { accessKeyId: 'AKIDEMU', secretAccessKey: 'emu-secret' };
 const token = (n: number) => `tok-${String(n).padStart(28, '0')}`;
@@ -261,4 +262,42 @@ test('faults, dropped connections and counts per operation', async () => {
   await sm.send(new ListSecretsCommand({}));
   expect(emu.counts()).toEqual({ ListSecrets: 4, CreateSecret: 1 });
   expect(emu.requests.map((r) => r.status)).toEqual([400, 500, 503, 0, 200]);
+});
+
+test('BatchGetSecretValue: AWSCURRENT values by id list (≤ 20, errors per secret) or by filter (paged by ≤ 20)', async () => {
+  for (let i = 0; i < 23; i++) {
+    await sm.send(
+      new CreateSecretCommand({
+        Name: `b/${String(i).padStart(2, '0')}`,
+        SecretString: `v${i}`,
+        Tags: [{ Key: 'k', Value: 'x' }],
+      }),
+    );
+  }
+  await sm.send(new CreateSecretCommand({ Name: 'b/empty' }));
+  const byId = await sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['b/00', 'b/empty', 'b/missing', 'b/22'] }));
+  expect(byId.SecretValues!.map((v) => [v.Name, v.SecretString, v.VersionStages])).toEqual([
+    ['b/00', 'v0', ['AWSCURRENT']],
+    ['b/22', 'v22', ['AWSCURRENT']],
+  ]);
+  expect(byId.Errors!.map((e) => [e.SecretId, e.ErrorCode])).toEqual([
+    ['b/empty', 'ResourceNotFoundException'],
+    ['b/missing', 'ResourceNotFoundException'],
+  ]);
+  const ids = Array.from({ length: 21 }, (_, i) => `b/${String(i).padStart(2, '0')}`);
+  expect(await errorOf(sm.send(new BatchGetSecretValueCommand({ SecretIdList: ids })))).toEqual([
+    'InvalidParameterException',
+    400,
+  ]);
+  const filters = [{ Key: 'name' as const, Values: ['b/'] }];
+  const first = await sm.send(new BatchGetSecretValueCommand({ Filters: filters }));
+  expect(first.SecretValues).toHaveLength(20);
+  const second = await sm.send(new BatchGetSecretValueCommand({ Filters: filters, NextToken: first.NextToken }));
+  expect(second.NextToken).toBeUndefined();
+  expect(second.SecretValues!.map((v) => v.Name)).toEqual(['b/20', 'b/21', 'b/22']);
+  expect(second.Errors!.map((e) => e.SecretId)).toEqual(['b/empty']);
+  expect(await errorOf(sm.send(new BatchGetSecretValueCommand({ Filters: filters, SecretIdList: ['b/00'] })))).toEqual([
+    'InvalidParameterException',
+    400,
+  ]);
 });

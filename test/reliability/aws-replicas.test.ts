@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon, msg } from '../support/daemon';
 import { startNcpStsEmulator, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
-import { NO_CURRENT_VERSION_ID } from '../../src/vaults/aws-secrets-manager';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
+import { NO_CURRENT_VERSION_ID } from '../../src/vaults/aws';
 
 const SECRETS = 50;
 const REPLICAS = 3;

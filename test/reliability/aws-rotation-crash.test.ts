@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Daemon, msg } from '../support/daemon';
 import { runCli } from '../support/cli';
 import { startNcpStsEmulator, generateAccount, type NcpStsEmulator } from '../../providers/ncp-sts/emulator';
-import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws-secrets-manager-emulator';
+import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../src/vaults/aws/emulator';
 
 const AWS = { AWS_ACCESS_KEY_ID: 'AKIDCRASHTEST', AWS_SECRET_ACCESS_KEY: 'crash-test-secret' };
 let dir: string;

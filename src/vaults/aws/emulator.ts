@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, serveOnLoopback } from '../emulator-http';
+import { EmulatorKit, readBody, serveOnLoopback, type KitFault, type KitRequest } from '../../emulator-kit';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Clock, EmulatorHandle } from '../types';
-import { systemClock } from '../clock';
-import { expectedSigV4Signature, parseAmzDate, parseSigV4Authorization, sameHex } from './aws-sigv4';
+import type { Clock, EmulatorHandle } from '../../types';
+import { systemClock } from '../../clock';
+import { expectedSigV4Signature, parseAmzDate, parseSigV4Authorization, sameHex } from './sigv4';
 
 /**
  * An AWS Secrets Manager emulator: a real HTTP server on loopback speaking the awsJson1.1
@@ -39,6 +39,7 @@ export type SecretsManagerOperation =
   | 'CreateSecret'
   | 'DescribeSecret'
   | 'GetSecretValue'
+  | 'BatchGetSecretValue'
   | 'PutSecretValue'
   | 'UpdateSecretVersionStage'
   | 'ListSecrets'
@@ -47,17 +48,13 @@ export type SecretsManagerOperation =
   | 'UntagResource'
   | 'DeleteSecret';
 
-export interface SecretsManagerFault {
-  /** 400 is answered as ThrottlingException, 500 InternalServiceError, 503 ServiceUnavailable. */
-  status: 400 | 403 | 500 | 503;
-  /** Another AWS error type instead, e.g. AccessDeniedException (not retryable). */
-  type?: string;
-  times: number;
-  /** Only this operation; every operation when absent. */
-  operation?: SecretsManagerOperation;
-  /** Let this many matching requests through first (e.g. fail the second of two calls). */
-  skip?: number;
-}
+/**
+ * A fault from the emulator kit. `reply` faults: status 400 is answered as ThrottlingException,
+ * 500 InternalServiceError, 503 ServiceUnavailable, unless `type` names another AWS error (e.g.
+ * AccessDeniedException, not retryable). `drop` destroys the connection unanswered;
+ * `apply-then-drop` performs the request, then destroys the connection.
+ */
+export type SecretsManagerFault = KitFault<SecretsManagerOperation>;
 
 export interface SecretsManagerEmulatorOptions {
   clock?: Clock;
@@ -69,14 +66,9 @@ export interface SecretsManagerEmulatorOptions {
   maxVersions?: number;
 }
 
-export interface RecordedSmRequest {
-  operation: string;
-  /** SecretId or Name, when the request had one. */
+/** A request as the emulator saw it; `secretId` is the SecretId or Name it named. */
+export interface RecordedSmRequest extends KitRequest<SecretsManagerOperation> {
   secretId?: string;
-  /** 0 when the connection was dropped; otherwise the HTTP status. */
-  status: number;
-  /** The AWS error type when it failed. */
-  error?: string;
 }
 
 export interface EmulatedVersion {
@@ -88,11 +80,12 @@ export interface EmulatedVersion {
 }
 
 export interface SecretsManagerEmulator extends EmulatorHandle {
+  /** The kit's fault queue: push faults to inject them. */
   readonly faults: SecretsManagerFault[];
   latencyMs: number;
   readonly requests: readonly RecordedSmRequest[];
-  /** The next `n` requests get their connection destroyed without an answer. */
-  dropConnections(n: number): void;
+  /** The next `n` requests (for `operation`, or any) get their connection destroyed unanswered. */
+  dropConnections(n: number, operation?: SecretsManagerOperation): void;
   /** Requests received for `operation` (all when absent), answered or not. */
   count(operation?: string): number;
   /** Requests per operation. */
@@ -127,9 +120,20 @@ class SmError extends Error {
     readonly type: string,
     message: string,
     readonly status = 400,
+    readonly retryAfterSec?: number,
   ) {
     super(message);
   }
+}
+
+/** A `reply` fault as AWS would answer it (awsJson1.1 error body). */
+function faultError(fault: SecretsManagerFault): SmError {
+  const status = fault.status ?? 500;
+  if (fault.type) return new SmError(fault.type, `${fault.type} (injected)`, status, fault.retryAfterSec);
+  if (status === 400 || status === 429)
+    return new SmError('ThrottlingException', 'Rate exceeded (injected)', status, fault.retryAfterSec);
+  if (status === 503) return new SmError('ServiceUnavailable', 'Service unavailable (injected)', 503, fault.retryAfterSec);
+  return new SmError('InternalServiceError', 'Internal service error (injected)', status, fault.retryAfterSec);
 }
 
 const notFound = (message = "Secrets Manager can't find the specified secret.") =>
@@ -140,10 +144,7 @@ const invalidRequest = (message: string) => new SmError('InvalidRequestException
 type Body = Record<string, unknown>;
 
 class SecretsManagerServer {
-  readonly faults: SecretsManagerFault[] = [];
-  readonly requests: RecordedSmRequest[] = [];
-  latencyMs: number;
-  private drops = 0;
+  readonly kit: EmulatorKit<SecretsManagerOperation>;
   private readonly clock: Clock;
   private readonly credentials: Record<string, string>;
   private readonly maxVersions: number;
@@ -152,22 +153,8 @@ class SecretsManagerServer {
   constructor(options: SecretsManagerEmulatorOptions) {
     this.clock = options.clock ?? systemClock;
     this.credentials = options.credentials ?? { sandbox: 'sandbox' };
-    this.latencyMs = options.latencyMs ?? 0;
+    this.kit = new EmulatorKit({ latencyMs: options.latencyMs ?? 0 });
     this.maxVersions = options.maxVersions ?? 100;
-  }
-
-  dropConnections(n: number): void {
-    this.drops += n;
-  }
-
-  count(operation?: string): number {
-    return this.requests.filter((r) => !operation || r.operation === operation).length;
-  }
-
-  counts(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const r of this.requests) out[r.operation] = (out[r.operation] ?? 0) + 1;
-    return out;
   }
 
   versions(name: string): EmulatedVersion[] | undefined {
@@ -193,30 +180,35 @@ class SecretsManagerServer {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : target || '(none)';
-    const record: RecordedSmRequest = { operation, status: 0 };
-    this.requests.push(record);
-    if (this.drops > 0) {
-      this.drops--;
-      req.socket.destroy();
-      return;
-    }
     const raw = await readBody(req);
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
+    const record: RecordedSmRequest = await this.kit.begin(operation);
     let status = 200;
     let reply: unknown;
+    let dropAfter = false;
     try {
       const body = this.parse(req, raw);
       const id = body.SecretId ?? body.Name;
-      if (typeof id === 'string') record.secretId = id;
-      this.injectedFault(operation);
+      if (typeof id === 'string') record.secretId = record.resource = id;
+      const fault = this.kit.take(operation);
+      if (fault?.kind === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault) throw faultError(fault);
       const region = this.authenticate(req, raw);
       reply = this.dispatch(operation, body, region);
+      dropAfter = this.kit.take(operation, 'apply-then-drop') !== undefined;
     } catch (err) {
       const e = err instanceof SmError ? err : new SmError('InternalServiceError', 'emulator bug: ' + String(err), 500);
       status = e.status;
       record.error = e.type;
       reply = { __type: e.type, message: e.message };
       res.setHeader('x-amzn-ErrorType', e.type);
+      if (e.retryAfterSec !== undefined) res.setHeader('Retry-After', String(e.retryAfterSec));
+    }
+    if (dropAfter) {
+      req.socket.destroy();
+      return;
     }
     record.status = status;
     res.statusCode = status;
@@ -240,21 +232,6 @@ class SecretsManagerServer {
       // Reported below.
     }
     throw new SmError('SerializationException', 'The request body is not a JSON object');
-  }
-
-  private injectedFault(operation: string): void {
-    const fault = this.faults.find((f) => f.times > 0 && (!f.operation || f.operation === operation));
-    if (!fault) return;
-    if (fault.skip) {
-      fault.skip--;
-      return;
-    }
-    fault.times--;
-    if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
-    if (fault.type) throw new SmError(fault.type, `${fault.type} (injected)`, fault.status);
-    if (fault.status === 400) throw new SmError('ThrottlingException', 'Rate exceeded (injected)', 400);
-    if (fault.status === 503) throw new SmError('ServiceUnavailable', 'Service unavailable (injected)', 503);
-    throw new SmError('InternalServiceError', 'Internal service error (injected)', 500);
   }
 
   /** SigV4 over the request as received, against the emulator's credentials. */
@@ -314,6 +291,8 @@ class SecretsManagerServer {
         return this.describeSecret(body);
       case 'GetSecretValue':
         return this.getSecretValue(body);
+      case 'BatchGetSecretValue':
+        return this.batchGetSecretValue(body);
       case 'PutSecretValue':
         return this.putSecretValue(body);
       case 'UpdateSecretVersionStage':
@@ -417,6 +396,48 @@ class SecretsManagerServer {
       VersionStages: [...version.stages],
       CreatedDate: seconds(version.createdDate),
     };
+  }
+
+  /**
+   * BatchGetSecretValue (API reference): the AWSCURRENT value of up to 20 secrets named in
+   * SecretIdList, or of the secrets matching Filters (paged by MaxResults ≤ 20 and NextToken);
+   * not both. A secret that cannot be read is reported in Errors, not as a failed request.
+   */
+  private batchGetSecretValue(body: Body): unknown {
+    const ids = body.SecretIdList;
+    if (ids !== undefined && body.Filters !== undefined)
+      throw invalidParameter('Specify either SecretIdList or Filters, not both.');
+    if (ids === undefined && body.Filters === undefined) throw invalidParameter('Specify SecretIdList or Filters.');
+    let names: string[];
+    let next: string | undefined;
+    if (ids !== undefined) {
+      if (!Array.isArray(ids) || ids.length < 1 || ids.length > 20 || !ids.every((i) => typeof i === 'string' && i))
+        throw invalidParameter('SecretIdList must hold 1 to 20 secret ids');
+      if (body.MaxResults !== undefined) throw invalidParameter('MaxResults applies only with Filters.');
+      names = ids as string[];
+    } else {
+      const max = body.MaxResults === undefined ? 20 : Number(body.MaxResults);
+      if (!Number.isInteger(max) || max < 1 || max > 20) throw invalidParameter('MaxResults must be from 1 to 20');
+      const filters = this.filterList(body.Filters);
+      const matching = [...this.secrets.values()]
+        .filter((s) => s.deletedDate === undefined && filters.every((f) => matchesFilter(s, f)))
+        .map((s) => s.name)
+        .sort();
+      const start = pageStart(body.NextToken);
+      names = matching.slice(start, start + max);
+      if (start + max < matching.length) next = Buffer.from(`list:${start + max}`).toString('base64');
+    }
+    const values: unknown[] = [];
+    const errors: unknown[] = [];
+    for (const id of names) {
+      try {
+        values.push(this.getSecretValue({ SecretId: id }));
+      } catch (err) {
+        const e = err as SmError;
+        errors.push({ SecretId: id, ErrorCode: e.type, Message: e.message });
+      }
+    }
+    return { SecretValues: values, Errors: errors, ...(next ? { NextToken: next } : {}) };
   }
 
   private putSecretValue(body: Body): unknown {
@@ -716,17 +737,17 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
   const server = await serveOnLoopback((req, res) => emu.handle(req, res), options.port);
   return {
     url: server.url,
-    faults: emu.faults,
+    faults: emu.kit.faults,
     get latencyMs() {
-      return emu.latencyMs;
+      return emu.kit.latencyMs;
     },
     set latencyMs(ms: number) {
-      emu.latencyMs = ms;
+      emu.kit.latencyMs = ms;
     },
-    requests: emu.requests,
-    dropConnections: (n) => emu.dropConnections(n),
-    count: (operation) => emu.count(operation),
-    counts: () => emu.counts(),
+    requests: emu.kit.requests,
+    dropConnections: (n, operation) => emu.kit.dropConnections(n, operation),
+    count: (operation) => emu.kit.count(operation),
+    counts: () => emu.kit.counts(),
     versions: (name) => emu.versions(name),
     secretNames: () => emu.secretNames(),
     tags: (name) => emu.tags(name),

@@ -1,11 +1,24 @@
 import { createHash } from 'node:crypto';
-import { HeldLease } from './lease';
-import { RotatorError } from '../errors';
-import { ownerIsDeadLocally } from '../owner';
-import { secrets as processSecrets } from '../redact';
-import type { Clock, Lease, Logger, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion } from '../types';
-import { canonicalJson } from './file-document';
-import type { AwsSecretsManagerVaultConfig } from '../../config/schema';
+import { HeldLease } from '../lease';
+import { RotatorError } from '../../errors';
+import { ownerIsDeadLocally } from '../../owner';
+import { secrets as processSecrets } from '../../redact';
+import { conflict, mapAwsError, refusalOf, sameTokenConflict } from './errors';
+import { sdkApi, type AwsVaultDeps, type SdkInput, type SdkOperation, type SdkOutput, type SecretsManagerSdk } from './sdk';
+import type {
+  Clock,
+  Lease,
+  VaultLimits,
+  Logger,
+  RotationIntent,
+  SecretState,
+  Stage,
+  Vault,
+  VaultValue,
+  VaultVersion,
+} from '../../types';
+import { canonicalJson } from '../file-document';
+import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
 
 /**
  * A Vault on AWS Secrets Manager: one AWS secret per key, named `<prefix><key>`, whose versions
@@ -37,13 +50,14 @@ import type { AwsSecretsManagerVaultConfig } from '../../config/schema';
  * authority).
  */
 
-/** The calls this vault makes, by operation name: a narrow seam over the SDK client. */
-export interface SecretsManagerApi {
-  call(operation: string, input: Record<string, unknown>): Promise<Record<string, any>>;
-  close(): void;
-}
-
 export const DEFAULT_PREFIX = 'rotator/';
+
+/**
+ * AWS recommends at most one PutSecretValue per secret every 10 minutes: each creates a version,
+ * and versions younger than 24 hours are kept against the ~100-version quota. `validate` warns
+ * when a secret renews more often than this.
+ */
+export const AWS_VAULT_LIMITS: VaultLimits = Object.freeze({ minRotationIntervalMs: 10 * 60_000 });
 export const LEASE_STAGE = 'ROTATOR_LEASE';
 const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
@@ -79,43 +93,8 @@ const PENDING_REMOVAL_ATTEMPTS = 3;
 export const NO_CURRENT_VERSION_ID = 'rotator-placeholder-no-current-value-yet_';
 export const NO_CURRENT_VALUE = '{"rotator":"no current value yet"}';
 
-/** The IAM actions this vault needs, for AccessDenied messages and the README. */
-export const REQUIRED_IAM_ACTIONS = [
-  'secretsmanager:CreateSecret',
-  'secretsmanager:DescribeSecret',
-  'secretsmanager:GetSecretValue',
-  'secretsmanager:PutSecretValue',
-  'secretsmanager:UpdateSecretVersionStage',
-  'secretsmanager:ListSecrets',
-  'secretsmanager:TagResource',
-  'secretsmanager:UntagResource',
-];
-
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'InternalServiceError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-const AUTH_FAILURES = new Set([
-  'AccessDeniedException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'MissingAuthenticationTokenException',
-  'IncompleteSignatureException',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-  'SignatureDoesNotMatch',
-]);
-
 export interface AwsSecretsManagerVaultOptions {
-  api: SecretsManagerApi;
+  api: SecretsManagerSdk;
   clock: Clock;
   log: Logger;
   prefix?: string;
@@ -141,6 +120,7 @@ type StageMap = Record<string, string[]>;
 
 export class AwsSecretsManagerVault implements Vault {
   readonly type = 'aws-secrets-manager';
+  readonly limits = AWS_VAULT_LIMITS;
   readonly prefix: string;
   private readonly counts: Record<string, number> = {};
   private leaseConflicts = 0;
@@ -215,13 +195,13 @@ export class AwsSecretsManagerVault implements Vault {
       else await this.ensureCurrentHolder(key, name);
       out = await this.send('PutSecretValue', input, name);
     } catch (err) {
-      if (awsErrorName(err) === 'ResourceExistsException') throw sameTokenConflict(key, rotationId);
-      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      if (refusalOf(err) === 'exists') throw sameTokenConflict(key, rotationId);
+      if (refusalOf(err) !== 'not-found') throw err;
       await this.createSecret(key, name, { [PROVIDER_TAG]: value.provider });
       try {
         out = await this.send('PutSecretValue', input, name);
       } catch (again) {
-        if (awsErrorName(again) === 'ResourceExistsException') throw sameTokenConflict(key, rotationId);
+        if (refusalOf(again) === 'exists') throw sameTokenConflict(key, rotationId);
         throw again;
       }
     }
@@ -267,8 +247,8 @@ export class AwsSecretsManagerVault implements Vault {
         name,
       );
     } catch (err) {
-      const type = awsErrorName(err);
-      if (type !== 'InvalidParameterException' && type !== 'ResourceNotFoundException') throw err;
+      const refusal = refusalOf(err);
+      if (refusal !== 'invalid-parameter' && refusal !== 'not-found') throw err;
       // Refused: current moved (or a retry of ours already went through). Look once.
       const now = await this.describeStages(key);
       if (holderOf(now, 'AWSCURRENT') === token) return this.finishPromotion(key, name, token, now);
@@ -305,7 +285,7 @@ export class AwsSecretsManagerVault implements Vault {
         labels = labels.filter((l) => l !== 'AWSPENDING');
       } catch (err) {
         // Not there any more: another run took it off, or moved it to its own version.
-        if (awsErrorName(err) === 'InvalidParameterException') labels = labels.filter((l) => l !== 'AWSPENDING');
+        if (refusalOf(err) === 'invalid-parameter') labels = labels.filter((l) => l !== 'AWSPENDING');
         else if (attempt >= PENDING_REMOVAL_ATTEMPTS || (err instanceof RotatorError && !err.retryable)) {
           this.options.log.warn(
             { key, versionId: decodeVersionId(token), error: err instanceof Error ? err.message : String(err) },
@@ -328,9 +308,9 @@ export class AwsSecretsManagerVault implements Vault {
         name,
       );
     } catch (err) {
-      const type = awsErrorName(err);
+      const refusal = refusalOf(err);
       // Not pending (another rotation's, already gone) or no such secret: missing is success.
-      if (type === 'InvalidParameterException' || type === 'ResourceNotFoundException') return;
+      if (refusal === 'invalid-parameter' || refusal === 'not-found') return;
       throw err;
     }
     const seen = this.stagesSeen.get(key);
@@ -343,7 +323,10 @@ export class AwsSecretsManagerVault implements Vault {
     const keys: string[] = [];
     let nextToken: string | undefined;
     do {
-      const filters = [{ Key: 'tag-key', Values: [MANAGED_TAG] }, ...(base ? [{ Key: 'name', Values: [base] }] : [])];
+      const filters = [
+        { Key: 'tag-key' as const, Values: [MANAGED_TAG] },
+        ...(base ? [{ Key: 'name' as const, Values: [base] }] : []),
+      ];
       const out = await this.send(
         'ListSecrets',
         { Filters: filters, MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) },
@@ -447,15 +430,15 @@ export class AwsSecretsManagerVault implements Vault {
       await this.send('PutSecretValue', input, name);
       return true;
     } catch (err) {
-      if (awsErrorName(err) === 'ResourceExistsException') return false;
-      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      if (refusalOf(err) === 'exists') return false;
+      if (refusalOf(err) !== 'not-found') throw err;
     }
     await this.createLeaseSecret(name);
     try {
       await this.send('PutSecretValue', input, name);
       return true;
     } catch (err) {
-      if (awsErrorName(err) === 'ResourceExistsException') return false;
+      if (refusalOf(err) === 'exists') return false;
       throw err;
     }
   }
@@ -467,7 +450,7 @@ export class AwsSecretsManagerVault implements Vault {
       const record = parseLeaseRecord(out.SecretString);
       return { versionId: String(out.VersionId), ...(record ? { record } : {}) };
     } catch (err) {
-      if (awsErrorName(err) === 'ResourceNotFoundException') return { versionId: LEASE_GENESIS };
+      if (refusalOf(err) === 'not-found') return { versionId: LEASE_GENESIS };
       throw err;
     }
   }
@@ -479,7 +462,7 @@ export class AwsSecretsManagerVault implements Vault {
       await this.send('TagResource', { SecretId: name, Tags: tags }, name);
       return;
     } catch (err) {
-      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      if (refusalOf(err) !== 'not-found') throw err;
     }
     await this.createSecret(key, name, Object.fromEntries(tags.map((t) => [t.Key, t.Value])));
     // Created by someone else meanwhile: tag it.
@@ -493,7 +476,7 @@ export class AwsSecretsManagerVault implements Vault {
     try {
       await this.send('UntagResource', { SecretId: name, TagKeys: INTENT_TAGS }, name);
     } catch (err) {
-      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      if (refusalOf(err) !== 'not-found') throw err;
     }
   }
 
@@ -527,7 +510,7 @@ export class AwsSecretsManagerVault implements Vault {
     try {
       out = await this.send('DescribeSecret', { SecretId: name }, name);
     } catch (err) {
-      if (awsErrorName(err) !== 'ResourceNotFoundException') throw err;
+      if (refusalOf(err) !== 'not-found') throw err;
       this.exists.set(key, false);
       this.stagesSeen.set(key, {});
       return undefined;
@@ -564,7 +547,7 @@ export class AwsSecretsManagerVault implements Vault {
       out = await this.send('GetSecretValue', { SecretId: name, VersionId: versionId }, name);
     } catch (err) {
       // Deleted between DescribeSecret and now: the stage is gone.
-      if (awsErrorName(err) === 'ResourceNotFoundException') return undefined;
+      if (refusalOf(err) === 'not-found') return undefined;
       throw err;
     }
     if (out.SecretString === NO_CURRENT_VALUE) return undefined;
@@ -640,7 +623,7 @@ export class AwsSecretsManagerVault implements Vault {
         );
       } catch (err) {
         // Some version holds AWSCURRENT after all: it stays there.
-        if (awsErrorName(err) !== 'InvalidParameterException') throw err;
+        if (refusalOf(err) !== 'invalid-parameter') throw err;
         await this.describeStages(key);
         return;
       }
@@ -680,110 +663,23 @@ export class AwsSecretsManagerVault implements Vault {
       );
       return true;
     } catch (err) {
-      if (awsErrorName(err) !== 'ResourceExistsException') throw err;
+      if (refusalOf(err) !== 'exists') throw err;
       return false;
     }
   }
 
-  /** One request, counted, with SDK errors mapped to RotatorErrors (except the ones callers branch on). */
-  private async send(operation: string, input: Record<string, unknown>, name: string): Promise<Record<string, any>> {
+  /** One request, counted, with SDK errors mapped once (refusals typed, the rest RotatorErrors). */
+  private async send<K extends SdkOperation>(operation: K, input: SdkInput<K>, name: string): Promise<SdkOutput<K>> {
     if (this.closed)
       throw new RotatorError('VAULT_UNAVAILABLE', 'the AWS Secrets Manager vault is closed', { plugin: this.type });
     this.counts[operation] = (this.counts[operation] ?? 0) + 1;
     try {
-      return await this.options.api.call(operation, input);
+      const call = this.options.api[operation] as (input: SdkInput<K>) => Promise<SdkOutput<K>>;
+      return await call.call(this.options.api, input);
     } catch (err) {
       throw mapAwsError(err, operation, name, this.options.region);
     }
   }
-}
-
-/** Errors callers branch on keep their AWS name (as `awsType`); everything else becomes a RotatorError. */
-const PASSED_THROUGH = new Set(['ResourceNotFoundException', 'ResourceExistsException', 'InvalidParameterException']);
-
-export function awsErrorName(err: unknown): string | undefined {
-  if (err instanceof RotatorError) return typeof err.details.awsType === 'string' ? err.details.awsType : undefined;
-  return (err as { name?: string } | undefined)?.name;
-}
-
-/**
- * Maps an SDK error to a RotatorError: throttling, 5xx and network failures are retryable
- * VAULT_UNAVAILABLE; access problems name the IAM actions needed. Messages carry the AWS error
- * type, the operation and the secret name, never a value.
- */
-export function mapAwsError(err: unknown, operation: string, name: string, region?: string): RotatorError {
-  if (err instanceof RotatorError) return err;
-  const e = (err ?? {}) as {
-    name?: string;
-    message?: string;
-    $metadata?: { httpStatusCode?: number; requestId?: string };
-    $retryable?: unknown;
-    code?: string;
-  };
-  const type = e.name ?? 'Error';
-  const status = e.$metadata?.httpStatusCode;
-  const where = `AWS Secrets Manager ${operation} on ${name}${region ? ` (${region})` : ''}`;
-  const details = {
-    awsType: type,
-    ...(status ? { status } : {}),
-    ...(e.$metadata?.requestId ? { requestId: e.$metadata.requestId } : {}),
-  };
-  const said = e.message ? `: ${processSecrets.scrub(e.message).slice(0, 300)}` : '';
-  const opts = (retryable: boolean) => ({ plugin: 'aws-secrets-manager', retryable, cause: err, details });
-  if (PASSED_THROUGH.has(type)) return new RotatorError('VAULT_UNAVAILABLE', `${where} failed with ${type}${said}`, opts(false));
-  if (type === 'CredentialsProviderError') {
-    return new RotatorError(
-      'VAULT_UNAVAILABLE',
-      `${where}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role`,
-      opts(false),
-    );
-  }
-  if (AUTH_FAILURES.has(type) || status === 403) {
-    return new RotatorError(
-      'VAULT_UNAVAILABLE',
-      `${where} was refused (${type})${said}. The credentials need ${REQUIRED_IAM_ACTIONS.join(', ')} on arn:aws:secretsmanager:*:*:secret:<prefix>*` +
-        ' (and kms:Encrypt/kms:Decrypt/kms:GenerateDataKey on kmsKeyId when set)',
-      opts(false),
-    );
-  }
-  if (THROTTLING.has(type) || status === 429 || (status !== undefined && status >= 500) || e.$retryable) {
-    return new RotatorError(
-      'VAULT_UNAVAILABLE',
-      `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}; will retry`,
-      opts(true),
-    );
-  }
-  if (status === undefined) {
-    // No HTTP answer: connection refused or dropped, timeout, DNS.
-    return new RotatorError('VAULT_UNAVAILABLE', `${where} got no answer (${e.code ?? type}); will retry`, opts(true));
-  }
-  if (type === 'LimitExceededException') {
-    return new RotatorError(
-      'VAULT_UNAVAILABLE',
-      `${where} failed with ${type}${said} (AWS keeps at most 100 versions per secret and deletes deprecated ones after 24 hours: rotate this secret less often)`,
-      opts(false),
-    );
-  }
-  if (type === 'DecryptionFailure' || type === 'EncryptionFailure') {
-    return new RotatorError(
-      'VAULT_UNAVAILABLE',
-      `${where} failed with ${type}${said}: check the KMS key and the kms: permissions`,
-      opts(false),
-    );
-  }
-  return new RotatorError(
-    'VAULT_UNAVAILABLE',
-    `${where} failed with ${type}${status ? ` (HTTP ${status})` : ''}${said}`,
-    opts(false),
-  );
-}
-
-function conflict(message: string): RotatorError {
-  return new RotatorError('VAULT_CONFLICT', message, { plugin: 'aws-secrets-manager' });
-}
-
-function sameTokenConflict(key: string, rotationId: string): RotatorError {
-  return conflict(`rotation ${rotationId} already stored a different value for ${key}; use a new rotation id`);
 }
 
 /**
@@ -900,63 +796,8 @@ export function decodeIntent(tags: unknown): RotationIntent | undefined {
   }
 }
 
-/**
- * The SDK behind {@link SecretsManagerApi}. Required here, not imported at the top, so that the
- * ~100 ms SDK is loaded only when this vault is configured. maxAttempts 1: the engine retries
- * with its own back-off, so requests are counted once and never multiplied.
- */
-export function sdkApi(config: { region: string; endpoint?: string; credentials?: AwsCredentials }): SecretsManagerApi {
-  // The SDK warns on Node 20 that its future versions will need Node 22, on stderr, at every
-  // command. rotator pins the SDK in its lockfile, so an operator can do nothing about it; it is
-  // silenced unless the operator set the variable themselves.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const sdk = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
-  const client = new sdk.SecretsManagerClient({
-    region: config.region,
-    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    ...(config.credentials ? { credentials: config.credentials } : {}),
-    maxAttempts: 1,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 },
-  });
-  const commands = sdk as unknown as Record<string, new (input: Record<string, unknown>) => unknown>;
-  return {
-    async call(operation, input) {
-      const Command = commands[`${operation}Command`];
-      if (!Command) throw new Error(`unknown Secrets Manager operation ${operation}`);
-      return (await client.send(new Command(input) as never)) as Record<string, any>;
-    },
-    close: () => client.destroy(),
-  };
-}
-
-export interface AwsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
-
-export interface AwsVaultDeps {
-  clock: Clock;
-  log: Logger;
-  /** Explicit credentials instead of the SDK's default chain. */
-  credentials?: AwsCredentials;
-}
-
-/**
- * Credentials from the environment the runtime was given (the CLI's injected env), when it has
- * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; otherwise {} and the SDK's default chain
- * (environment, profiles, SSO, container and instance roles) decides.
- */
-export function credentialsFromEnv(env: Record<string, string | undefined> | undefined): { credentials?: AwsCredentials } {
-  const accessKeyId = env?.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env?.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) return {};
-  processSecrets.add(secretAccessKey, env?.AWS_SESSION_TOKEN);
-  return {
-    credentials: { accessKeyId, secretAccessKey, ...(env?.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
-  };
-}
+export { REQUIRED_IAM_ACTIONS, mapAwsError, refusalOf, type AwsRefusal } from './errors';
+export { credentialsFromEnv, sdkApi, type AwsCredentials, type AwsVaultDeps, type SecretsManagerSdk } from './sdk';
 
 /** Opens the configured vault (createVault's case). Nothing is called until the first use. */
 export function openAwsSecretsManagerVault(
