@@ -13,6 +13,12 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** connect + headers + body of one request. */
 export const DEFAULT_DEADLINE_MS = 15_000;
 
+/**
+ * The bounds in force, read at each request. Tests lower `deadlineMs` to exercise a stalled server
+ * without waiting 15 s; product code never changes them.
+ */
+export const httpBounds = { deadlineMs: DEFAULT_DEADLINE_MS, maxBodyBytes: MAX_BODY_BYTES };
+
 /** The body went past {@link MAX_BODY_BYTES}: thrown by the readers, mapped by {@link transportError}. */
 export class BodyTooLarge extends Error {
   constructor(readonly maxBytes: number) {
@@ -27,7 +33,7 @@ export interface Deadline {
   readonly ms: number;
 }
 
-export function deadline(ms: number = DEFAULT_DEADLINE_MS, outer?: AbortSignal): Deadline {
+export function deadline(ms: number = httpBounds.deadlineMs, outer?: AbortSignal): Deadline {
   const timeout = AbortSignal.timeout(ms);
   return { signal: outer ? AbortSignal.any([outer, timeout]) : timeout, ms };
 }
@@ -36,7 +42,7 @@ export function deadline(ms: number = DEFAULT_DEADLINE_MS, outer?: AbortSignal):
  * Reads a fetch body as text, cancelling the stream once more than `maxBytes` arrived (after
  * fetch's own decompression). Aborting the request's signal rejects the read too.
  */
-export async function readCapped(res: Response, maxBytes: number = MAX_BODY_BYTES): Promise<string> {
+export async function readCapped(res: Response, maxBytes: number = httpBounds.maxBodyBytes): Promise<string> {
   if (!res.body) return '';
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes && !res.headers.get('content-encoding')) {
@@ -80,8 +86,19 @@ export async function fetchBounded(
     const res = await fetch(url, { ...init, signal: limit.signal, redirect: 'manual' });
     return { status: res.status, headers: res.headers, text: await readCapped(res, options.maxBytes) };
   } catch (err) {
-    throw transportError(err, step, limit.ms, options.signal);
+    throw transportError(asTimeout(err, limit.signal, options.signal), step, limit.ms, options.signal);
   }
+}
+
+/**
+ * fetch reports an abort during the body as a plain AbortError or "terminated", not as the
+ * signal's TimeoutError: when the deadline fired and the caller's signal did not, it was a timeout.
+ */
+export function asTimeout(err: unknown, limit: AbortSignal, outer?: AbortSignal): unknown {
+  if (limit.aborted && !outer?.aborted && !(err instanceof BodyTooLarge)) {
+    return Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' });
+  }
+  return err;
 }
 
 /**

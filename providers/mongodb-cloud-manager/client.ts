@@ -1,7 +1,7 @@
 import type { Logger } from '../../src/types';
 import { RotatorError } from '../../src/errors';
-import { badAnswer, describeBody, fetchBounded, parseJson, transportError } from '../kit';
-import { DEFAULT_TIMEOUT_MS, DigestChallengeError, type DigestPool } from './digest';
+import { badAnswer, describeBody, fetchBounded, httpBounds, parseJson, transportError } from '../kit';
+import { DigestChallengeError, type DigestPool } from './digest';
 import { PLUGIN, mcmStep, statusError, type AuthDescription } from './errors';
 import { ATLAS_V2_ACCEPT, type MongoApi } from './schema';
 
@@ -76,7 +76,7 @@ export class McmApi {
             ...(body === undefined ? {} : { body }),
           },
           step,
-          { ...(call.signal ? { signal: call.signal } : {}), deadlineMs: DEFAULT_TIMEOUT_MS },
+          { ...(call.signal ? { signal: call.signal } : {}), deadlineMs: httpBounds.deadlineMs },
         );
       }
     } catch (err) {
@@ -84,7 +84,7 @@ export class McmApi {
       if (err instanceof DigestChallengeError) {
         throw new RotatorError('PROVIDER_AUTH', `MongoDB ${call.action}: ${err.message}`, { plugin: PLUGIN });
       }
-      throw transportError(err, step, DEFAULT_TIMEOUT_MS, call.signal);
+      throw transportError(err, step, httpBounds.deadlineMs, call.signal);
     }
     call.log?.debug({ method: call.method, path: call.path, status: res.status }, 'mongodb request');
     if (res.status >= 200 && res.status < 300) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DigestClient } from 'digest-fetch';
-import { readCapped } from '../kit/http';
+import { asTimeout, httpBounds, readCapped } from '../kit/http';
 
 /**
  * HTTP Digest for the MongoDB Cloud Manager / Atlas Admin API, on digest-fetch (the mandated
@@ -50,7 +50,6 @@ export interface DigestStats {
 }
 
 export const DEFAULT_POOL_SIZE = 4;
-export const DEFAULT_TIMEOUT_MS = 15_000;
 
 /** Thrown when a challenge cannot be answered (not Digest, no nonce, unsupported algorithm). */
 export class DigestChallengeError extends Error {}
@@ -136,7 +135,7 @@ export class DigestPool {
 
   async request(req: DigestRequest): Promise<DigestResponse> {
     this.stats.requests++;
-    const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(req.timeoutMs ?? httpBounds.deadlineMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const slot = await this.acquire(signal);
     this.inFlight.set(slot, { signal });
@@ -154,7 +153,7 @@ export class DigestPool {
       // The server may have accepted this nc before the connection failed; digest-fetch only
       // counts answered requests, so move on to avoid offering the same nc again (a replay).
       slot.client.digest.nc++;
-      throw err;
+      throw asTimeout(err, signal, req.signal);
     } finally {
       this.inFlight.delete(slot);
       this.release(slot);

@@ -5,6 +5,7 @@ import {
   badAnswer,
   describeBody,
   fetchBounded,
+  httpBounds,
   isRecord,
   parseJson,
   quote,
@@ -119,8 +120,6 @@ function basic(c: TokenClient): string {
   return `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
 }
 
-const TIMEOUT_MS = 15_000;
-
 function stepOf(url: string, action: string): McmStep {
   return mcmStep(action, 'POST', new URL(url).pathname, true);
 }
@@ -140,7 +139,7 @@ function post(
       body: form,
     },
     step,
-    { ...(signal ? { signal } : {}), deadlineMs: TIMEOUT_MS },
+    { ...(signal ? { signal } : {}), deadlineMs: httpBounds.deadlineMs },
   );
 }
 
