@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'PROVIDER_FORBIDDEN' // authenticated but not allowed (403)
   | 'PROVIDER_REJECTED' // the provider refused the request as invalid (400, 404, 409)
   | 'PROVIDER_UNAVAILABLE' // 5xx, timeouts, dropped connections: retryable
+  | 'PROVIDER_BAD_ANSWER' // the provider's answer is malformed, too large or outside its limits; nothing stored
   | 'RATE_LIMITED' // 429: retryable, maybe with retryAfterMs
   | 'VERIFY_FAILED' // the new credential did not work
   | 'VAULT_CONFLICT' // compare-and-swap lost, or a rotation id reused with another value

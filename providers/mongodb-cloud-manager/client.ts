@@ -1,12 +1,15 @@
 import type { Logger } from '../../src/types';
 import { RotatorError } from '../../src/errors';
+import { badAnswer, describeBody, fetchBounded, httpBounds, parseJson, transportError } from '../kit';
 import { DigestChallengeError, type DigestPool } from './digest';
-import { PLUGIN, describeBody, networkError, statusError, type AuthDescription } from './errors';
+import { PLUGIN, mcmStep, statusError, type AuthDescription } from './errors';
 import { ATLAS_V2_ACCEPT, type MongoApi } from './schema';
 
 /**
- * The Admin API client: one request, one answer mapped to JSON or a RotatorError. It never
- * retries (the engine does); the only repeat is the Digest re-challenge inside the adapter.
+ * The Admin API client: one request, one answer mapped to JSON or a RotatorError naming the step
+ * and endpoint. Every request has a total deadline (15 s: connect, headers, body, and the Digest
+ * challenge round trip) and a 1 MiB body cap (providers/kit/http.ts). It never retries (the
+ * engine does); the only repeat is the Digest re-challenge inside the adapter.
  * Authentication is HTTP Digest with the API key (a shared {@link DigestPool}) or, in
  * self-rotation, a Bearer token supplied by the caller.
  */
@@ -29,6 +32,8 @@ export interface ApiCall {
   log?: Logger;
   /** What is being done, for messages: "create a secret for mdb_sa_id_…". */
   action: string;
+  /** The answer may hold a credential (create-secret): no body excerpt, even for errors. */
+  holdsCredential?: boolean;
 }
 
 export interface ApiAnswer {
@@ -47,55 +52,53 @@ export class McmApi {
 
   async call(call: ApiCall): Promise<ApiAnswer> {
     const url = this.baseUrl + call.path;
+    const step = mcmStep(call.action, call.method, new URL(url).pathname, call.holdsCredential);
     const headers: Record<string, string> = { Accept: this.api === 'atlas-v2' ? ATLAS_V2_ACCEPT : 'application/json' };
     if (call.body !== undefined) headers['Content-Type'] = this.api === 'atlas-v2' ? ATLAS_V2_ACCEPT : 'application/json';
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
     let res: { status: number; headers: Headers; text: string };
     try {
-      res =
-        this.auth.kind === 'digest'
-          ? await this.auth.pool.request({
-              method: call.method,
-              url,
-              headers,
-              ...(body === undefined ? {} : { body }),
-              ...(call.signal ? { signal: call.signal } : {}),
-            })
-          : await this.bearer(call, url, headers, body);
+      if (this.auth.kind === 'digest') {
+        res = await this.auth.pool.request({
+          method: call.method,
+          url,
+          headers,
+          ...(body === undefined ? {} : { body }),
+          ...(call.signal ? { signal: call.signal } : {}),
+        });
+      } else {
+        const token = await this.auth.token(call.signal);
+        res = await fetchBounded(
+          url,
+          {
+            method: call.method,
+            headers: { ...headers, Authorization: `Bearer ${token}` },
+            ...(body === undefined ? {} : { body }),
+          },
+          step,
+          { ...(call.signal ? { signal: call.signal } : {}), deadlineMs: httpBounds.deadlineMs },
+        );
+      }
     } catch (err) {
       if (err instanceof RotatorError) throw err;
       if (err instanceof DigestChallengeError) {
         throw new RotatorError('PROVIDER_AUTH', `MongoDB ${call.action}: ${err.message}`, { plugin: PLUGIN });
       }
-      throw networkError(err, call.signal, call.action, url);
+      throw transportError(err, step, httpBounds.deadlineMs, call.signal);
     }
     call.log?.debug({ method: call.method, path: call.path, status: res.status }, 'mongodb request');
     if (res.status >= 200 && res.status < 300) {
       if (res.status === 204 || res.text.trim() === '') return { status: res.status, data: undefined };
-      try {
-        return { status: res.status, data: JSON.parse(res.text) as unknown };
-      } catch {
-        throw new RotatorError(
-          'PROVIDER_UNAVAILABLE',
-          `MongoDB ${call.action}: HTTP ${res.status} with ${describeBody(res, res.text)}; is baseUrl the MongoDB Admin API?`,
-          { plugin: PLUGIN, retryable: false, details: { status: res.status } },
-        );
+      const data = parseJson(res.text);
+      // A 2xx body is never quoted: a truncated create answer holds the new secret.
+      if (data === undefined) {
+        throw badAnswer(step, `HTTP ${res.status} with ${describeBody(res.headers.get('content-type'), res.text, false)}`, {
+          status: res.status,
+        });
       }
+      return { status: res.status, data };
     }
     if (res.status === 401 && this.auth.kind === 'bearer') this.auth.refused?.();
-    throw statusError(res, res.text, call.action, this.who);
-  }
-
-  private async bearer(call: ApiCall, url: string, headers: Record<string, string>, body: string | undefined) {
-    const token = await (this.auth as Extract<ApiAuth, { kind: 'bearer' }>).token(call.signal);
-    const timeout = AbortSignal.timeout(15_000);
-    const res = await fetch(url, {
-      method: call.method,
-      headers: { ...headers, Authorization: `Bearer ${token}` },
-      ...(body === undefined ? {} : { body }),
-      signal: call.signal ? AbortSignal.any([call.signal, timeout]) : timeout,
-      redirect: 'manual',
-    });
-    return { status: res.status, headers: res.headers, text: await res.text() };
+    throw statusError(res, res.text, step, this.who, Date.now());
   }
 }

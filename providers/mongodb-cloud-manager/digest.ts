@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DigestClient } from 'digest-fetch';
+import { asTimeout, httpBounds, readCapped } from '../kit/http';
 
 /**
  * HTTP Digest for the MongoDB Cloud Manager / Atlas Admin API, on digest-fetch (the mandated
@@ -17,8 +18,9 @@ import { DigestClient } from 'digest-fetch';
  *   which covers a stale nonce (one extra round trip) and never loops;
  * - a `URL` object crashes it: only string URLs reach it;
  * - it uses the global fetch without a timeout: the adapter supplies the fetch (through the
- *   instance's `getClient`), which counts round trips, applies the timeout and the shutdown
- *   signal, and buffers every body so a connection is never held by an unread 401.
+ *   instance's `getClient`), which counts round trips, applies the total deadline (both round
+ *   trips included) and the shutdown signal, and buffers every body (capped at 1 MiB) so a
+ *   connection is never held by an unread 401.
  * After the first request of a client, its nonce is cached: one round trip per request.
  */
 
@@ -48,7 +50,6 @@ export interface DigestStats {
 }
 
 export const DEFAULT_POOL_SIZE = 4;
-export const DEFAULT_TIMEOUT_MS = 15_000;
 
 /** Thrown when a challenge cannot be answered (not Digest, no nonce, unsupported algorithm). */
 export class DigestChallengeError extends Error {}
@@ -134,7 +135,7 @@ export class DigestPool {
 
   async request(req: DigestRequest): Promise<DigestResponse> {
     this.stats.requests++;
-    const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(req.timeoutMs ?? httpBounds.deadlineMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const slot = await this.acquire(signal);
     this.inFlight.set(slot, { signal });
@@ -152,7 +153,7 @@ export class DigestPool {
       // The server may have accepted this nc before the connection failed; digest-fetch only
       // counts answered requests, so move on to avoid offering the same nc again (a replay).
       slot.client.digest.nc++;
-      throw err;
+      throw asTimeout(err, signal, req.signal);
     } finally {
       this.inFlight.delete(slot);
       this.release(slot);
@@ -176,7 +177,8 @@ export class DigestPool {
     this.stats.roundTrips++;
     const signal = this.inFlight.get(slot)?.signal;
     const res = await fetch(url, { ...options, ...(signal ? { signal } : {}), redirect: 'manual' });
-    const body = await res.arrayBuffer();
+    // Capped at 1 MiB after decompression (BodyTooLarge); the signal is the request's total deadline.
+    const body = await readCapped(res);
     const empty = res.status === 204 || res.status === 304 || res.status < 200;
     return new Response(empty ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers });
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, serveOnLoopback } from '../../src/emulator-kit';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEqual as sameText } from '../kit/compare';
 import type { Clock, EmulatorHandle } from '../../src/types';
 import { systemClock } from '../../src/clock';
 import { ATLAS_V2_ACCEPT, MAX_HOURS_ATLAS, MAX_HOURS_CLOUD_MANAGER, MIN_HOURS } from './schema';
@@ -178,12 +179,6 @@ function apiError(status: number, errorCode: string, detail: string, reason: str
 
 function oauthError(status: number, error: string, description: string, headers?: Record<string, string>): Fail {
   return new Fail({ status, body: { error, error_description: description }, ...(headers ? { headers } : {}) });
-}
-
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /** Parses `Digest k=v, k="v"` (the emulator's own reader, independent of the client's). */

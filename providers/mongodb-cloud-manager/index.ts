@@ -13,9 +13,10 @@ import type {
 } from '../../src/types';
 import { RotatorError, describeError } from '../../src/errors';
 import { secrets } from '../../src/redact';
+import { asRecord, badAnswer, isoField, parseSpecPart, sandboxOf } from '../kit';
 import { McmApi, type ApiAuth } from './client';
 import { digestPoolFor } from './digest';
-import { PLUGIN, type AuthDescription } from './errors';
+import { PLUGIN, mcmStep, type AuthDescription, type McmStep } from './errors';
 import { TokenRefused, mintToken, revokeToken, tokenLimiter, type TokenClient } from './oauth';
 import {
   ATLAS_V2_BASE_URL,
@@ -45,6 +46,11 @@ const SEVEN_DAYS_MS = 7 * 24 * HOUR_MS;
 /** A cached self-rotation token is replaced this long before it expires. */
 const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
 
+/**
+ * secretExpiresAfterHours is 8–8766 h (Atlas v2: 8–8760, or less by the org setting); at most 2
+ * secrets per account; creating one shortens every older one to at most 7 days; secrets expire on
+ * their own (and can be deleted early: `revoke`).
+ */
 export function mongoLimits(api: 'cloud-manager' | 'atlas-v2'): ProviderLimits {
   return {
     minLifetimeMs: MIN_HOURS * HOUR_MS,
@@ -71,26 +77,10 @@ const accountSchema = z.object({
     .default([]),
 });
 
-function isoOrThrow(value: string, field: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new RotatorError(
-      'PROVIDER_UNAVAILABLE',
-      `MongoDB answered an unreadable ${field} (${JSON.stringify(value.slice(0, 40))})`,
-      {
-        plugin: PLUGIN,
-      },
-    );
-  }
-  return new Date(ms).toISOString();
-}
-
-function malformed(action: string, fields: string): RotatorError {
-  return new RotatorError(
-    'PROVIDER_UNAVAILABLE',
-    `MongoDB ${action}: the answer lacks valid fields (${fields}); is baseUrl the MongoDB Admin API? Nothing was stored.`,
-    { plugin: PLUGIN },
-  );
+/** Field names only, never values: the create answer holds the new secret. */
+function invalidFields(step: McmStep, issues: readonly { path: PropertyKey[] }[]): RotatorError {
+  const fields = [...new Set(issues.map((i) => i.path.join('.') || '(body)'))].join(', ');
+  return badAnswer(step, `without valid fields (${fields})`);
 }
 
 interface CachedToken {
@@ -174,23 +164,26 @@ class MongoProvider implements Provider {
 
   async issue(ctx: ProviderContext): Promise<IssuedSecret> {
     const action = `create a secret for ${this.params.clientId}`;
+    const path = `${this.accountPath}/secrets`;
     const res = await this.api(ctx).call({
       method: 'POST',
-      path: `${this.accountPath}/secrets`,
+      path,
       body: { secretExpiresAfterHours: this.params.secretExpiresAfterHours },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       log: ctx.log,
       action,
+      holdsCredential: true,
     });
+    const step = mcmStep(action, 'POST', new URL(this.params.baseUrl + path).pathname, true);
     // Register the value before validating, so even a half-usable answer never reaches a log.
-    const raw = (res.data ?? {}) as Record<string, unknown>;
+    const raw = asRecord(res.data);
     if (typeof raw.secret === 'string') secrets.add(raw.secret);
     const parsed = createdSchema.safeParse(raw);
-    if (!parsed.success) throw malformed(action, [...new Set(parsed.error.issues.map((i) => i.path.join('.')))].join(', '));
+    if (!parsed.success) throw invalidFields(step, parsed.error.issues);
     const issued: IssuedSecret = {
       credentials: { clientId: this.params.clientId, clientSecret: parsed.data.secret },
-      issuedAt: isoOrThrow(parsed.data.createdAt, 'createdAt'),
-      expiresAt: isoOrThrow(parsed.data.expiresAt, 'expiresAt'),
+      issuedAt: isoField(parsed.data.createdAt, 'createdAt', step),
+      expiresAt: isoField(parsed.data.expiresAt, 'expiresAt', step),
       providerRef: parsed.data.id,
     };
     ctx.log.info(
@@ -210,7 +203,8 @@ class MongoProvider implements Provider {
       action,
     });
     const parsed = accountSchema.safeParse(res.data);
-    if (!parsed.success) throw malformed(action, 'secrets');
+    if (!parsed.success)
+      throw invalidFields(mcmStep(action, 'GET', new URL(this.params.baseUrl + this.accountPath).pathname), parsed.error.issues);
     // Self-rotation before the vault holds a secret: the token comes from the bootstrap secret,
     // and nothing says which of the account's secrets that is. Deleting it would lock rotator
     // out for good, so every secret counts as in use until the vault has its own.
@@ -291,16 +285,9 @@ class MongoProvider implements Provider {
   }
 }
 
-function parseSpecPart<T>(schema: z.ZodType<T>, value: unknown, what: string, secretId: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
-  throw new RotatorError('CONFIG', `secret ${secretId} (${PLUGIN}) has invalid ${what}: ${problems}`, { plugin: PLUGIN });
-}
-
 function create(spec: ProviderSpec<McmCredentials, McmParams>, _deps: ProviderDeps): Provider {
-  const credentials = parseSpecPart(credentialsSchema, spec.credentials, 'credentials', spec.id);
-  const params = parseSpecPart(paramsSchema, spec.params, 'params', spec.id);
+  const credentials = parseSpecPart(PLUGIN, credentialsSchema, spec.credentials, 'credentials', spec.id);
+  const params = parseSpecPart(PLUGIN, paramsSchema, spec.params, 'params', spec.id);
   secrets.add(credentials.privateKey, credentials.clientSecret);
   return new MongoProvider(resolveParams(params), credentials);
 }
@@ -319,12 +306,10 @@ function isSandboxHandle(handle: EmulatorHandle): handle is McmSandboxHandle {
  * Points a secret at the sandbox: the emulator's API key (self-rotation is replaced by it), its
  * base and token URLs, and the secret's own org/project/service account created there.
  */
-function rewrite(spec: ProviderSpec<McmCredentials, McmParams>, handle: EmulatorHandle): ProviderSpec<McmCredentials, McmParams> {
-  if (!isSandboxHandle(handle)) {
-    throw new RotatorError('INTERNAL', `${PLUGIN} sandbox rewrite needs the handle returned by its sandbox.start`, {
-      plugin: PLUGIN,
-    });
-  }
+function rewrite(
+  spec: ProviderSpec<McmCredentials, McmParams>,
+  handle: McmSandboxHandle,
+): ProviderSpec<McmCredentials, McmParams> {
   const { baseUrl: _base, tokenUrl: _token, ...params } = spec.params;
   handle.emulator.ensureServiceAccount({
     orgId: params.orgId,
@@ -343,7 +328,6 @@ async function startSandbox(deps: ProviderDeps): Promise<McmSandboxHandle> {
   const apiKey = generateApiKey();
   secrets.add(apiKey.privateKey);
   const emulator = await startMcmEmulator({ clock: deps.clock, apiKeys: [apiKey] });
-  deps.log.info({ url: emulator.url }, `${PLUGIN} sandbox emulator started`);
   return { url: emulator.url, emulator, apiKey, close: () => emulator.close() };
 }
 
@@ -358,7 +342,7 @@ export const mongodbCloudManager: ProviderPlugin<McmCredentials, McmParams> = {
   // What the Atlas CLI reads for a service account:
   // https://www.mongodb.com/docs/atlas/cli/current/atlas-cli-env-variables/
   envNames: { clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' },
-  sandbox: { start: startSandbox, rewrite },
+  sandbox: sandboxOf(PLUGIN, { start: startSandbox, isHandle: isSandboxHandle, rewrite }),
 };
 
 export { credentialsSchema, paramsSchema };

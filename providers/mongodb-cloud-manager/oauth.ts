@@ -1,13 +1,27 @@
 import type { Clock, Logger } from '../../src/types';
 import { RotatorError } from '../../src/errors';
 import { secrets } from '../../src/redact';
-import { PLUGIN, describeBody, networkError, retryAfterMs } from './errors';
+import {
+  badAnswer,
+  describeBody,
+  fetchBounded,
+  httpBounds,
+  isRecord,
+  parseJson,
+  quote,
+  retryAfterMs,
+  stepName,
+  type BoundedResponse,
+} from '../kit';
+import { PLUGIN, mcmStep, type McmStep } from './errors';
 
 /**
  * OAuth 2.0 client credentials against MongoDB's token endpoint: mint (POST …/oauth/token,
  * Basic base64(clientId:secret), grant_type=client_credentials) and revoke (POST …/oauth/revoke,
  * token=…&token_type_hint=access_token). Tokens live 1 h. Every token and secret seen here is
- * registered for scrubbing; none is ever put in a message.
+ * registered for scrubbing; none is ever put in a message: both endpoints' bodies may hold a
+ * credential, so only the OAuth `error`/`error_description` fields of a refusal are quoted, never
+ * a raw excerpt. Each request has a 15 s total deadline and a 1 MiB body cap (providers/kit).
  */
 
 export const TOKEN_WINDOW_MS = 60_000;
@@ -106,39 +120,44 @@ function basic(c: TokenClient): string {
   return `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
 }
 
-const TIMEOUT_MS = 15_000;
+function stepOf(url: string, action: string): McmStep {
+  return mcmStep(action, 'POST', new URL(url).pathname, true);
+}
 
-async function post(
+function post(
   url: string,
   c: TokenClient,
   form: string,
   signal: AbortSignal | undefined,
-  action: string,
-): Promise<Response> {
-  const timeout = AbortSignal.timeout(TIMEOUT_MS);
-  try {
-    return await fetch(url, {
+  step: McmStep,
+): Promise<BoundedResponse> {
+  return fetchBounded(
+    url,
+    {
       method: 'POST',
       headers: { Authorization: basic(c), 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: form,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      redirect: 'manual',
-    });
-  } catch (err) {
-    throw networkError(err, signal, action, url);
-  }
+    },
+    step,
+    { ...(signal ? { signal } : {}), deadlineMs: httpBounds.deadlineMs },
+  );
 }
 
 function oauthErrorOf(text: string): { error?: string; description?: string } {
-  try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    return {
-      ...(typeof body.error === 'string' ? { error: body.error } : {}),
-      ...(typeof body.error_description === 'string' ? { description: secrets.scrub(body.error_description).slice(0, 200) } : {}),
-    };
-  } catch {
-    return {};
-  }
+  const body = parseJson(text);
+  if (!isRecord(body)) return {};
+  return {
+    ...(typeof body.error === 'string' ? { error: quote(body.error, 80) } : {}),
+    ...(typeof body.error_description === 'string' ? { description: quote(body.error_description, 200) } : {}),
+  };
+}
+
+/** A refusal of the token endpoints in words: the OAuth error fields, or the body's type and size. */
+function refusal(res: BoundedResponse): string {
+  const oauth = oauthErrorOf(res.text);
+  return oauth.error
+    ? `${oauth.error}${oauth.description ? ` (${oauth.description})` : ''}`
+    : describeBody(res.headers.get('content-type'), res.text, false);
 }
 
 /**
@@ -148,70 +167,69 @@ function oauthErrorOf(text: string): { error?: string; description?: string } {
  */
 export async function mintToken(c: TokenClient, signal?: AbortSignal): Promise<MintedToken> {
   secrets.add(c.clientSecret);
-  const action = `token request for ${c.clientId}`;
-  const res = await post(c.tokenUrl, c, 'grant_type=client_credentials', signal, action);
-  const text = await res.text();
+  const step = stepOf(c.tokenUrl, `token request for ${c.clientId}`);
+  const name = stepName(step);
+  const res = await post(c.tokenUrl, c, 'grant_type=client_credentials', signal, step);
+  const details = { status: res.status, endpoint: step.path };
   if (res.status === 200) {
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      // reported below
-    }
-    const token = body.access_token;
+    // Never quoted: a truncated answer still holds the token.
+    const body = parseJson(res.text);
+    const token = isRecord(body) ? body.access_token : undefined;
     if (typeof token !== 'string' || token === '') {
-      throw new RotatorError(
-        'PROVIDER_UNAVAILABLE',
-        `MongoDB ${action}: HTTP 200 without an access_token (${describeBody(res, text)})`,
-        {
-          plugin: PLUGIN,
-          retryable: false,
-        },
+      throw badAnswer(
+        step,
+        `HTTP 200 without a valid access_token (${isRecord(body) ? 'JSON' : 'a body that is not JSON'})`,
+        details,
       );
     }
     secrets.add(token);
-    return { accessToken: token, expiresInSec: typeof body.expires_in === 'number' ? body.expires_in : 3600 };
+    const expiresIn = isRecord(body) ? body.expires_in : undefined;
+    return { accessToken: token, expiresInSec: validExpiresIn(expiresIn) ? expiresIn : 3600 };
   }
-  const oauth = oauthErrorOf(text);
-  const said = oauth.error ? `${oauth.error}${oauth.description ? ` (${oauth.description})` : ''}` : describeBody(res, text);
-  if (res.status === 400 || res.status === 401) throw new TokenRefused(res.status, oauth.error, `HTTP ${res.status} ${said}`);
-  const retryAfter = retryAfterMs(res.headers.get('retry-after'));
+  const said = refusal(res);
+  if (res.status === 400 || res.status === 401)
+    throw new TokenRefused(res.status, oauthErrorOf(res.text).error, `HTTP ${res.status} ${said}`);
+  const retryAfter = retryAfterMs(res.headers.get('retry-after'), res.headers.get('date'), Date.now());
+  const wait = retryAfter === undefined ? {} : { retryAfterMs: retryAfter };
   if (res.status === 429) {
-    return Promise.reject(
-      new RotatorError('RATE_LIMITED', `MongoDB ${action}: HTTP 429 (10 token requests per minute per client); will retry`, {
-        plugin: PLUGIN,
-        retryable: true,
-        ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
-        details: { status: 429 },
-      }),
-    );
+    throw new RotatorError('RATE_LIMITED', `${name}: HTTP 429 (10 token requests per minute per client); will retry`, {
+      plugin: PLUGIN,
+      retryable: true,
+      ...wait,
+      details,
+    });
   }
   if (res.status === 403) {
     throw new RotatorError(
       'PROVIDER_FORBIDDEN',
-      `MongoDB ${action}: HTTP 403 ${said}: the service account holds 100 active tokens (something mints tokens without ` +
+      `${name}: HTTP 403 ${said}: the service account holds 100 active tokens (something mints tokens without ` +
         'revoking them); they expire within 1 h',
-      { plugin: PLUGIN, details: { status: 403 } },
+      { plugin: PLUGIN, details },
     );
   }
-  throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB ${action}: HTTP ${res.status} ${said}; will retry`, {
+  const retryable = res.status >= 500 || res.status === 408;
+  throw new RotatorError('PROVIDER_UNAVAILABLE', `${name}: HTTP ${res.status} ${said}${retryable ? '; will retry' : ''}`, {
     plugin: PLUGIN,
-    retryable: res.status >= 500 || res.status === 408,
-    ...(retryAfter === undefined ? {} : { retryAfterMs: retryAfter }),
-    details: { status: res.status },
+    retryable,
+    ...wait,
+    details,
   });
+}
+
+/** expires_in: whole seconds, 1 s to 1 day; anything else falls back to the documented 3600. */
+function validExpiresIn(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 86_400;
 }
 
 /** Revokes a token (RFC 7009). Throws RotatorError when the endpoint does not confirm. */
 export async function revokeToken(c: TokenClient, token: string, signal?: AbortSignal): Promise<void> {
-  const action = `token revocation for ${c.clientId}`;
+  const step = stepOf(c.revokeUrl, `token revocation for ${c.clientId}`);
   const form = `token=${encodeURIComponent(token)}&token_type_hint=access_token`;
-  const res = await post(c.revokeUrl, c, form, signal, action);
-  const text = await res.text();
+  const res = await post(c.revokeUrl, c, form, signal, step);
   if (res.status >= 200 && res.status < 300) return;
-  throw new RotatorError('PROVIDER_UNAVAILABLE', `MongoDB ${action}: HTTP ${res.status} ${describeBody(res, text)}`, {
+  throw new RotatorError('PROVIDER_UNAVAILABLE', `${stepName(step)}: HTTP ${res.status} ${refusal(res)}`, {
     plugin: PLUGIN,
     retryable: res.status >= 500,
-    details: { status: res.status },
+    details: { status: res.status, endpoint: step.path },
   });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nonEmpty, show, unknownKeysMessage } from '../fields';
 import { DURATION_HINT, FormatError, parseDuration } from '../../config/duration';
+import { numericStringToNumber } from '../kit/spec';
 
 /**
  * Config schemas of the mongodb-cloud-manager provider. Strict objects: a typo in a key is an
@@ -62,11 +63,6 @@ export const credentialsSchema = z
       });
     }
   });
-
-/** ${ENV} interpolation yields strings: accept "72" as well as 72. */
-function numericStringToNumber(value: unknown): unknown {
-  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-}
 
 const hoursMessage = (issue: { input?: unknown }) =>
   `secretExpiresAfterHours must be an integer from ${MIN_HOURS} to ${MAX_HOURS_CLOUD_MANAGER} (8760 with api: atlas-v2) (got ${show(issue.input)})`;

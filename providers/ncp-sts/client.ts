@@ -1,25 +1,39 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Clock, Logger } from '../../src/types';
-import { RotatorError, type ErrorCode } from '../../src/errors';
-import { secrets } from '../../src/redact';
+import { RotatorError } from '../../src/errors';
+import {
+  BodyTooLarge,
+  MAX_BODY_BYTES,
+  classifyStatus,
+  deadline,
+  isRecord,
+  parseJson,
+  quote,
+  retryAfterMs,
+  stepName,
+  transportError,
+  type StatusAdvice,
+  type Step,
+} from '../kit';
 import { SIGNATURE_WINDOW_MS, signedHeaders } from './signature';
 
 /**
- * A small signed HTTP client for NCP STS on axios. It signs each request with signature v2
- * (timestamp from the injected clock), sends it once, and maps the answer to data or to a
- * RotatorError. It never retries: the core does, using `retryable` and `retryAfterMs`.
+ * A small signed HTTP client for NCP STS on axios (kept for its HTTP(S)_PROXY support). It signs
+ * each request with signature v2 (timestamp from the injected clock), sends it once under a total
+ * deadline with a capped body (providers/kit/http.ts), and maps the answer to data or to a
+ * RotatorError naming the step and endpoint. It never retries: the core does, using `retryable`
+ * and `retryAfterMs`.
  *
  * Nothing secret leaves this file in an error: messages and details are built from the status,
- * the gateway's error code and message, the trace id and the clock skew only. axios errors are
- * never attached as `cause` because their `config.headers` hold the signature.
+ * the gateway's error code and message (scrubbed), the trace id and the clock skew only. axios
+ * errors are never attached as `cause` because their `config.headers` hold the signature.
  */
 
 export const PLUGIN = 'ncp-sts';
+/** connect + headers + body of one request. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** From this skew on, a 401's message talks about the clock. */
 const SKEW_WARNING_MS = 60_000;
-/** Provider text is quoted into messages; keep it to one readable line. */
-const MAX_QUOTED_CHARS = 300;
 
 export interface SigningKey {
   accessKey: string;
@@ -62,14 +76,16 @@ function isLoopback(endpoint: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** One axios instance per endpoint and timeout, shared by every secret that uses it. */
-function instanceFor(endpoint: string, timeoutMs: number): AxiosInstance {
-  const cacheKey = `${endpoint} ${timeoutMs}`;
-  let instance = instances.get(cacheKey);
+/** One axios instance per endpoint, shared by every secret that uses it. */
+function instanceFor(endpoint: string): AxiosInstance {
+  let instance = instances.get(endpoint);
   if (!instance) {
     instance = axios.create({
       baseURL: endpoint,
-      timeout: timeoutMs,
+      // axios' own `timeout` only bounds the gap between bytes; the total deadline is a signal.
+      timeout: 0,
+      // Counted after decompression: a gzip bomb is cut off at the cap.
+      maxContentLength: MAX_BODY_BYTES,
       // Every status is mapped here, not thrown by axios with the request config attached.
       validateStatus: () => true,
       // Bodies are parsed here so a non-JSON answer can be reported with its content type.
@@ -80,7 +96,7 @@ function instanceFor(endpoint: string, timeoutMs: number): AxiosInstance {
       // test emulators): a proxy there would break them and see every signed request.
       ...(isLoopback(endpoint) ? { proxy: false as const } : {}),
     });
-    instances.set(cacheKey, instance);
+    instances.set(endpoint, instance);
   }
   return instance;
 }
@@ -88,10 +104,12 @@ function instanceFor(endpoint: string, timeoutMs: number): AxiosInstance {
 export class NcpStsClient {
   readonly endpoint: string;
   private readonly http: AxiosInstance;
+  private readonly timeoutMs: number;
 
   constructor(options: { endpoint: string; timeoutMs?: number }) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
-    this.http = instanceFor(this.endpoint, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.http = instanceFor(this.endpoint);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** Sends one signed request. Resolves with the JSON body of a 2xx; throws RotatorError otherwise. */
@@ -99,6 +117,8 @@ export class NcpStsClient {
     const timestamp = req.clock.now();
     const uri = this.wireUri(req.path);
     const headers = signedHeaders({ method: req.method, uri, timestamp, ...req.key });
+    const step = this.step(req);
+    const limit = deadline(this.timeoutMs, req.signal);
     const started = performance.now();
     let res: AxiosResponse<string>;
     try {
@@ -107,10 +127,10 @@ export class NcpStsClient {
         url: req.path,
         headers,
         data: req.body === undefined ? undefined : JSON.stringify(req.body),
-        signal: req.signal,
+        signal: limit.signal,
       });
     } catch (err) {
-      throw this.networkError(err, req);
+      throw transportError(fromAxios(err, limit.signal), step, limit.ms, req.signal);
     }
     const traceId = headerValue(res, 'x-ncp-trace-id');
     const skewMs = clockSkewMs(headerValue(res, 'date'), req.clock.now());
@@ -119,9 +139,13 @@ export class NcpStsClient {
       'ncp-sts request',
     );
     if (res.status >= 200 && res.status < 300) {
-      return { status: res.status, data: parseSuccessBody(res, req.action, traceId), traceId, skewMs };
+      return { status: res.status, data: parseSuccessBody(res, step, traceId), traceId, skewMs };
     }
-    throw statusError(res, req.action, traceId, skewMs);
+    throw statusError(res, step, traceId, skewMs, req.clock.now());
+  }
+
+  private step(req: NcpRequest): Step {
+    return { plugin: PLUGIN, service: 'NCP STS', action: req.action, method: req.method, path: req.path.split('?')[0]! };
   }
 
   /** The path and query as they go on the wire (the endpoint may carry a path prefix). */
@@ -129,20 +153,21 @@ export class NcpStsClient {
     const url = new URL(this.endpoint + path);
     return url.pathname + url.search;
   }
+}
 
-  private networkError(err: unknown, req: NcpRequest): RotatorError {
-    const code = axios.isAxiosError(err) ? err.code : undefined;
-    if (axios.isCancel(err) || code === 'ERR_CANCELED' || req.signal?.aborted) {
-      return new RotatorError('ABORTED', `NCP STS ${req.action}: stopped by shutdown`, { plugin: PLUGIN });
-    }
-    const what = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? 'timed out' : 'failed without an answer';
-    return new RotatorError(
-      'PROVIDER_UNAVAILABLE',
-      `NCP STS ${req.action} ${what} (${code ?? 'network error'}) at ${this.endpoint}; will retry. ` +
-        'If it persists, check network access to the endpoint.',
-      { plugin: PLUGIN, retryable: true, details: { networkCode: code, endpoint: this.endpoint } },
-    );
+/**
+ * axios errors in the kit's terms: the deadline's abort surfaces as ERR_CANCELED (a timeout when
+ * the shutdown signal did not fire), the size cap as ERR_BAD_RESPONSE "maxContentLength … exceeded".
+ */
+function fromAxios(err: unknown, limit: AbortSignal): unknown {
+  if (!axios.isAxiosError(err) && !axios.isCancel(err)) return err;
+  const code = (err as { code?: string }).code;
+  if (/maxContentLength/.test((err as Error).message ?? '')) return new BodyTooLarge(MAX_BODY_BYTES);
+  if (axios.isCancel(err) || code === 'ERR_CANCELED') {
+    const reason: unknown = limit.reason;
+    return reason instanceof Error ? reason : Object.assign(new Error('aborted'), { name: 'TimeoutError' });
   }
+  return Object.assign(new Error(code ?? 'network error'), { code: code ?? 'NETWORK_ERROR' });
 }
 
 function headerValue(res: AxiosResponse, name: string): string | undefined {
@@ -157,26 +182,18 @@ export function clockSkewMs(dateHeader: string | undefined, localNow: number): n
   return Number.isNaN(gateway) ? undefined : localNow - gateway;
 }
 
-function parseSuccessBody(res: AxiosResponse<string>, action: string, traceId: string | undefined): unknown {
-  const parsed = parseJson(res.data);
+/** A 2xx body is never quoted: on the credentials endpoints it holds the new keySecret. */
+function parseSuccessBody(res: AxiosResponse<string>, step: Step, traceId: string | undefined): unknown {
+  const parsed = typeof res.data === 'string' ? parseJson(res.data) : undefined;
   if (parsed === undefined) {
     throw new RotatorError(
-      'PROVIDER_UNAVAILABLE',
-      `NCP STS ${action}: HTTP ${res.status} answered with a body that is not JSON ` +
-        `(content-type ${contentType(res)})${traceSuffix(traceId)}; is the endpoint an NCP STS gateway?`,
-      { plugin: PLUGIN, retryable: false, details: { status: res.status, traceId } },
+      'PROVIDER_BAD_ANSWER',
+      `${stepName(step)} answered HTTP ${res.status} with a body that is not JSON ` +
+        `(content-type ${contentType(res)})${traceSuffix(traceId)}; nothing was stored. Is the endpoint an NCP STS gateway?`,
+      { plugin: PLUGIN, retryable: false, details: { status: res.status, traceId, endpoint: step.path } },
     );
   }
   return parsed;
-}
-
-function parseJson(text: unknown): unknown {
-  if (typeof text !== 'string' || text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function contentType(res: AxiosResponse): string {
@@ -193,7 +210,7 @@ function traceSuffix(traceId: string | undefined): string {
  * the classic `{"responseError":{"returnCode","returnMessage"}}`. errorCode may be a number.
  */
 export function parseErrorBody(text: unknown): ProviderErrorBody | undefined {
-  const body = parseJson(text);
+  const body = typeof text === 'string' ? parseJson(text) : undefined;
   if (!isRecord(body)) return undefined;
   const inner = [body.error, body.responseError].find(isRecord) ?? body;
   const out: ProviderErrorBody = {
@@ -202,15 +219,6 @@ export function parseErrorBody(text: unknown): ProviderErrorBody | undefined {
     details: firstScalar(inner, ['details', 'detail']),
   };
   return out.errorCode || out.message || out.details ? out : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A JSON object as a record; anything else as an empty one, so field checks report it. */
-export function asRecord(value: unknown): Record<string, unknown> {
-  return isRecord(value) ? value : {};
 }
 
 function firstScalar(record: Record<string, unknown>, keys: string[]): string | undefined {
@@ -222,59 +230,17 @@ function firstScalar(record: Record<string, unknown>, keys: string[]): string | 
   return undefined;
 }
 
-/** Provider text is scrubbed of registered secrets (defence in depth) and shortened. */
-function quote(text: string): string {
-  const line = secrets.scrub(text).replace(/\s+/g, ' ').trim();
-  return line.length > MAX_QUOTED_CHARS ? `${line.slice(0, MAX_QUOTED_CHARS)}…` : line;
-}
-
-interface StatusClass {
-  code: ErrorCode;
-  retryable: boolean;
-  advice: string;
-}
-
-function classify(status: number): StatusClass {
-  if (status === 429) return { code: 'RATE_LIMITED', retryable: true, advice: 'NCP is throttling requests; will retry.' };
-  if (status === 408 || status >= 500) {
-    return { code: 'PROVIDER_UNAVAILABLE', retryable: true, advice: 'NCP STS is unavailable; will retry.' };
-  }
-  if (status === 401) {
-    return {
-      code: 'PROVIDER_AUTH',
-      retryable: false,
-      advice:
-        "Check that NCP_ACCESS_KEY/NCP_SECRET_KEY (the secret's credentials) are an active sub-account key " +
-        'with STS permission; with MFA, check serialNumber and totpSeed/tokenCode.',
-    };
-  }
-  if (status === 403) {
-    return {
-      code: 'PROVIDER_FORBIDDEN',
-      retryable: false,
-      advice: 'The key is valid but not allowed: grant the sub-account STS permission (and the role switch for roleNrn).',
-    };
-  }
-  if (status === 404) {
-    return {
-      code: 'PROVIDER_REJECTED',
-      retryable: false,
-      advice: 'The credential or role was not found or has expired: check roleNrn and the key.',
-    };
-  }
-  if (status >= 400) {
-    return {
-      code: 'PROVIDER_REJECTED',
-      retryable: false,
-      advice: 'The request was refused as invalid: check params (durationSec 600-43200, roleNrn).',
-    };
-  }
-  return {
-    code: 'PROVIDER_UNAVAILABLE',
-    retryable: false,
-    advice: 'This is not an answer NCP STS gives: check the endpoint.',
-  };
-}
+const ADVICE: StatusAdvice = {
+  throttled: 'NCP is throttling requests; will retry.',
+  unavailable: 'NCP STS is unavailable; will retry.',
+  auth:
+    "Check that NCP_ACCESS_KEY/NCP_SECRET_KEY (the secret's credentials) are an active sub-account key " +
+    'with STS permission; with MFA, check serialNumber and totpSeed/tokenCode.',
+  forbidden: 'The key is valid but not allowed: grant the sub-account STS permission (and the role switch for roleNrn).',
+  notFound: 'The credential or role was not found or has expired: check roleNrn and the key.',
+  rejected: 'The request was refused as invalid: check params (durationSec 600-43200, roleNrn).',
+  unexpected: 'This is not an answer NCP STS gives: check the endpoint.',
+};
 
 /** The sentence about the clock a 401 gets when local time is off by a minute or more. */
 export function skewAdvice(skewMs: number | undefined): string | undefined {
@@ -289,12 +255,13 @@ export function skewAdvice(skewMs: number | undefined): string | undefined {
 
 function statusError(
   res: AxiosResponse<string>,
-  action: string,
+  step: Step,
   traceId: string | undefined,
   skewMs: number | undefined,
+  now: number,
 ): RotatorError {
   const body = parseErrorBody(res.data);
-  const cls = classify(res.status);
+  const cls = classifyStatus(res.status, ADVICE);
   const clockHint = res.status === 401 ? skewAdvice(skewMs) : undefined;
   // Beyond the window the clock alone explains the 401; below it the key may be wrong as well.
   const advice =
@@ -310,28 +277,18 @@ function statusError(
         .filter(Boolean)
         .join(' ')
     : `non-JSON body (content-type ${contentType(res)})`;
-  const message = [`NCP STS ${action} failed: HTTP ${res.status}, ${said}${traceSuffix(traceId)}.`, advice].join(' ');
+  const message = [`${stepName(step)} failed: HTTP ${res.status}, ${said}${traceSuffix(traceId)}.`, advice].join(' ');
   return new RotatorError(cls.code, message, {
     plugin: PLUGIN,
     retryable: cls.retryable,
-    retryAfterMs: retryAfterMs(headerValue(res, 'retry-after'), headerValue(res, 'date')),
+    // NCP documents no Retry-After, but a proxy in front of it may send one.
+    retryAfterMs: retryAfterMs(headerValue(res, 'retry-after'), headerValue(res, 'date'), now),
     details: {
       status: res.status,
+      endpoint: step.path,
       errorCode: body?.errorCode,
       traceId,
       clockSkewSec: clockHint && skewMs !== undefined ? Math.round(skewMs / 1000) : undefined,
     },
   });
-}
-
-/**
- * NCP documents no Retry-After, but a proxy in front of it may send one: seconds, or a date that
- * is read against the response's own `Date` so local clock skew does not distort it.
- */
-function retryAfterMs(header: string | undefined, dateHeader: string | undefined): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header) * 1000;
-  const at = Date.parse(header);
-  const now = dateHeader ? Date.parse(dateHeader) : NaN;
-  return Number.isNaN(at) || Number.isNaN(now) ? undefined : Math.max(0, at - now);
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, serveOnLoopback } from '../../src/emulator-kit';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual as sameText } from '../kit/compare';
 import type { Clock, EmulatorHandle } from '../../src/types';
 import { systemClock } from '../../src/clock';
 import { totp } from '../../src/totp';
@@ -416,12 +417,6 @@ class NcpStsServer {
 function headerOf(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 function parseJsonBody(text: string): Record<string, unknown> {

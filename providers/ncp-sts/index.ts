@@ -13,8 +13,17 @@ import type {
 import { RotatorError, isRotatorError } from '../../src/errors';
 import { secrets } from '../../src/redact';
 import { totp } from '../../src/totp';
-import { NcpStsClient, PLUGIN, asRecord, type SigningKey } from './client';
-import { credentialsSchema, paramsSchema, ROLE_NRN_PATTERN, type NcpCredentials, type NcpParams } from './schema';
+import { asRecord, badAnswer, isoFromMs, parseSpecPart, sandboxOf, type Step } from '../kit';
+import { NcpStsClient, PLUGIN, type SigningKey } from './client';
+import {
+  MAX_DURATION_SEC,
+  MIN_DURATION_SEC,
+  ROLE_NRN_PATTERN,
+  credentialsSchema,
+  paramsSchema,
+  type NcpCredentials,
+  type NcpParams,
+} from './schema';
 import { SIGNATURE_WINDOW_MS } from './signature';
 import { generateAccount, startNcpStsEmulator, type NcpEmulatorAccount, type NcpStsEmulator } from './emulator';
 
@@ -29,9 +38,13 @@ const PATH_CREDENTIALS = '/api/v1/credentials';
 const PATH_SWITCH_ROLE = '/api/v1/switch-role';
 const PATH_CALLER_IDENTITY = '/api/v1/caller-identity';
 
+/**
+ * durationSec is 600–43,200 s (PROVIDERS.md); no revoke and no list (STS keys cannot be
+ * revoked), so no live-secret limit the engine could manage; keys expire on their own.
+ */
 export const NCP_STS_LIMITS: ProviderLimits = {
-  minLifetimeMs: 600_000,
-  maxLifetimeMs: 43_200_000,
+  minLifetimeMs: MIN_DURATION_SEC * 1000,
+  maxLifetimeMs: MAX_DURATION_SEC * 1000,
   issueEffectOnOlder: { kind: 'none' },
   expiresOnItsOwn: true,
 };
@@ -48,6 +61,7 @@ const issuedCredentialsSchema = z.object({
   keySecret: z.string().min(1),
   createTime: z.union([z.string(), z.number()]).optional(),
   expireTime: z.union([z.string(), z.number()]),
+  useMfa: z.boolean().optional(),
 });
 type IssuedCredentials = z.output<typeof issuedCredentialsSchema>;
 
@@ -71,19 +85,11 @@ function epochMs(n: number): number {
   return n < 1e11 ? n * 1000 : n;
 }
 
-function malformed(what: string, traceId: string | undefined): RotatorError {
-  return new RotatorError(
-    'PROVIDER_UNAVAILABLE',
-    `NCP STS answered ${what}${traceId ? ` [x-ncp-trace-id ${traceId}]` : ''}; the endpoint may not be NCP STS ` +
-      'or the API changed. Nothing was stored.',
-    { plugin: PLUGIN, retryable: false, details: { traceId } },
-  );
-}
-
 /** The credentials object of a /credentials or /switch-role answer, plus switchedRole in role mode. */
 function readIssueResponse(
   data: unknown,
   roleMode: boolean,
+  step: Step,
   traceId: string | undefined,
 ): { creds: IssuedCredentials; switchedRole?: unknown } {
   const record = asRecord(data);
@@ -93,27 +99,35 @@ function readIssueResponse(
   if (typeof keySecret === 'string') secrets.add(keySecret);
   const parsed = issuedCredentialsSchema.safeParse(raw);
   if (!parsed.success) {
-    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(body)'))].join(', ');
-    throw malformed(`without valid credential fields (${fields})`, traceId);
+    // Field names only: the values may be the new secret.
+    const prefix = roleMode ? 'credentials.' : '';
+    const fields = [...new Set(parsed.error.issues.map((i) => prefix + (i.path.join('.') || '(body)')))].join(', ');
+    throw badAnswer(step, `without valid credential fields (${fields})`, { traceId });
   }
   return { creds: parsed.data, switchedRole: roleMode ? record.switchedRole : undefined };
 }
 
-function toIssuedSecret(
-  creds: IssuedCredentials,
-  switchedRole: unknown,
-  fallbackNow: number,
-  traceId: string | undefined,
-): IssuedSecret {
-  const expiresAt = parseNcpTime(creds.expireTime);
-  if (expiresAt === undefined) throw malformed(`an unreadable expireTime (${String(creds.expireTime)})`, traceId);
-  const issuedAt = parseNcpTime(creds.createTime) ?? fallbackNow;
+/**
+ * The answer as an IssuedSecret with valid ISO instants (a PROVIDER_BAD_ANSWER naming the field
+ * otherwise). Whether the lifetime fits the limits is the engine's check (checkIssued).
+ * `useMfa` and, in role mode, `switchedRole` are kept beside the credentials (not secret).
+ */
+function toIssuedSecret(creds: IssuedCredentials, switchedRole: unknown, fallbackNow: number, step: Step): IssuedSecret {
+  const expiresAt = isoFromMs(parseNcpTime(creds.expireTime), 'expireTime', step);
+  const issuedAt =
+    creds.createTime === undefined
+      ? isoFromMs(fallbackNow, 'createTime', step)
+      : isoFromMs(parseNcpTime(creds.createTime), 'createTime', step);
+  const extra = {
+    ...(creds.useMfa === undefined ? {} : { useMfa: creds.useMfa }),
+    ...(switchedRole === undefined ? {} : { switchedRole }),
+  };
   return {
     credentials: { accessKey: creds.accessKey, keySecret: creds.keySecret },
-    issuedAt: new Date(issuedAt).toISOString(),
-    expiresAt: new Date(expiresAt).toISOString(),
+    issuedAt,
+    expiresAt,
     providerRef: creds.accessKey,
-    ...(switchedRole === undefined ? {} : { extra: { switchedRole } }),
+    ...(Object.keys(extra).length === 0 ? {} : { extra }),
   };
 }
 
@@ -133,18 +147,21 @@ class NcpStsProvider implements Provider {
 
   async issue(ctx: ProviderContext): Promise<IssuedSecret> {
     const roleMode = this.params.roleNrn !== undefined;
+    const path = roleMode ? PATH_SWITCH_ROLE : PATH_CREDENTIALS;
+    const action = roleMode ? `switch-role to ${this.params.roleNrn}` : 'issue STS credentials';
     const res = await this.client.request({
       method: 'POST',
-      path: roleMode ? PATH_SWITCH_ROLE : PATH_CREDENTIALS,
+      path,
       body: this.issueBody(ctx.clock.now()),
       key: this.masterKey,
       clock: ctx.clock,
       signal: ctx.signal,
       log: ctx.log,
-      action: roleMode ? `switch-role to ${this.params.roleNrn}` : 'issue STS credentials',
+      action,
     });
-    const { creds, switchedRole } = readIssueResponse(res.data, roleMode, res.traceId);
-    const issued = toIssuedSecret(creds, switchedRole, ctx.clock.now(), res.traceId);
+    const step: Step = { plugin: PLUGIN, service: 'NCP STS', action, method: 'POST', path };
+    const { creds, switchedRole } = readIssueResponse(res.data, roleMode, step, res.traceId);
+    const issued = toIssuedSecret(creds, switchedRole, ctx.clock.now(), step);
     ctx.log.info(
       { accessKey: issued.providerRef, expiresAt: issued.expiresAt, roleNrn: this.params.roleNrn, traceId: res.traceId },
       'issued NCP STS credential',
@@ -205,17 +222,10 @@ function asVerifyFailure(err: unknown): unknown {
   );
 }
 
-function parseSpecPart<T>(schema: z.ZodType<T>, value: unknown, what: string, secretId: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
-  throw new RotatorError('CONFIG', `secret ${secretId} (ncp-sts) has invalid ${what}: ${problems}`, { plugin: PLUGIN });
-}
-
 function create(spec: ProviderSpec<NcpCredentials, NcpParams>, _deps: ProviderDeps): Provider {
   // Parsing again is idempotent for validated specs and fills defaults for hand-built ones.
-  const credentials = parseSpecPart(credentialsSchema, spec.credentials, 'credentials', spec.id);
-  const params = parseSpecPart(paramsSchema, spec.params, 'params', spec.id);
+  const credentials = parseSpecPart(PLUGIN, credentialsSchema, spec.credentials, 'credentials', spec.id);
+  const params = parseSpecPart(PLUGIN, paramsSchema, spec.params, 'params', spec.id);
   secrets.add(credentials.secretKey, params.totpSeed);
   return new NcpStsProvider(params, credentials);
 }
@@ -225,12 +235,10 @@ function isSandboxHandle(handle: EmulatorHandle): handle is NcpSandboxHandle {
 }
 
 /** Points a secret at the sandbox: its endpoint and keys; MFA off; the role moved into its account. */
-function rewrite(spec: ProviderSpec<NcpCredentials, NcpParams>, handle: EmulatorHandle): ProviderSpec<NcpCredentials, NcpParams> {
-  if (!isSandboxHandle(handle)) {
-    throw new RotatorError('INTERNAL', 'ncp-sts sandbox rewrite needs the handle returned by ncpSts.sandbox.start', {
-      plugin: PLUGIN,
-    });
-  }
+function rewrite(
+  spec: ProviderSpec<NcpCredentials, NcpParams>,
+  handle: NcpSandboxHandle,
+): ProviderSpec<NcpCredentials, NcpParams> {
   const { serialNumber: _serial, tokenCode: _code, totpSeed: _seed, roleNrn, ...params } = spec.params;
   return {
     ...spec,
@@ -253,7 +261,6 @@ async function startSandbox(deps: ProviderDeps): Promise<NcpSandboxHandle> {
   const account = generateAccount();
   secrets.add(account.secretKey);
   const emulator = await startNcpStsEmulator({ clock: deps.clock, accounts: [account] });
-  deps.log.info({ url: emulator.url, accountId: account.accountId }, 'ncp-sts sandbox emulator started');
   return { url: emulator.url, emulator, account, close: () => emulator.close() };
 }
 
@@ -264,7 +271,7 @@ export const ncpSts: ProviderPlugin<NcpCredentials, NcpParams> = {
   create,
   // What the NCP Terraform provider and ncloud tooling read from the environment.
   envNames: { accessKey: 'NCLOUD_ACCESS_KEY', keySecret: 'NCLOUD_SECRET_KEY' },
-  sandbox: { start: startSandbox, rewrite },
+  sandbox: sandboxOf(PLUGIN, { start: startSandbox, isHandle: isSandboxHandle, rewrite }),
 };
 
 export { credentialsSchema, paramsSchema };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nonEmpty, show, unknownKeysMessage } from '../fields';
 import { isBase32 } from '../../src/totp';
+import { numericStringToNumber } from '../kit/spec';
 
 /**
  * Config schemas of the ncp-sts provider. Strict objects: a typo in a key is an error, not a
@@ -25,11 +26,6 @@ export const credentialsSchema = z.strictObject(
   },
   { error: unknownKeysMessage(CREDENTIAL_KEYS) },
 );
-
-/** ${ENV} interpolation yields strings: accept "3600" as well as 3600. */
-function numericStringToNumber(value: unknown): unknown {
-  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-}
 
 const durationMessage = (issue: { input?: unknown }) =>
   `durationSec must be an integer from ${MIN_DURATION_SEC} to ${MAX_DURATION_SEC} seconds (got ${show(issue.input)})`;
@@ -65,11 +61,9 @@ const tokenCode = z.preprocess(
   }),
 );
 
-const totpSeed = z
-  .string({ error: 'totpSeed must be a base32 string (the MFA device seed)' })
-  .refine(isBase32, {
-    error: 'totpSeed must be base32 (letters A-Z and digits 2-7), the seed shown when the MFA device was registered',
-  });
+const totpSeed = z.string({ error: 'totpSeed must be a base32 string (the MFA device seed)' }).refine(isBase32, {
+  error: 'totpSeed must be base32 (letters A-Z and digits 2-7), the seed shown when the MFA device was registered',
+});
 
 const PARAM_KEYS = ['durationSec', 'roleNrn', 'endpoint', 'serialNumber', 'tokenCode', 'totpSeed'] as const;
 
@@ -95,6 +89,13 @@ export const paramsSchema = z
         code: 'custom',
         path: ['serialNumber'],
         message: 'serialNumber (the MFA device NRN) is required when tokenCode or totpSeed is set',
+      });
+    }
+    if (params.serialNumber !== undefined && params.tokenCode === undefined && params.totpSeed === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serialNumber'],
+        message: 'serialNumber (the MFA device NRN) needs a code source: set totpSeed (recommended) or tokenCode',
       });
     }
     if (params.tokenCode !== undefined && params.totpSeed !== undefined) {

@@ -102,8 +102,14 @@ describe('rotator rotate / get', () => {
       'providerRef',
       'rotationId',
       'secretId',
+      'useMfa',
     ]);
-    expect(value).toMatchObject({ provider: 'ncp-sts', secretId: 'deployer', providerRef: value.credentials.accessKey });
+    expect(value).toMatchObject({
+      provider: 'ncp-sts',
+      secretId: 'deployer',
+      useMfa: false,
+      providerRef: value.credentials.accessKey,
+    });
     expect(Object.keys(value.credentials).sort()).toEqual(['accessKey', 'keySecret']);
     expect(Date.parse(value.expiresAt) - Date.parse(value.issuedAt)).toBe(3600_000);
 

@@ -303,7 +303,7 @@ describe('mongodb-cloud-manager error mapping', () => {
     const err = await failure(provider(emu, clientId).list!(context()));
     expect(err.code).toBe('PROVIDER_AUTH');
     expect(err.message).toContain(
-      'HTTP 401, a non-JSON body (content-type text/html; charset=utf-8, starts "<html><head><title>401</title>',
+      'HTTP 401, a non-JSON body (content-type text/html; charset=utf-8, 96 bytes, starts "<html><head><title>401</title>',
     );
     expect(err.message.length).toBeLessThan(700);
   });

@@ -113,7 +113,7 @@ describe('ncp-sts against its emulator over HTTP', () => {
     expect(Date.parse(issued.expiresAt) - Date.parse(issued.issuedAt)).toBe(900_000);
     expect(emu.issuedKeys().map((k) => k.accessKey)).toEqual([issued.providerRef]);
     expect(emu.lookupSecret(issued.providerRef)).toBe(issued.credentials.keySecret);
-    expect(issued.extra).toBeUndefined();
+    expect(issued.extra).toEqual({ useMfa: false });
     expect(secrets.scrub(`x ${issued.credentials.keySecret} y`)).toBe('x [REDACTED] y');
     expect(secrets.scrub(issued.providerRef)).toBe(issued.providerRef);
 
@@ -138,7 +138,7 @@ describe('ncp-sts against its emulator over HTTP', () => {
     const ncp = provider(emu, { roleNrn, durationSec: '1200' });
     const issued = await ncp.issue(ctx);
 
-    expect(issued.extra).toEqual({ switchedRole: roleNrn });
+    expect(issued.extra).toEqual({ useMfa: false, switchedRole: roleNrn });
     expect(Date.parse(issued.expiresAt) - Date.parse(issued.issuedAt)).toBe(1_200_000);
     expect(emu.count('POST', '/api/v1/switch-role')).toBe(1);
     await ncp.verify!(vaultValue(issued), ctx);
@@ -409,7 +409,7 @@ describe('ncp-sts against its emulator over HTTP', () => {
         expect(spec.params).toEqual({ durationSec: 7200, endpoint: handle.url, roleNrn: sandboxRole });
         expect(spec.credentials).toEqual({ accessKey: handle.account.accessKey, secretKey: handle.account.secretKey });
         const issued = await ncpSts.create(spec, { log, clock: systemClock }).issue(context());
-        expect(issued.extra).toEqual({ switchedRole: sandboxRole });
+        expect(issued.extra).toEqual({ useMfa: false, switchedRole: sandboxRole });
       } finally {
         await handle.close();
       }
@@ -504,15 +504,15 @@ describe('ncp-sts requests, checked by an independent server', () => {
       200,
       'text/html',
       '<html>login</html>',
-      'PROVIDER_UNAVAILABLE',
+      'PROVIDER_BAD_ANSWER',
       false,
-      /HTTP 200 answered with a body that is not JSON \(content-type text\/html\)/,
+      /\(POST \/api\/v1\/credentials\) answered HTTP 200 with a body that is not JSON \(content-type text\/html\)/,
     ],
     [
       200,
       'application/json',
       '{"accessKey":"K"}',
-      'PROVIDER_UNAVAILABLE',
+      'PROVIDER_BAD_ANSWER',
       false,
       /without valid credential fields \(keySecret, expireTime\)/,
     ],
@@ -520,9 +520,9 @@ describe('ncp-sts requests, checked by an independent server', () => {
       200,
       'application/json',
       '{"accessKey":"K","keySecret":"secret-value-1","expireTime":"soon"}',
-      'PROVIDER_UNAVAILABLE',
+      'PROVIDER_BAD_ANSWER',
       false,
-      /unreadable expireTime \(soon\)/,
+      /unreadable expireTime;/,
     ],
     [
       403,

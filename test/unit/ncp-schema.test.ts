@@ -52,6 +52,11 @@ describe('ncp-sts params', () => {
       'serialNumber: serialNumber (the MFA device NRN) is required when tokenCode or totpSeed is set',
     ],
     [
+      'serialNumber without tokenCode or totpSeed',
+      { serialNumber: SERIAL },
+      'serialNumber: serialNumber (the MFA device NRN) needs a code source: set totpSeed (recommended) or tokenCode',
+    ],
+    [
       'both tokenCode and totpSeed',
       { serialNumber: SERIAL, tokenCode: '123456', totpSeed: SEED },
       'tokenCode: set either tokenCode or totpSeed, not both (totpSeed computes a fresh code at each issue)',
