@@ -22,7 +22,8 @@ import { formatDotenv, formatEnv, formatShell, mergeEnvEntries, secretEnvEntries
 import { execWithSecrets } from '../distribute/exec';
 import { parseDuration } from '../../config/duration';
 import { constants as osConstants } from 'node:os';
-import { formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
+import { formatPlan, formatStatusTable, pickField, type StatusRow } from './output';
+import { statusRow } from '../status';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
