@@ -5,6 +5,7 @@
  * retries still happen well before expiry.
  */
 import { createHash } from 'node:crypto';
+import type { RotationWindow } from './window';
 
 /** How long before expiry to renew: a fraction of the lifetime or a fixed duration. */
 export type RenewBefore = { kind: 'fraction'; fraction: number } | { kind: 'duration'; ms: number };
@@ -13,6 +14,14 @@ export interface RenewalPolicy {
   renewBefore: RenewBefore;
   /** Fraction (0..0.5) of the renew-before window by which renewal may come earlier. */
   jitter: number;
+  /** Never rotate (still reported by status/plan and alerts); a forced one-off rotation still can. */
+  paused?: boolean;
+  /**
+   * Scheduled rotations happen only inside this window, except the emergency path: a
+   * credential that would reach its emergency margin before the next window opens is rotated
+   * outside it (reason `emergency-outside-window`). One-off `rotate <id>` ignores the window.
+   */
+  window?: RotationWindow;
 }
 
 /** The facts about the current credential that renewal depends on. */

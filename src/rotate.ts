@@ -3,9 +3,10 @@
  * point leaves the vault in a state from which the next run finishes the job without losing the
  * current credential or leaving an untracked live secret behind.
  *
- *   lease → read → (recover orphans of an interrupted rotation) → (revoke previous after grace)
- *         → (resume pending | make room → record intent → issue → write pending) → verify
- *         → promote → distribute
+ *   lease → read → nextAction (src/next-action.ts: the one decision) → its steps, in order:
+ *   (clean orphans of an interrupted rotation) → (revoke previous after grace)
+ *   → (resume pending | make room → record intent → issue → check the answer → write pending)
+ *   → verify → promote → distribute → record the outcome (durable status, when it changed)
  *
  * Invariants (DESIGN.md): the vault's current credential is never lost or replaced by one that
  * failed verification; a credential issued but not stored is revoked (or, where the provider
@@ -14,12 +15,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type {
+  AttemptStatus,
   Clock,
   Logger,
   Provider,
   ProviderContext,
   ProviderSecretInfo,
   RotationIntent,
+  SecretMetaPatch,
   SecretState,
   Vault,
   VaultValue,
@@ -27,10 +30,20 @@ import type {
 } from './types';
 import { RotatorError, describeError, isRotatorError } from './errors';
 import { withRetry, type RetryPolicy } from './retry';
-import { decideRenewal, type CurrentCredential, type RenewalPolicy, type RenewalReason } from './renewal';
-import { chooseSlotToFree } from './slots';
-import { findOrphans, intentReachedVault, previousRevocation } from './cleanup';
+import type { BackoffPolicy, CurrentCredential, RenewalPolicy } from './renewal';
+import { intentReachedVault, previousRevocation } from './cleanup';
 import { secrets } from './redact';
+import {
+  capabilitiesOf,
+  describeStep,
+  nextAction,
+  type ActionRequest,
+  type IssueReason,
+  type NextAction,
+  type Step,
+} from './next-action';
+import { badAnswerError, checkIssued } from './issued';
+import { failureStatus, successStatus, vaultKeepsIntents, writeMeta } from './attempt-status';
 
 /** One configured secret, ready to rotate. */
 export interface RotationTarget {
@@ -38,8 +51,8 @@ export interface RotationTarget {
   provider: Provider;
   policy: RenewalPolicy;
   /**
-   * providerRefs this process has already revoked as previous secrets, so a daemon does not
-   * delete the same one again at every run (a repeat would be harmless: revoke is idempotent).
+   * providerRefs this process has already revoked as previous secrets. The durable memo is
+   * `SecretMeta.revokedPrevious` in the vault; this set only serves vaults without `updateMeta`.
    */
   revokedPrevious?: Set<string>;
 }
@@ -94,6 +107,8 @@ export interface RotationDeps {
   onCurrentSeen?: (value: VaultValue) => Promise<void>;
   /** Rotation ids: UUIDs by default (AWS requires 32–64 characters for ClientRequestToken). */
   newRotationId?: () => string;
+  /** Back-off after failures, recorded in the durable status (`nextAttemptAt`). */
+  backoff?: BackoffPolicy;
 }
 
 export interface RotateOptions {
@@ -101,6 +116,8 @@ export interface RotateOptions {
   ifDue?: boolean;
   /** Read and report what would happen; change nothing anywhere. */
   dryRun?: boolean;
+  /** Rotate a paused secret, or delete a previous secret still inside its grace period. */
+  force?: boolean;
 }
 
 export type RotationOutcome =
@@ -115,11 +132,15 @@ export interface RotationResult {
   secretId: string;
   outcome: RotationOutcome;
   /** Why it rotated (or, for dry-run, would). */
-  reason?: RenewalReason | 'forced';
+  reason?: IssueReason;
+  /** The steps performed (dry run: the steps the real run would perform), in order. */
+  steps?: Step[];
+  /** When something is next due for this secret (ISO 8601), as nextAction says after this run. */
+  wakeAt?: string;
   rotationId?: string;
   /** Non-secret facts about the current credential after the run. */
   current?: { versionId: string; issuedAt: string; expiresAt: string };
-  /** Dry-run: a sentence describing what would happen. */
+  /** Dry-run: a sentence describing what would happen (or what would be refused, and why). */
   plan?: string;
   /** Set when distribution failed after a successful promotion. */
   distributionError?: string;
@@ -158,12 +179,31 @@ export async function rotateSecret(
   return new Rotation(target, deps).run(options);
 }
 
+/** Status recorded with a failure, for the scheduler (which sleeps until its nextAttemptAt). */
+const failureStatuses = new WeakMap<object, AttemptStatus>();
+
+/** The durable status that a failed rotation recorded (or would have) along with `err`. */
+export function attemptStatusOf(err: unknown): AttemptStatus | undefined {
+  return typeof err === 'object' && err !== null ? failureStatuses.get(err) : undefined;
+}
+
+/** Meta the run has to write, batched so that it rides on the next write where it can. */
+interface MetaBatch {
+  patch: SecretMetaPatch;
+  condition?: { intentRotationId: string };
+}
+
 class Rotation {
   private readonly key: string;
   private readonly log: Logger;
   private readonly retry: RetryPolicies;
   /** The vault's current value as last read, for providers that authenticate with it. */
   private currentValue?: VaultValue;
+  /** The state as last read (the failure status builds on its status). */
+  private lastState?: SecretState;
+  /** When our lease was taken or last renewed (clock ms). */
+  private leaseAt?: number;
+  private readonly meta: MetaBatch = { patch: {} };
 
   constructor(
     private readonly target: RotationTarget,
@@ -175,16 +215,61 @@ class Rotation {
   }
 
   async run(options: RotateOptions): Promise<RotationResult> {
-    if (options.dryRun) return this.plan(options);
-    if (options.ifDue) {
+    const request: ActionRequest = { mode: options.ifDue ? 'scheduled' : 'manual', ...(options.force ? { force: true } : {}) };
+    if (options.dryRun) return this.dryRun(request);
+    try {
+      return await this.execute(request);
+    } catch (err) {
+      await this.recordFailure(err);
+      throw err;
+    }
+  }
+
+  private decide(state: SecretState, request: ActionRequest, live?: readonly ProviderSecretInfo[]): NextAction {
+    return nextAction(state, this.deps.clock.now(), this.target.policy, capabilitiesOf(this.target.provider), {
+      ...request,
+      ...(live ? { live } : {}),
+    });
+  }
+
+  /**
+   * The decision with the provider's list when it matters (orphans to find, a slot to free, an
+   * intent to record): a read, so the dry run does it too and names what would be deleted.
+   */
+  private async decideWithListing(state: SecretState, request: ActionRequest) {
+    const first = this.decide(state, request);
+    const { provider } = this.target;
+    const issues = first.steps.some((s) => s.kind === 'issue');
+    const needed =
+      provider.list &&
+      !first.refusal &&
+      (first.steps.some((s) => s.kind === 'clean-orphans') ||
+        (issues && (provider.limits.maxLiveSecrets !== undefined || this.canRecordIntent())));
+    if (!needed) return { action: first, live: undefined };
+    const live = await this.retrying('list provider secrets', this.retry.provider, () => provider.list!(this.ctx('list')));
+    return { action: this.decide(state, request, live), live };
+  }
+
+  private async dryRun(request: ActionRequest): Promise<RotationResult> {
+    const state = await this.read();
+    const { action } = await this.decideWithListing(state, request);
+    const base: RotationResult = { secretId: this.key, outcome: 'dry-run', current: summary(state.current), steps: action.steps };
+    const issue = action.steps.find((s) => s.kind === 'issue');
+    if (issue?.kind === 'issue') base.reason = issue.reason;
+    if (action.wakeAt !== undefined) base.wakeAt = new Date(action.wakeAt).toISOString();
+    if (action.refusal) return { ...base, plan: `would refuse: ${action.refusal.message}` };
+    if (action.steps.length === 0) return { ...base, plan: `nothing to do: ${action.why}` };
+    return { ...base, plan: `would ${action.steps.map(describeStep).join('; then ')}` };
+  }
+
+  private async execute(request: ActionRequest): Promise<RotationResult> {
+    if (request.mode === 'scheduled') {
       // Look before taking the lease: most scheduled checks find nothing to do, and a lease is a
       // write (on AWS, a secret version counted against its quota). Whatever this read shows
       // is read again under the lease before anything changes.
       const state = await this.read();
-      const previous = this.previousRevocationOf(state);
-      if (!this.decide(state).rotate && !hasUnfinishedIntent(state) && previous.action !== 'revoke') {
-        return this.notDue(state, previous.action === 'wait' ? { previousRevokeAt: new Date(previous.at).toISOString() } : {});
-      }
+      const action = this.decide(state, request);
+      if (action.steps.length === 0 && !action.refusal) return this.notDue(state, action, {});
     }
     const lease = await this.acquireLease();
     if (lease === null) {
@@ -193,93 +278,225 @@ class Rotation {
     }
     try {
       // Re-read under the lease: another replica may have rotated while we waited.
-      let state = await this.read();
-      const cleanup: Partial<RotationResult> = {};
-      if (state.intent) {
-        cleanup.orphansRevoked = await this.recover(state, state.intent);
-        state = { ...state, intent: undefined };
+      const state = await this.read();
+      const { action, live } = await this.decideWithListing(state, request);
+      if (action.refusal) {
+        throw new RotatorError(action.refusal.code, action.refusal.message, { plugin: this.target.provider.type });
       }
-      Object.assign(cleanup, await this.revokePreviousIfDue(state));
-      const decision = this.decide(state);
-      if (options.ifDue && !decision.rotate) return this.notDue(state, definedOnly(cleanup));
-      const reason = decision.rotate ? decision.reason : 'forced';
-      if (state.pending) {
-        const resumed = await this.resume(state);
-        if (resumed) return { ...definedOnly(cleanup), ...resumed };
-        state = await this.read();
-      }
-      return { ...definedOnly(cleanup), ...(await this.issueAndPromote(state, reason)) };
+      // An intent that cannot serve any more (its rotation reached the vault, or nothing can
+      // list and revoke) is dropped with the next meta write.
+      if (state.intent && !action.steps.some((s) => s.kind === 'clean-orphans')) this.clearIntentLater(state.intent);
+      return await this.perform(state, action, live, request);
+    } catch (err) {
+      await this.recordFailure(err);
+      throw err;
     } finally {
       await lease?.release().catch((err) => this.log.warn({ error: describeError(err) }, 'lease release failed'));
     }
   }
 
-  /**
-   * Nothing to rotate. The current value may still be new to this process (another replica
-   * rotated it): `onCurrentSeen` lets distribution catch up, so every replica's hosts get it.
-   */
-  private async notDue(state: SecretState, extra: Partial<RotationResult>): Promise<RotationResult> {
-    const result: RotationResult = { secretId: this.key, outcome: 'not-due', current: summary(state.current), ...extra };
-    if (state.current && this.deps.onCurrentSeen) {
-      try {
-        await this.deps.onCurrentSeen(state.current.value);
-      } catch (err) {
-        result.distributionError = describeError(err);
-        this.log.error({ rotationId: state.current.versionId, error: result.distributionError }, 'distribution failed');
+  /** Executes the steps of `action` in order; see {@link nextAction}. */
+  private async perform(
+    state: SecretState,
+    action: NextAction,
+    live: readonly ProviderSecretInfo[] | undefined,
+    request: ActionRequest,
+  ): Promise<RotationResult> {
+    const done: Step[] = [];
+    const cleanup: Partial<RotationResult> = {};
+    let retryPreviousAt: number | undefined;
+    for (const step of action.steps) {
+      switch (step.kind) {
+        case 'clean-orphans':
+          cleanup.orphansRevoked = await this.cleanOrphans(state, step.providerRefs ?? []);
+          this.clearIntentLater(state.intent!);
+          break;
+        case 'revoke-previous':
+          if (await this.revokePrevious(step.providerRef)) cleanup.revokedPrevious = step.providerRef;
+          else retryPreviousAt = this.deps.clock.now() + PREVIOUS_REVOKE_RETRY_MS;
+          break;
+        case 'discard-pending':
+          await this.discard(state.pending!.value);
+          break;
+        case 'resume': {
+          done.push(step);
+          const resumed = await this.resume(state);
+          if (resumed) return this.finish(resumed, done, cleanup, retryPreviousAt);
+          // The pending credential was unusable and is gone: decide again (the rotation was
+          // already under way, so as a one-off: no window, no back-off).
+          const again = await this.read();
+          const next = await this.decideWithListing(again, { ...request, mode: 'manual' });
+          if (next.action.refusal) throw new RotatorError(next.action.refusal.code, next.action.refusal.message);
+          const rest = await this.perform(again, next.action, next.live, { ...request, mode: 'manual' });
+          return { ...rest, steps: [...done, ...(rest.steps ?? [])], ...definedOnly(cleanup) };
+        }
+        case 'make-room':
+          await this.makeRoom(step.providerRef!, step.reason);
+          break;
+        case 'issue': {
+          done.push(step);
+          const liveAfter = live?.filter((s) => !done.some((d) => deletes(d, s.providerRef)));
+          const result = await this.issueAndPromote(state, step.reason, liveAfter);
+          return this.finish(result, done, cleanup, retryPreviousAt);
+        }
       }
+      done.push(step);
     }
+    return this.notDue(state, action, { ...definedOnly(cleanup), steps: done }, retryPreviousAt);
+  }
+
+  /** After a promotion: revoke what became due with it, record the outcome, say when to wake. */
+  private async finish(
+    result: RotationResult,
+    done: Step[],
+    cleanup: Partial<RotationResult>,
+    retryPreviousAt: number | undefined,
+  ): Promise<RotationResult> {
+    const out: RotationResult = { ...definedOnly(cleanup), ...result, steps: done };
+    if (result.outcome === 'superseded') {
+      await this.flushMeta();
+      return out;
+    }
+    const promoted = this.afterPromotion(result);
+    // A grace period of zero (or one already over) makes the new previous revocable at once.
+    const due = this.decide(promoted, { mode: 'scheduled' }).steps.find((s) => s.kind === 'revoke-previous');
+    if (due?.kind === 'revoke-previous') {
+      if (await this.revokePrevious(due.providerRef)) {
+        out.revokedPrevious = due.providerRef;
+        promoted.revokedPrevious = due.providerRef;
+      } else retryPreviousAt = this.deps.clock.now() + PREVIOUS_REVOKE_RETRY_MS;
+      out.steps = [...(out.steps ?? []), due];
+    }
+    const status = successStatus(
+      this.lastState ?? {},
+      this.deps.clock.now(),
+      result.distributionError ? { ok: false, error: result.distributionError } : { ok: true },
+    );
+    if (status) this.meta.patch.status = status;
+    await this.flushMeta();
+    return this.withWake(out, { ...promoted, ...(status ? { status } : {}) }, retryPreviousAt);
+  }
+
+  /** The state as it is after `result` promoted a version (what a fresh read would show). */
+  private afterPromotion(result: RotationResult): SecretState {
+    const before = this.lastState ?? {};
+    const value = this.promotedValue!;
+    const state: SecretState = {
+      current: { versionId: value.rotationId, value, stages: ['current'], createdAt: value.issuedAt },
+      ...(before.status ? { status: before.status } : {}),
+    };
+    const old = this.promotedOver;
+    if (old && old.versionId !== result.rotationId) state.previous = { ...old, stages: ['previous'] };
+    const memo = this.meta.patch.revokedPrevious ?? before.revokedPrevious;
+    if (memo) state.revokedPrevious = memo;
+    return state;
+  }
+
+  /** Sets `wakeAt` from the decision on the state after this run. */
+  private withWake(result: RotationResult, after: SecretState, retryPreviousAt: number | undefined): RotationResult {
+    const assumed =
+      retryPreviousAt !== undefined && after.previous ? { ...after, revokedPrevious: after.previous.value.providerRef } : after;
+    const action = this.decide(assumed, { mode: 'scheduled' });
+    const wakes = [action.wakeAt, retryPreviousAt].filter((w): w is number => w !== undefined);
+    if (wakes.length > 0) result.wakeAt = new Date(Math.min(...wakes)).toISOString();
+    const previous = previousRevocation(
+      assumed,
+      this.target.provider.revoke ? this.target.provider.revokePreviousAfterMs : undefined,
+      this.deps.clock.now(),
+    );
+    if (retryPreviousAt !== undefined) result.previousRevokeAt = new Date(retryPreviousAt).toISOString();
+    else if (previous.action === 'wait') result.previousRevokeAt = new Date(previous.at).toISOString();
     return result;
   }
 
-  private previousRevocationOf(state: SecretState) {
-    const { provider } = this.target;
-    if (!provider.revoke) return { action: 'none' as const };
-    const decision = previousRevocation(state, provider.revokePreviousAfterMs, this.deps.clock.now());
-    // Already revoked by this process: nothing left to do.
-    if (decision.action === 'revoke' && this.target.revokedPrevious?.has(decision.providerRef))
-      return { action: 'none' as const };
-    return decision;
+  /**
+   * Nothing (more) to rotate. The current value may still be new to this process (another
+   * replica rotated it): `onCurrentSeen` lets distribution catch up, so every replica's hosts
+   * get it. A changed distribution result is recorded.
+   */
+  private async notDue(
+    state: SecretState,
+    _action: NextAction,
+    extra: Partial<RotationResult>,
+    retryPreviousAt?: number,
+  ): Promise<RotationResult> {
+    const result: RotationResult = { secretId: this.key, outcome: 'not-due', current: summary(state.current), ...extra };
+    let distribution: { ok: boolean; error?: string } | undefined;
+    if (state.current && this.deps.onCurrentSeen) {
+      try {
+        await this.deps.onCurrentSeen(state.current.value);
+        if (state.status?.distribution?.ok === false) distribution = { ok: true };
+      } catch (err) {
+        result.distributionError = describeError(err);
+        distribution = { ok: false, error: result.distributionError };
+        this.log.error({ rotationId: state.current.versionId, error: result.distributionError }, 'distribution failed');
+      }
+    }
+    const after: SecretState = { ...state };
+    if (distribution) {
+      // Only the distribution part changes: a back-off in progress stays in force.
+      const at = new Date(this.deps.clock.now()).toISOString();
+      const status: AttemptStatus = {
+        ...(state.status ?? { lastAttemptAt: at, lastResult: 'ok', consecutiveFailures: 0 }),
+        distribution: { at, ...distribution },
+      };
+      this.meta.patch.status = status;
+      after.status = status;
+    }
+    if (this.meta.patch.revokedPrevious) after.revokedPrevious = this.meta.patch.revokedPrevious;
+    if (this.meta.patch.intent === null) delete after.intent;
+    await this.flushMeta().catch((err) => this.log.warn({ error: describeError(err) }, 'could not record the status'));
+    return this.withWake(result, after, retryPreviousAt);
   }
 
-  private decide(state: SecretState) {
-    return decideRenewal(
-      this.deps.clock.now(),
-      this.key,
-      currentCredentialOf(state.current),
-      this.target.policy,
-      Boolean(state.pending),
+  /** Records a failed attempt durably (one write) so every process sees it and backs off. */
+  private async recordFailure(err: unknown): Promise<void> {
+    if (failureStatuses.has(err as object)) return;
+    if (isRotatorError(err) && err.code === 'ABORTED') return;
+    const now = this.deps.clock.now();
+    const current = this.lastState?.current?.value;
+    const status = failureStatus(
+      this.lastState?.status,
+      err,
+      now,
+      current ? Date.parse(current.expiresAt) : undefined,
+      this.deps.backoff,
+    );
+    if (typeof err === 'object' && err !== null) failureStatuses.set(err, status);
+    this.meta.patch.status = status;
+    await this.retrying('vault write (status)', this.retry.vaultWrite, () => this.flushMeta()).catch((writeErr) =>
+      this.log.warn({ error: describeError(writeErr) }, 'could not record the failed attempt in the vault'),
     );
   }
 
-  private async plan(options: RotateOptions): Promise<RotationResult> {
-    const state = await this.read();
-    const decision = this.decide(state);
-    const base: RotationResult = { secretId: this.key, outcome: 'dry-run', current: summary(state.current) };
-    if (options.ifDue && !decision.rotate) {
-      return { ...base, plan: `not due; would renew at ${new Date(decision.at).toISOString()}` };
-    }
-    const reason = decision.rotate ? decision.reason : 'forced';
-    const intent = state.intent;
-    if (intent && !intentReachedVault(state, intent)) {
-      base.plan = `would delete what the interrupted rotation ${intent.rotationId} left at the provider; then `;
-    }
-    if (state.pending) {
-      return {
-        ...base,
-        reason,
-        plan: `${base.plan ?? ''}would resume the interrupted rotation ${state.pending.versionId} (verify, promote)`,
-      };
-    }
-    return { ...base, reason, plan: `${base.plan ?? ''}would issue a new ${this.target.provider.type} credential (${reason})` };
+  /** Writes the batched meta, if any. */
+  private async flushMeta(): Promise<void> {
+    const { patch, condition } = this.meta;
+    if (Object.keys(patch).length === 0) return;
+    await writeMeta(this.deps.vault, this.key, patch, condition);
+    this.meta.patch = {};
+    delete this.meta.condition;
+  }
+
+  private clearIntentLater(intent: RotationIntent): void {
+    if (this.meta.patch.intent) return;
+    this.meta.patch.intent = null;
+    this.meta.condition = { intentRotationId: intent.rotationId };
   }
 
   /** undefined: the vault has no leases (one process, or CAS alone). null: held elsewhere. */
   private async acquireLease() {
     const { vault } = this.deps;
     if (!vault.acquireLease) return undefined;
-    return this.retrying('vault lease', this.retry.vaultRead, () =>
-      vault.acquireLease!(this.key, this.deps.owner, this.deps.leaseTtlMs ?? 600_000),
+    const lease = await this.retrying('vault lease', this.retry.vaultRead, () =>
+      vault.acquireLease!(this.key, this.deps.owner, this.leaseTtl()),
     );
+    if (lease) this.leaseAt = this.deps.clock.now();
+    return lease;
+  }
+
+  private leaseTtl(): number {
+    return this.deps.leaseTtlMs ?? 600_000;
   }
 
   private async read(): Promise<SecretState> {
@@ -287,6 +504,10 @@ class Rotation {
     // A resumed or compared credential may reach an error message: make sure it is scrubbed.
     for (const version of [state.current, state.pending, state.previous]) if (version) registerCredentials(version.value);
     this.currentValue = state.current?.value;
+    // Vaults without durable meta: this process's memo stands in for it.
+    const ref = state.previous?.value.providerRef;
+    if (!state.revokedPrevious && ref && this.target.revokedPrevious?.has(ref)) state.revokedPrevious = ref;
+    this.lastState = state;
     return state;
   }
 
@@ -302,22 +523,13 @@ class Rotation {
   }
 
   /**
-   * A pending version exists: a run was interrupted after storing a fresh credential. Verify
-   * and promote it instead of issuing another. Returns undefined when it cannot be used (it has
-   * expired, is already due for renewal, or the provider rejects it); it is then revoked where
-   * possible and discarded. Any other failure (provider down, shutdown) keeps it for next time.
+   * Verifies and promotes the pending version an interrupted run left (nextAction has checked
+   * that it is still usable). Returns undefined when the provider rejects it: it is then revoked
+   * where possible and discarded. Any other failure (provider down, shutdown) keeps it.
    */
   private async resume(state: SecretState): Promise<RotationResult | undefined> {
     const pending = state.pending!;
     const log = this.log.child({ rotationId: pending.versionId });
-    const asCurrent = currentCredentialOf(pending)!;
-    const now = this.deps.clock.now();
-    if (decideRenewal(now, this.key, asCurrent, this.target.policy).rotate) {
-      const why = asCurrent.expiresAt <= now ? 'has expired' : 'is already due for renewal';
-      log.warn({}, `pending credential from an interrupted rotation ${why}; discarding it`);
-      await this.discard(pending.value);
-      return undefined;
-    }
     log.info({}, 'resuming an interrupted rotation');
     try {
       await this.verify(pending.value);
@@ -330,8 +542,11 @@ class Rotation {
     return this.promote(pending.value, state.current, 'resumed', 'pending');
   }
 
-  private async issueAndPromote(state: SecretState, reason: RenewalReason | 'forced'): Promise<RotationResult> {
-    const live = await this.makeRoom(state);
+  private async issueAndPromote(
+    state: SecretState,
+    reason: IssueReason,
+    live: readonly ProviderSecretInfo[] | undefined,
+  ): Promise<RotationResult> {
     const rotationId = (this.deps.newRotationId ?? randomUUID)();
     const log = this.log.child({ rotationId });
     const intent = await this.recordIntent(rotationId, live);
@@ -339,7 +554,7 @@ class Rotation {
     const issued = await this.retrying('issue', this.retry.provider, async (attempt) => {
       // A failed attempt may still have created a secret (the answer was lost): delete it
       // before trying again, so it neither stays live untracked nor takes the last slot.
-      if (attempt > 1 && intent) await this.recover(await this.read(), intent, 'keep');
+      if (attempt > 1 && intent) await this.recover(await this.read(), intent);
       return this.target.provider.issue(this.ctx(rotationId));
     });
     registerCredentials(issued);
@@ -353,6 +568,13 @@ class Rotation {
       providerRef: issued.providerRef,
       rotationId,
     };
+    const problem = checkIssued(issued, this.target.provider.limits, this.deps.clock.now());
+    if (problem) {
+      // Never store what the provider got wrong; take it back so nothing unknown stays live.
+      const { ok, fate } = await this.compensate(value);
+      if (ok && intent) this.clearIntentLater(intent);
+      throw badAnswerError(problem, this.target.provider.type, fate);
+    }
     try {
       await this.retrying('vault write (pending)', this.retry.vaultWrite, () =>
         this.deps.vault.putPending(this.key, value, rotationId),
@@ -382,119 +604,90 @@ class Rotation {
     return this.promote(value, state.current, 'rotated', reason);
   }
 
-  /**
-   * Frees a slot at providers that limit live secrets; never deletes current or pending.
-   * Returns the provider's live secrets afterwards (undefined when it cannot list them).
-   */
-  private async makeRoom(state: SecretState): Promise<ProviderSecretInfo[] | undefined> {
-    const { provider } = this.target;
-    if (!provider.list) return undefined;
-    const needed = provider.limits.maxLiveSecrets !== undefined || this.canRecordIntent();
-    if (!needed) return undefined;
-    const live = await this.retrying('list provider secrets', this.retry.provider, () => provider.list!(this.ctx('make-room')));
-    const decision = chooseSlotToFree(
-      live,
-      provider.limits.maxLiveSecrets,
-      {
-        current: state.current?.value.providerRef,
-        pending: state.pending?.value.providerRef,
-        previous: state.previous?.value.providerRef,
-      },
-      this.deps.clock.now(),
-    );
-    if (decision.action === 'none') return live;
-    if (decision.action === 'blocked' || !provider.revoke) {
-      throw new RotatorError(
-        'PROVIDER_REJECTED',
-        `cannot issue: ${decision.action === 'blocked' ? decision.why : 'no slot free and the provider cannot delete'}`,
-        {
-          plugin: provider.type,
-        },
-      );
-    }
-    this.log.info({ providerRef: decision.providerRef, why: decision.why }, 'making room at the provider');
+  /** Deletes one provider secret to free a slot (nextAction chose it; never current or pending). */
+  private async makeRoom(providerRef: string, why: string): Promise<void> {
+    this.log.info({ providerRef, why }, 'making room at the provider');
     await this.retrying('revoke to make room', this.retry.provider, () =>
-      provider.revoke!(decision.providerRef, this.ctx('make-room')),
+      this.target.provider.revoke!(providerRef, this.ctx('make-room')),
     );
-    return live.filter((s) => s.providerRef !== decision.providerRef);
   }
 
   /** Orphans can be found and deleted only when the vault keeps intents and the provider lists and revokes. */
   private canRecordIntent(): boolean {
     const { provider } = this.target;
-    return Boolean(this.deps.vault.recordIntent && this.deps.vault.clearIntent && provider.list && provider.revoke);
+    return Boolean(vaultKeepsIntents(this.deps.vault) && provider.list && provider.revoke);
   }
 
   /**
    * Records, before issuing, which provider secrets exist, so that a crash between the
-   * provider's answer and the pending write can be repaired (see {@link recover}).
+   * provider's answer and the pending write can be repaired (see {@link recover}). Meta batched
+   * by this run (the revoked-previous memo, clearing an old intent) rides on the same write.
    */
-  private async recordIntent(rotationId: string, live: ProviderSecretInfo[] | undefined): Promise<RotationIntent | undefined> {
+  private async recordIntent(
+    rotationId: string,
+    live: readonly ProviderSecretInfo[] | undefined,
+  ): Promise<RotationIntent | undefined> {
     if (!live || !this.canRecordIntent()) return undefined;
     const intent: RotationIntent = {
       rotationId,
       startedAt: new Date(this.deps.clock.now()).toISOString(),
       liveBefore: live.map((s) => s.providerRef),
     };
-    await this.retrying('vault write (intent)', this.retry.vaultWrite, () => this.deps.vault.recordIntent!(this.key, intent));
+    // The new intent replaces any old one, so a pending "clear" condition no longer applies.
+    this.meta.patch.intent = intent;
+    delete this.meta.condition;
+    await this.retrying('vault write (intent)', this.retry.vaultWrite, () => this.flushMeta());
     return intent;
   }
 
+  /** Deletes the secrets an interrupted rotation issued and never stored (nextAction found them). */
+  private async cleanOrphans(state: SecretState, refs: string[]): Promise<string[]> {
+    const intent = state.intent!;
+    for (const ref of refs) {
+      await this.retrying('revoke orphan', this.retry.provider, () =>
+        this.target.provider.revoke!(ref, this.ctx(intent.rotationId)),
+      );
+      this.log.warn(
+        { providerRef: ref, interruptedRotation: intent.rotationId },
+        'deleted a secret that an interrupted rotation issued but never stored',
+      );
+    }
+    return refs;
+  }
+
   /**
-   * An intent is in the vault: a rotation recorded it and then issued. If that rotation's
-   * credential never reached the vault, whatever it created at the provider is live and known
-   * to nobody: delete it (its value is lost). Secrets that predate the intent are left alone.
-   * `clear`: drop the intent afterwards (recovery at start) or keep it (between issue retries,
-   * where the same rotation goes on). Returns the deleted providerRefs.
+   * Between issue retries of one rotation: whatever a failed attempt created at the provider
+   * and the vault does not know is deleted before the next attempt (the intent stays).
    */
-  private async recover(state: SecretState, intent: RotationIntent, mode: 'clear' | 'keep' = 'clear'): Promise<string[]> {
-    const { provider, secretId } = this.target;
-    const deleted: string[] = [];
-    if (!intentReachedVault(state, intent) && provider.list && provider.revoke) {
-      const live = await this.retrying('list provider secrets', this.retry.provider, () =>
-        provider.list!(this.ctx(intent.rotationId)),
-      );
-      for (const ref of findOrphans(live, intent, state)) {
-        await this.retrying('revoke orphan', this.retry.provider, () => provider.revoke!(ref, this.ctx(intent.rotationId)));
-        this.log.warn(
-          { providerRef: ref, interruptedRotation: intent.rotationId },
-          'deleted a secret that an interrupted rotation issued but never stored',
-        );
-        deleted.push(ref);
-      }
-    }
-    if (mode === 'clear') {
-      await this.retrying(
-        'vault write (clear intent)',
-        this.retry.vaultWrite,
-        () => this.deps.vault.clearIntent?.(secretId, intent.rotationId) ?? Promise.resolve(),
-      );
-    }
-    return deleted;
+  private async recover(state: SecretState, intent: RotationIntent): Promise<void> {
+    const { provider } = this.target;
+    if (intentReachedVault(state, intent) || !provider.list || !provider.revoke) return;
+    const live = await this.retrying('list provider secrets', this.retry.provider, () =>
+      provider.list!(this.ctx(intent.rotationId)),
+    );
+    const step = this.decide({ ...state, intent }, { mode: 'scheduled' }, live).steps.find((s) => s.kind === 'clean-orphans');
+    if (step?.kind === 'clean-orphans') await this.cleanOrphans({ ...state, intent }, step.providerRefs ?? []);
   }
 
   /**
    * Revokes the vault's previous credential once its grace period after promotion has passed
-   * (Provider.revokePreviousAfterMs). A failure is logged and retried at the next run: the
-   * rotation itself goes on, since the previous credential is not in anyone's way yet.
+   * (Provider.revokePreviousAfterMs), and remembers it durably (batched with the next meta
+   * write). A failure is logged and retried later: the previous credential is in nobody's way.
    */
-  private async revokePreviousIfDue(state: SecretState): Promise<Partial<RotationResult>> {
-    const { provider } = this.target;
-    const now = this.deps.clock.now();
-    const decision = this.previousRevocationOf(state);
-    if (decision.action === 'none') return {};
-    if (decision.action === 'wait') return { previousRevokeAt: new Date(decision.at).toISOString() };
-    const ref = decision.providerRef;
+  private async revokePrevious(ref: string): Promise<boolean> {
     try {
-      await this.retrying('revoke previous', this.retry.provider, () => provider.revoke!(ref, this.ctx('revoke-previous')));
+      await this.retrying('revoke previous', this.retry.provider, () =>
+        this.target.provider.revoke!(ref, this.ctx('revoke-previous')),
+      );
     } catch (err) {
       if (isRotatorError(err) && err.code === 'ABORTED') throw err;
       this.log.warn({ providerRef: ref, error: describeError(err) }, 'could not revoke the previous credential; will try again');
-      return { previousRevokeAt: new Date(now + PREVIOUS_REVOKE_RETRY_MS).toISOString() };
+      return false;
     }
     this.target.revokedPrevious?.add(ref);
+    this.meta.patch.revokedPrevious = ref;
     this.log.info({ providerRef: ref }, 'revoked the previous credential after its grace period');
-    return { revokedPrevious: ref };
+    return true;
   }
 
   private async verify(value: VaultValue): Promise<void> {
@@ -504,11 +697,15 @@ class Rotation {
     this.log.info({ rotationId: value.rotationId }, 'verified');
   }
 
+  /** Set by promote for finish(): what was promoted, and over which version. */
+  private promotedValue?: VaultValue;
+  private promotedOver?: VaultVersion;
+
   private async promote(
     value: VaultValue,
     expectedCurrent: VaultVersion | undefined,
     outcome: 'rotated' | 'resumed',
-    reason: RotationResult['reason'],
+    reason: IssueReason,
   ): Promise<RotationResult> {
     const { vault } = this.deps;
     const rotationId = value.rotationId;
@@ -527,6 +724,8 @@ class Rotation {
         return { secretId: this.key, outcome: 'superseded', rotationId, current: summary(now.current) };
       }
     }
+    this.promotedValue = value;
+    if (expectedCurrent) this.promotedOver = expectedCurrent;
     this.log.info({ rotationId, expiresAt: value.expiresAt }, outcome === 'resumed' ? 'promoted (resumed)' : 'promoted');
     const result: RotationResult = {
       secretId: this.key,
@@ -546,9 +745,7 @@ class Rotation {
         );
       }
     }
-    const promoted: SecretState = { current: { versionId: rotationId, value, stages: ['current'], createdAt: value.issuedAt } };
-    if (expectedCurrent) promoted.previous = { ...expectedCurrent, stages: ['previous'] };
-    return { ...result, ...(await this.revokePreviousIfDue(promoted)) };
+    return result;
   }
 
   /**
@@ -601,12 +798,19 @@ class Rotation {
     }
   }
 
-  /** Extends our lease before the step that must not overlap another replica's (promotion). */
+  /**
+   * Extends our lease before the step that must not overlap another replica's (promotion) —
+   * only when more than half of it is used: a fresh lease cannot expire before the promotion,
+   * and each renewal is a vault write (on AWS, a secret version).
+   */
   private async renewLease(): Promise<void> {
     const { vault } = this.deps;
     if (!vault.acquireLease) return;
-    const lease = await vault.acquireLease(this.key, this.deps.owner, this.deps.leaseTtlMs ?? 600_000).catch(() => null);
-    if (!lease) this.log.warn({}, 'lease lost before promotion; relying on the compare-and-swap');
+    const now = this.deps.clock.now();
+    if (this.leaseAt !== undefined && now - this.leaseAt < this.leaseTtl() / 2) return;
+    const lease = await vault.acquireLease(this.key, this.deps.owner, this.leaseTtl()).catch(() => null);
+    if (lease) this.leaseAt = now;
+    else this.log.warn({}, 'lease lost before promotion; relying on the compare-and-swap');
   }
 
   private retrying<T>(
@@ -628,9 +832,18 @@ class Rotation {
   }
 }
 
-/** An interrupted rotation's intent whose credential never reached the vault: recovery is due. */
-function hasUnfinishedIntent(state: SecretState): boolean {
-  return state.intent !== undefined && !intentReachedVault(state, state.intent);
+/** Whether a performed step deleted `ref` at the provider (so it holds no slot any more). */
+function deletes(step: Step, ref: string): boolean {
+  switch (step.kind) {
+    case 'clean-orphans':
+      return step.providerRefs?.includes(ref) ?? false;
+    case 'revoke-previous':
+    case 'discard-pending':
+    case 'make-room':
+      return step.providerRef === ref;
+    default:
+      return false;
+  }
 }
 
 /** The fields of `partial` that are set (so spreading it never overwrites with undefined). */

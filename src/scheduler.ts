@@ -1,20 +1,34 @@
 /**
  * The scheduler behind `rotator run`. A node-cron task fires the sweep (default every minute);
  * the sweep compares the clock with each secret's next attempt time, which is kept in memory:
- * the vault is read once per secret at start and then only by the rotations themselves, never
- * on every tick. Long waits are therefore never Node timers (which overflow past 2^31-1 ms).
+ * the vault is read once per secret at start (with `readMany` in chunks, or a few reads at a
+ * time) and then only by the rotations themselves, never on every tick. Long waits are therefore
+ * never Node timers (which overflow past 2^31-1 ms). When to wake is nextAction's `wakeAt`
+ * (src/next-action.ts), at start and after every run; failures back off as the durable status
+ * recorded by the rotation says, so a restarted daemon keeps backing off.
  *
  * Scheduled rotations run with `ifDue`, so a replica that finds the secret already rotated by
  * another one just learns the new expiry.
  */
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock, Logger } from './types';
-import { rotateSecret, currentCredentialOf, type RotationDeps, type RotationResult, type RotationTarget } from './rotate';
-import { decideRenewal, nextAttemptAfterFailure, DEFAULT_BACKOFF, type BackoffPolicy, type CurrentCredential } from './renewal';
+import type { Clock, Logger, SecretState } from './types';
+import {
+  attemptStatusOf,
+  currentCredentialOf,
+  rotateSecret,
+  type RotationDeps,
+  type RotationResult,
+  type RotationTarget,
+} from './rotate';
+import { nextAttemptAfterFailure, DEFAULT_BACKOFF, type BackoffPolicy, type CurrentCredential } from './renewal';
 import { createLimiter } from './limit';
-import { intentReachedVault, previousRevocation } from './cleanup';
+import { capabilitiesOf, nextAction } from './next-action';
 import { describeError, RotatorError } from './errors';
 import { withRetry } from './retry';
+
+/** Start-up reads: keys per `readMany` call, or parallel `read`s when the vault has no readMany. */
+export const START_READ_CHUNK = 500;
+export const START_READ_CONCURRENCY = 16;
 
 /** What the scheduler knows about one secret; also what `status` shows for a running daemon. */
 export interface SecretSchedule {
@@ -73,39 +87,26 @@ export class Scheduler {
   }
 
   /**
-   * Reads each secret's state once, schedules it (a secret with no current value, or with a
-   * pending version from an interrupted run, is due at once), starts the cron task and runs a
-   * first sweep right away.
+   * Reads each secret's state once, with bounded concurrency and memory, schedules it at
+   * nextAction's `wakeAt` (now when something is due; never when paused), starts the cron task
+   * and runs a first sweep right away.
    */
   async start(): Promise<void> {
     const { log, clock } = this.options;
-    await Promise.all(
-      [...this.entries.values()].map(async (entry) => {
-        const target = this.targets.get(entry.secretId)!;
-        try {
-          const state = await withRetry(() => this.options.rotation.vault.read(entry.secretId), {
-            what: 'vault read',
-            clock,
-            log,
-            signal: this.abort.signal,
-          });
-          entry.current = currentCredentialOf(state.current);
-          const now = clock.now();
-          const decision = decideRenewal(now, entry.secretId, entry.current, target.policy, Boolean(state.pending));
-          entry.nextAttemptAt = decision.rotate ? now : decision.at;
-          // An interrupted rotation may have left a secret at the provider: clean up at once.
-          if (state.intent && !intentReachedVault(state, state.intent)) entry.nextAttemptAt = now;
-          const revocation = target.provider.revoke
-            ? previousRevocation(state, target.provider.revokePreviousAfterMs, now)
-            : undefined;
-          if (revocation?.action === 'revoke') entry.nextAttemptAt = now;
-          if (revocation?.action === 'wait') entry.nextAttemptAt = Math.min(entry.nextAttemptAt, revocation.at);
-        } catch (err) {
+    const ids = [...this.entries.keys()];
+    for (let i = 0; i < ids.length && !this.stopping; i += START_READ_CHUNK) {
+      const chunk = ids.slice(i, i + START_READ_CHUNK);
+      try {
+        const states = await this.readChunk(chunk);
+        for (const id of chunk) this.schedule(this.entries.get(id)!, states.get(id) ?? {});
+      } catch (err) {
+        for (const id of chunk) {
+          const entry = this.entries.get(id)!;
           entry.lastError = describeError(err);
           entry.nextAttemptAt = clock.now();
         }
-      }),
-    );
+      }
+    }
     // stop() may have been called while we read the vault: then nothing is scheduled.
     if (this.stopping) return;
     if (!this.options.manualSweeps) {
@@ -116,6 +117,31 @@ export class Scheduler {
       'scheduler started',
     );
     this.sweep();
+  }
+
+  /** One chunk of start-up state: `readMany` when the vault has it, else bounded parallel reads. */
+  private async readChunk(keys: string[]): Promise<Map<string, SecretState>> {
+    const { vault } = this.options.rotation;
+    const retry = <T>(fn: () => Promise<T>) =>
+      withRetry(fn, { what: 'vault read', clock: this.options.clock, log: this.options.log, signal: this.abort.signal });
+    if (vault.readMany) return retry(() => vault.readMany!(keys));
+    const limiter = createLimiter(START_READ_CONCURRENCY);
+    const out = new Map<string, SecretState>();
+    await Promise.all(keys.map((key) => limiter.run(async () => out.set(key, await retry(() => vault.read(key))))));
+    return out;
+  }
+
+  /** Schedules `entry` from the vault's state as nextAction sees it, durable status included. */
+  private schedule(entry: SecretSchedule, state: SecretState): void {
+    const target = this.targets.get(entry.secretId)!;
+    const now = this.options.clock.now();
+    entry.current = currentCredentialOf(state.current);
+    const action = nextAction(state, now, target.policy, capabilitiesOf(target.provider), { mode: 'scheduled' });
+    entry.nextAttemptAt = action.wakeAt ?? Number.POSITIVE_INFINITY;
+    if (state.status?.lastResult === 'failed') {
+      entry.consecutiveFailures = state.status.consecutiveFailures;
+      if (state.status.lastError) entry.lastError = `${state.status.lastError.code}: ${state.status.lastError.message}`;
+    }
   }
 
   /** Starts every due rotation that is not already running. Returns how many it started. */
@@ -187,19 +213,24 @@ export class Scheduler {
     let result: RotationResult | undefined;
     let error: unknown;
     try {
-      result = await rotateSecret(target, { ...this.options.rotation, signal: this.abort.signal }, { ifDue: true });
-      this.recordResult(entry, target, result);
+      const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
+      result = await rotateSecret(target, { backoff, ...this.options.rotation, signal: this.abort.signal }, { ifDue: true });
+      this.recordResult(entry, result);
     } catch (err) {
       error = err;
-      entry.consecutiveFailures++;
+      // The rotation recorded the failure durably; its back-off is the one every process sees.
+      const status = attemptStatusOf(err);
+      entry.consecutiveFailures = status?.consecutiveFailures ?? entry.consecutiveFailures + 1;
       entry.lastOutcome = 'failed';
       entry.lastError = describeError(err);
-      entry.nextAttemptAt = nextAttemptAfterFailure(
-        clock.now(),
-        entry.consecutiveFailures,
-        entry.current?.expiresAt,
-        this.options.backoff ?? DEFAULT_BACKOFF,
-      );
+      entry.nextAttemptAt = status?.nextAttemptAt
+        ? Date.parse(status.nextAttemptAt)
+        : nextAttemptAfterFailure(
+            clock.now(),
+            entry.consecutiveFailures,
+            entry.current?.expiresAt,
+            this.options.backoff ?? DEFAULT_BACKOFF,
+          );
       log.error(
         {
           secretId: entry.secretId,
@@ -221,7 +252,7 @@ export class Scheduler {
     }
   }
 
-  private recordResult(entry: SecretSchedule, target: RotationTarget, result: RotationResult): void {
+  private recordResult(entry: SecretSchedule, result: RotationResult): void {
     const { clock } = this.options;
     entry.lastOutcome = result.outcome;
     if (result.outcome === 'leased-elsewhere') {
@@ -238,14 +269,11 @@ export class Scheduler {
         rotationId: result.current.versionId,
       };
     }
-    const decision = decideRenewal(clock.now(), entry.secretId, entry.current, target.policy);
-    // A credential that is due the moment it is issued (its lifetime is shorter than the
-    // renewal window) must not spin: wait at least the minimum back-off.
-    entry.nextAttemptAt = decision.rotate ? clock.now() + (this.options.backoff ?? DEFAULT_BACKOFF).minMs : decision.at;
-    // Revoking the previous credential after its grace period is done by the same run (it
-    // returns not-due), so wake up for it too.
-    if (result.previousRevokeAt) {
-      entry.nextAttemptAt = Math.min(entry.nextAttemptAt, Math.max(clock.now(), Date.parse(result.previousRevokeAt)));
-    }
+    // The rotation says when something is next due (renewal, window, previous revocation).
+    const wakeAt = result.wakeAt ? Date.parse(result.wakeAt) : Number.POSITIVE_INFINITY;
+    // Something still due right after a run (a lifetime shorter than the renewal window) must
+    // not spin: wait at least the minimum back-off.
+    const now = clock.now();
+    entry.nextAttemptAt = wakeAt <= now ? now + (this.options.backoff ?? DEFAULT_BACKOFF).minMs : wakeAt;
   }
 }

@@ -22,7 +22,8 @@ import { formatDotenv, formatEnv, formatShell, mergeEnvEntries, secretEnvEntries
 import { execWithSecrets } from '../distribute/exec';
 import { parseDuration } from '../../config/duration';
 import { constants as osConstants } from 'node:os';
-import { formatPlan, formatStatusTable, pickField, statusRow, type StatusRow } from './output';
+import { formatPlan, formatStatusTable, pickField, type StatusRow } from './output';
+import { statusRow } from '../status';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -233,40 +234,47 @@ function buildProgram(io: CliIo, setExit: (code: number) => void, argv: string[]
     .option('--all', 'every configured secret')
     .option('--if-due', 'only those whose renewal time has come')
     .option('--dry-run', 'say what would happen; change nothing')
+    .option('--force', 'rotate a paused secret, or delete a previous secret still inside its grace period')
     .option('--sandbox', 'against the built-in emulators and the sandbox vault')
-    .action(async (ids: string[], opts: { all?: boolean; ifDue?: boolean; dryRun?: boolean; sandbox?: boolean }) => {
-      if (opts.all && ids.length > 0) throw new RotatorError('USAGE', 'give secret ids or --all, not both');
-      if (!opts.all && ids.length === 0) throw new RotatorError('USAGE', 'name the secrets to rotate, or pass --all');
-      const log = logger('info');
-      const prepared = await prepare(log, Boolean(opts.sandbox));
-      const { config, sandbox } = prepared;
-      try {
-        const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
-        for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
-        const runtime = await open(prepared, log);
+    .action(
+      async (ids: string[], opts: { all?: boolean; ifDue?: boolean; dryRun?: boolean; force?: boolean; sandbox?: boolean }) => {
+        if (opts.all && ids.length > 0) throw new RotatorError('USAGE', 'give secret ids or --all, not both');
+        if (!opts.all && ids.length === 0) throw new RotatorError('USAGE', 'name the secrets to rotate, or pass --all');
+        const log = logger('info');
+        const prepared = await prepare(log, Boolean(opts.sandbox));
+        const { config, sandbox } = prepared;
         try {
-          const results = await rotateAll(runtime, selected, log, { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun) });
-          for (const r of results) {
-            if ('error' in r) {
-              setExit(EXIT.failed);
-              io.stderr.write(`${r.secretId}: failed: ${secrets.scrub(describeError(r.error))}\n`);
-            } else {
-              io.stdout.write(`${describeResult(r)}\n`);
-              if (r.distributionError) {
+          const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
+          for (const id of selected) if (!config.secrets.some((s) => s.id === id)) throw notConfigured(id, config);
+          const runtime = await open(prepared, log);
+          try {
+            const results = await rotateAll(runtime, selected, log, {
+              ifDue: Boolean(opts.ifDue),
+              dryRun: Boolean(opts.dryRun),
+              force: Boolean(opts.force),
+            });
+            for (const r of results) {
+              if ('error' in r) {
                 setExit(EXIT.failed);
-                io.stderr.write(
-                  `${r.secretId}: the vault holds the new credential, but distribution failed: ${secrets.scrub(r.distributionError)}\n`,
-                );
+                io.stderr.write(`${r.secretId}: failed: ${secrets.scrub(describeError(r.error))}\n`);
+              } else {
+                io.stdout.write(`${describeResult(r)}\n`);
+                if (r.distributionError) {
+                  setExit(EXIT.failed);
+                  io.stderr.write(
+                    `${r.secretId}: the vault holds the new credential, but distribution failed: ${secrets.scrub(r.distributionError)}\n`,
+                  );
+                }
               }
             }
+          } finally {
+            await runtime.close();
           }
         } finally {
-          await runtime.close();
+          await sandbox?.close();
         }
-      } finally {
-        await sandbox?.close();
-      }
-    });
+      },
+    );
 
   program
     .command('status')
@@ -435,7 +443,7 @@ async function rotateAll(
   runtime: Runtime,
   ids: string[],
   log: Logger,
-  options: { ifDue: boolean; dryRun: boolean },
+  options: { ifDue: boolean; dryRun: boolean; force: boolean },
 ): Promise<(RotationResult | { secretId: string; error: unknown })[]> {
   const limiter = createLimiter(runtime.config.concurrency);
   const deps = {

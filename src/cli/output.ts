@@ -2,46 +2,10 @@
  * What the CLI prints on stdout: tables, JSON and env files. Pure functions of their input so
  * they are tested without a terminal.
  */
-import type { SecretState, VaultValue } from '../types';
-import { decideRenewal } from '../renewal';
-import { currentCredentialOf } from '../rotate';
-import type { RenewalPolicy } from '../renewal';
+import type { VaultValue } from '../types';
+import type { StatusRow } from '../status';
 
-export type SecretHealth = 'ok' | 'due' | 'expired' | 'missing' | 'pending';
-
-export interface StatusRow {
-  secretId: string;
-  provider: string;
-  state: SecretHealth;
-  issuedAt?: string;
-  expiresAt?: string;
-  /** When the scheduler will renew it (ISO), or "now". */
-  renewsAt?: string;
-  currentVersion?: string;
-  pendingVersion?: string;
-  previousVersion?: string;
-}
-
-export function statusRow(secretId: string, provider: string, state: SecretState, policy: RenewalPolicy, now: number): StatusRow {
-  const current = currentCredentialOf(state.current);
-  const decision = decideRenewal(now, secretId, current, policy, Boolean(state.pending));
-  let health: SecretHealth;
-  if (state.pending) health = 'pending';
-  else if (!current) health = 'missing';
-  else if (now >= current.expiresAt) health = 'expired';
-  else health = decision.rotate ? 'due' : 'ok';
-  return {
-    secretId,
-    provider,
-    state: health,
-    issuedAt: state.current?.value.issuedAt,
-    expiresAt: state.current?.value.expiresAt,
-    renewsAt: decision.rotate ? 'now' : new Date(decision.at).toISOString(),
-    currentVersion: state.current?.versionId,
-    pendingVersion: state.pending?.versionId,
-    previousVersion: state.previous?.versionId,
-  };
-}
+export type { StatusRow } from '../status';
 
 /** A plain aligned table; no colours so it pipes cleanly. */
 export function formatTable(headers: string[], rows: string[][]): string {
@@ -72,23 +36,11 @@ export function formatPlan(rows: StatusRow[], now: number): string {
   return formatTable(
     ['WHEN', 'SECRET', 'WHY'],
     rows.map((r) => {
-      if (r.renewsAt === 'now' || !r.renewsAt) return ['now', r.secretId, planReason(r.state)];
-      return [`${r.renewsAt} (${relative(Date.parse(r.renewsAt) - now)})`, r.secretId, 'renewal time'];
+      if (!r.renewsAt) return ['never', r.secretId, r.next];
+      if (r.renewsAt === 'now') return ['now', r.secretId, r.next];
+      return [`${r.renewsAt} (${relative(Date.parse(r.renewsAt) - now)})`, r.secretId, r.next];
     }),
   );
-}
-
-function planReason(state: SecretHealth): string {
-  switch (state) {
-    case 'missing':
-      return 'no credential in the vault yet';
-    case 'pending':
-      return 'finish an interrupted rotation';
-    case 'expired':
-      return 'expired';
-    default:
-      return 'due';
-  }
 }
 
 /** "in 2h 5m" / "3m ago". */

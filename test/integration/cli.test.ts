@@ -152,7 +152,7 @@ describe('rotator rotate / get', () => {
   test('--dry-run calls no provider and writes no vault', async () => {
     const run = await runCli(['rotate', 'deployer', '--dry-run'], env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/deployer: would issue a new ncp-sts credential/);
+    expect(run.stdout).toMatch(/deployer: would issue a new credential, verify, promote \(missing/);
     expect(emu.count()).toBe(0);
     await expect(readdir(join(dir.dir, 'vault'))).resolves.not.toContain('vault.json');
   });
@@ -268,8 +268,8 @@ describe('rotator plan', () => {
     expect(plan.code).toBe(0);
     const lines = plan.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^WHEN\s+SECRET\s+WHY$/);
-    expect(lines[1]).toMatch(/^now\s+admin\s+no credential in the vault yet$/);
-    expect(lines[2]).toMatch(/^20\d\d-.* \(in \d+m( \d+s)?\)\s+deployer\s+renewal time$/);
+    expect(lines[1]).toMatch(/^now\s+admin\s+issue a new credential.*the vault holds no credential yet\)$/);
+    expect(lines[2]).toMatch(/^20\d\d-.* \(in \d+m( \d+s)?\)\s+deployer\s+nothing due before 20\d\d-/);
     const json = JSON.parse((await runCli(['plan', '--json'], env)).stdout);
     expect(json.map((r: any) => r.secretId)).toEqual(['admin', 'deployer']);
   });

@@ -72,7 +72,7 @@ test('killed after the pending write: the next run verifies and promotes it with
   await d.exited;
 
   const crashed = await vaultState('a');
-  expect(crashed.state).toBe('pending');
+  expect(crashed.state).toBe('renewing'); // a pending version is resumed at once
   expect(crashed.currentVersion).toBe(before.currentVersion); // current survived
   expect(crashed.pendingVersion).toBe(stored.rotationId);
 

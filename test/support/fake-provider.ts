@@ -32,6 +32,10 @@ export class FakeProvider implements Provider {
   readonly external: FakeSecret[] = [];
   issueCalls = 0;
   verifyCalls = 0;
+  /** Every side effect at the provider, in order: `issue <ref>`, `revoke <ref>` (reads not listed). */
+  readonly effects: string[] = [];
+  /** Overrides the dates of the next answers (a provider answering nonsense). */
+  answerDates: ({ issuedAt?: string; expiresAt?: string } | undefined)[] = [];
   /** Scripted failures: each call shifts one entry; undefined means succeed. */
   issueFailures: (RotatorError | undefined)[] = [];
   verifyFailures: (RotatorError | undefined)[] = [];
@@ -54,6 +58,7 @@ export class FakeProvider implements Provider {
     if (options.revokePreviousAfterMs !== undefined) this.revokePreviousAfterMs = options.revokePreviousAfterMs;
     if (options.revocable) {
       this.revoke = async (ref) => {
+        this.effects.push(`revoke ${ref}`);
         const s = this.all().find((x) => x.ref === ref);
         if (s) s.revoked = true;
       };
@@ -92,11 +97,13 @@ export class FakeProvider implements Provider {
       revoked: false,
     };
     this.issued.push(s);
+    this.effects.push(`issue ${s.ref}`);
     return {
       credentials: { id: s.ref, secret: s.value },
       issuedAt: new Date(s.createdAt).toISOString(),
       expiresAt: new Date(s.expiresAt).toISOString(),
       providerRef: s.ref,
+      ...this.answerDates.shift(),
     };
   }
 

@@ -3,7 +3,18 @@
  * contract as the real vaults (test/vault-contract.ts runs against it too), so engine tests do
  * not depend on file I/O, and faults can be injected per method.
  */
-import type { Lease, RotationIntent, SecretState, Stage, Vault, VaultValue, VaultVersion, Clock } from '../../src/types';
+import type {
+  Lease,
+  RotationIntent,
+  SecretMeta,
+  SecretMetaPatch,
+  SecretState,
+  Stage,
+  Vault,
+  VaultValue,
+  VaultVersion,
+  Clock,
+} from '../../src/types';
 import { RotatorError } from '../../src/errors';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -13,7 +24,7 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 interface Entry {
   versions: VaultVersion[];
   lease?: { owner: string; expiresAt: number };
-  intent?: RotationIntent;
+  meta: SecretMeta;
 }
 
 export class MemoryVault implements Vault {
@@ -23,7 +34,7 @@ export class MemoryVault implements Vault {
 
   private entry(key: string): Entry {
     let e = this.entries.get(key);
-    if (!e) this.entries.set(key, (e = { versions: [] }));
+    if (!e) this.entries.set(key, (e = { versions: [], meta: {} }));
     return e;
   }
 
@@ -37,8 +48,8 @@ export class MemoryVault implements Vault {
       const v = this.withStage(key, stage);
       if (v) state[stage] = clone(v);
     }
-    const intent = this.entries.get(key)?.intent;
-    if (intent) state.intent = clone(intent);
+    const meta = this.entries.get(key)?.meta;
+    if (meta) Object.assign(state, clone(meta));
     return state;
   }
 
@@ -52,7 +63,7 @@ export class MemoryVault implements Vault {
       return clone(existing);
     }
     for (const v of e.versions) v.stages = v.stages.filter((s) => s !== 'pending');
-    if (e.intent?.rotationId === rotationId) e.intent = undefined;
+    if (e.meta.intent?.rotationId === rotationId) delete e.meta.intent;
     const version: VaultVersion = {
       versionId: rotationId,
       value: clone(value),
@@ -82,12 +93,27 @@ export class MemoryVault implements Vault {
   }
 
   async recordIntent(key: string, intent: RotationIntent): Promise<void> {
-    this.entry(key).intent = clone(intent);
+    await this.updateMeta(key, { intent });
   }
 
   async clearIntent(key: string, rotationId: string): Promise<void> {
-    const e = this.entries.get(key);
-    if (e?.intent?.rotationId === rotationId) e.intent = undefined;
+    await this.updateMeta(key, { intent: null }, { intentRotationId: rotationId });
+  }
+
+  async updateMeta(key: string, patch: SecretMetaPatch, condition?: { intentRotationId: string }): Promise<void> {
+    const e = this.entry(key);
+    if (condition && e.meta.intent?.rotationId !== condition.intentRotationId) return;
+    const meta = e.meta as Record<string, unknown>;
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === null) delete meta[field];
+      else if (value !== undefined) meta[field] = clone(value);
+    }
+  }
+
+  async readMany(keys: string[]): Promise<Map<string, SecretState>> {
+    const out = new Map<string, SecretState>();
+    for (const key of keys) out.set(key, await this.read(key));
+    return out;
   }
 
   async list(prefix = ''): Promise<string[]> {
@@ -111,7 +137,16 @@ export class MemoryVault implements Vault {
   }
 }
 
-type Method = 'read' | 'putPending' | 'promote' | 'discardPending' | 'acquireLease' | 'recordIntent' | 'clearIntent';
+type Method =
+  | 'read'
+  | 'putPending'
+  | 'promote'
+  | 'discardPending'
+  | 'acquireLease'
+  | 'recordIntent'
+  | 'clearIntent'
+  | 'updateMeta'
+  | 'readMany';
 
 /**
  * Wraps a vault; `before[method]` hooks run before the call and may throw (fault injection) or
@@ -137,6 +172,8 @@ export function instrumentVault(inner: Vault) {
     ...(inner.acquireLease ? { acquireLease: wrap('acquireLease') } : {}),
     ...(inner.recordIntent ? { recordIntent: wrap('recordIntent') } : {}),
     ...(inner.clearIntent ? { clearIntent: wrap('clearIntent') } : {}),
+    ...(inner.updateMeta ? { updateMeta: wrap('updateMeta') } : {}),
+    ...(inner.readMany ? { readMany: wrap('readMany') } : {}),
   } as Vault;
   return { vault, calls, before };
 }

@@ -1,6 +1,7 @@
-import { formatTable, pickField, relative, statusRow } from '../../src/cli/output';
+import { formatTable, pickField, relative } from '../../src/cli/output';
+import { statusRow } from '../../src/status';
 import { envEntries, fallbackEnvName, formatEnv } from '../../src/distribute/env';
-import type { VaultValue, VaultVersion } from '../../src/types';
+import type { SecretState, VaultValue, VaultVersion } from '../../src/types';
 
 const value: VaultValue = {
   provider: 'ncp-sts',
@@ -55,13 +56,34 @@ describe('CLI output', () => {
   });
 
   test.each([
-    ['ok', { current: version(value) }, T0 + 3600_000, '2026-11-22T02:00:00.000Z'],
-    ['due', { current: version(value) }, T0 + 2 * 3600_000, 'now'],
-    ['expired', { current: version(value) }, T0 + 3 * 3600_000, 'now'],
-    ['missing', {}, T0, 'now'],
-    ['pending', { current: version(value), pending: version({ ...value, rotationId: 'r2' }) }, T0, 'now'],
-  ] as const)('statusRow: %s', (state, secretState, now, renewsAt) => {
-    expect(statusRow('s', 'ncp-sts', secretState, policy, now)).toMatchObject({ state, renewsAt });
+    ['ok', 'ok', { current: version(value) }, T0 + 3600_000, '2026-11-22T02:00:00.000Z'],
+    ['due', 'renewing', { current: version(value) }, T0 + 2 * 3600_000, 'now'],
+    ['within the emergency margin', 'expiring', { current: version(value) }, T0 + 3 * 3600_000 - 60_000, 'now'],
+    ['expired', 'expired', { current: version(value) }, T0 + 3 * 3600_000, 'now'],
+    ['missing', 'missing', {}, T0, 'now'],
+    ['pending', 'renewing', { current: version(value), pending: version({ ...value, rotationId: 'r2' }) }, T0, 'now'],
+    ['paused', 'paused', { current: version(value) }, T0 + 2 * 3600_000, undefined, { paused: true }],
+    [
+      'failing, backing off',
+      'failing',
+      {
+        current: version(value),
+        status: {
+          lastAttemptAt: '2026-11-22T02:00:00.000Z',
+          lastResult: 'failed',
+          consecutiveFailures: 3,
+          nextAttemptAt: '2026-11-22T02:10:00.000Z',
+        },
+      },
+      T0 + 2 * 3600_000 + 60_000,
+      '2026-11-22T02:10:00.000Z',
+    ],
+  ] as const)('statusRow: %s', (_name, state, secretState, now, ...rest: unknown[]) => {
+    // rest: [renewsAt, policy overrides?] (a rest parameter, so jest does not take it for `done`)
+    const [renewsAt, extra] = rest as [string | undefined, { paused?: boolean } | undefined];
+    const row = statusRow('s', 'ncp-sts', secretState as SecretState, { ...policy, ...extra }, now);
+    expect(row).toMatchObject({ state });
+    expect(row.renewsAt).toBe(renewsAt);
   });
 
   test('formatTable aligns columns', () => {

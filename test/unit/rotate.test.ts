@@ -246,7 +246,14 @@ describe('rotateSecret: failures never lose the current credential', () => {
     await expect(rotateSecret(s.target, s.deps)).rejects.toThrow(/could not store.*revoked at the provider/);
     expect(s.calls.putPending).toBe(3); // retried hard (policy: 3 attempts in this test)
     expect(s.provider.live(s.clock.now())).toHaveLength(0);
-    expect(await s.inner.read('svc')).toEqual({});
+    const state = await s.inner.read('svc');
+    expect([state.current, state.pending, state.previous]).toEqual([undefined, undefined, undefined]);
+    // The failure is recorded durably, so status and every replica back off from it.
+    expect(state.status).toMatchObject({
+      lastResult: 'failed',
+      consecutiveFailures: 1,
+      lastError: { code: 'VAULT_UNAVAILABLE' },
+    });
   });
 
   test('a vault refusal that retrying cannot fix (access denied): compensated at once, not after back-offs', async () => {
@@ -350,7 +357,12 @@ describe('rotateSecret: providers with a live-secret limit', () => {
     await rotateSecret(s.target, s.deps); // current ref-1 + old-b live: old-b goes, not ref-1
     expect(s.provider.external[1]!.revoked).toBe(true);
     expect(s.provider.issued[0]!.revoked).toBe(false);
-    await rotateSecret(s.target, s.deps); // current ref-2 + previous ref-1: previous goes
+    // current ref-2 + previous ref-1: only the previous can go, and it is still inside its grace
+    // period (no revokePreviousAfter: until it expires), so a forced rotation is refused ...
+    await expect(rotateSecret(s.target, s.deps)).rejects.toMatchObject({ code: 'GRACE_PERIOD' });
+    expect(s.provider.issued.map((x) => x.revoked)).toEqual([false, false]);
+    // ... unless forced
+    await rotateSecret(s.target, s.deps, { force: true });
     expect(s.provider.issued.map((x) => x.revoked)).toEqual([true, false, false]);
     expect(s.provider.live(s.clock.now())).toHaveLength(2);
   });
@@ -432,7 +444,8 @@ describe('rotateSecret: orphans of interrupted rotations (intents)', () => {
     expect(s.calls.acquireLease).toBe(leases);
     await s.clock.sleep(3_000_000); // past 2/3 of the 1 h lifetime
     expect((await rotateSecret(s.target, s.deps, { ifDue: true })).outcome).toBe('rotated');
-    expect(s.calls.acquireLease).toBe(leases + 2); // taken, and renewed before promotion
+    // Taken once: a fresh lease (less than half its TTL used) is not renewed before promotion.
+    expect(s.calls.acquireLease).toBe(leases + 1);
   });
 
   test('an issue attempt whose answer was lost: its secret is deleted before the retry, so it neither leaks nor takes the last slot', async () => {

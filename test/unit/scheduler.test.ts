@@ -201,3 +201,86 @@ describe('Scheduler', () => {
     expect((await s.inner.read('a')).intent).toBeUndefined();
   });
 });
+
+describe('Scheduler: start-up and durable status', () => {
+  test('start reads state in readMany chunks of 500, never one read per secret', async () => {
+    const ids = Array.from({ length: 1_100 }, (_, i) => `s${i}`);
+    const s = setup(ids, { concurrency: 8 });
+    const chunks: number[] = [];
+    const readMany = s.inner.readMany.bind(s.inner);
+    s.vault.readMany = async (keys) => {
+      chunks.push(keys.length);
+      return readMany(keys);
+    };
+    await s.scheduler.start();
+    expect(chunks).toEqual([500, 500, 100]);
+    await s.scheduler.idle();
+  });
+
+  test('without readMany, start reads at most 16 keys at a time', async () => {
+    const ids = Array.from({ length: 64 }, (_, i) => `s${i}`);
+    const s = setup(ids);
+    delete (s.vault as { readMany?: unknown }).readMany;
+    let inFlight = 0;
+    let peak = 0;
+    const read = s.vault.read.bind(s.vault);
+    s.vault.read = async (key) => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return read(key);
+    };
+    await s.scheduler.start();
+    await s.scheduler.stop(0);
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(16);
+  });
+
+  test('a restarted daemon keeps backing off from the failure recorded in the vault', async () => {
+    const s = setup(['a']);
+    const provider = s.providers.get('a')!;
+    provider.issueFailures.push(new RotatorError('PROVIDER_UNAVAILABLE', 'down', { retryable: true }));
+    await s.scheduler.start();
+    await s.scheduler.idle();
+    const status = (await s.inner.read('a')).status!;
+    expect(status).toMatchObject({ lastResult: 'failed', consecutiveFailures: 1 });
+    const next = Date.parse(status.nextAttemptAt!);
+    expect(s.scheduler.snapshot()[0]!.nextAttemptAt).toBe(next);
+    const restarted = new Scheduler({
+      targets: [{ secretId: 'a', provider, policy: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0 } }],
+      rotation: { vault: s.vault, clock: s.clock, log: silentLogger, owner: 'me-again' },
+      clock: s.clock,
+      log: silentLogger,
+      schedule: '* * * * *',
+      concurrency: 1,
+      manualSweeps: true,
+    });
+    await restarted.start();
+    expect(restarted.snapshot()[0]).toMatchObject({ nextAttemptAt: next, consecutiveFailures: 1, running: false });
+    expect(provider.issueCalls).toBe(1);
+    s.clock.advance(next - s.clock.now());
+    expect(restarted.sweep()).toBe(1);
+    await restarted.idle();
+    expect((await s.inner.read('a')).status).toMatchObject({ lastResult: 'ok', consecutiveFailures: 0 });
+  });
+
+  test('a paused secret is never rotated', async () => {
+    const s = setup([]);
+    const provider = new FakeProvider({ lifetimeMs: 3 * H });
+    const paused = new Scheduler({
+      targets: [
+        { secretId: 'p', provider, policy: { renewBefore: { kind: 'fraction', fraction: 1 / 3 }, jitter: 0, paused: true } },
+      ],
+      rotation: { vault: s.vault, clock: s.clock, log: silentLogger, owner: 'me' },
+      clock: s.clock,
+      log: silentLogger,
+      schedule: '* * * * *',
+      concurrency: 1,
+      manualSweeps: true,
+    });
+    await paused.start();
+    s.clock.advance(30 * 24 * H);
+    expect(paused.sweep()).toBe(0);
+    expect(provider.issueCalls).toBe(0);
+  });
+});
