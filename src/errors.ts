@@ -13,7 +13,6 @@ export type ErrorCode =
   | 'PROVIDER_UNAVAILABLE' // 5xx, timeouts, dropped connections: retryable
   | 'PROVIDER_BAD_ANSWER' // the provider's answer is malformed, too large or outside its limits; nothing stored
   | 'RATE_LIMITED' // 429: retryable, maybe with retryAfterMs
-  | 'PROVIDER_BAD_ANSWER' // the provider answered with something unusable (e.g. an expiry outside its limits); not retried at once
   | 'VERIFY_FAILED' // the new credential did not work
   | 'GRACE_PERIOD' // the rotation would delete a previous secret still inside its grace period; pass force to do it anyway
   | 'PAUSED' // the secret is paused in the config; pass force to rotate it anyway
