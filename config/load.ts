@@ -1,10 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { providerPlugins } from '../providers';
 import { SECRET_KEYS, secrets as processSecrets } from '../src/redact';
 import type { SecretRegistry } from '../src/redact';
-import type { ProviderPlugin } from '../src/types';
+import type { ProviderSchemas } from '../src/types';
 import { hasSandboxPlaceholder } from './interpolate';
 import { allowedKeysAt, friendlyError, unknownKeyMessage } from './issues';
 import { ConfigError, formatKeyPath, formatProblem, sortProblems, suggest } from './problems';
@@ -40,8 +39,11 @@ export interface LoadOptions {
    * sandbox mode.
    */
   readOnly?: boolean;
-  /** Provider plugins that `provider:` may name. Default: providers/index.ts. */
-  plugins?: readonly ProviderPlugin[];
+  /**
+   * The providers `provider:` may name (their schemas; a plugin will do). Injected, never
+   * imported: config/ sits below providers/ (src/config.ts passes the registry).
+   */
+  plugins: readonly ProviderSchemas[];
   /** Resolves a relative config path. Default: process.cwd(). */
   cwd?: string;
   /** Where credential values are registered for log scrubbing. Default: the process registry. */
@@ -68,7 +70,7 @@ export function resolveConfigPath(flag?: string, env: NodeJS.ProcessEnv = proces
  * credential values (and secret-named params such as totpSeed) with the secret registry, so logs
  * scrub them, even when the file is invalid.
  */
-export function loadConfig(path: string, options: LoadOptions = {}): LoadedConfig {
+export function loadConfig(path: string, options: LoadOptions): LoadedConfig {
   const absolute = resolve(options.cwd ?? process.cwd(), path);
   return parseConfig(readConfigText(path, absolute), { ...options, file: path, absolute });
 }
@@ -86,7 +88,7 @@ export function parseConfig(text: string, options: LoadOptions & { file: string;
   const ctx: Context = {
     tree,
     sandbox: lenient,
-    plugins: options.plugins ?? providerPlugins,
+    plugins: options.plugins,
     registry: options.secretRegistry ?? processSecrets,
     problems: [],
     warnings: [],
@@ -104,7 +106,7 @@ export function parseConfig(text: string, options: LoadOptions & { file: string;
 interface Context {
   tree: YamlTree;
   sandbox: boolean;
-  plugins: readonly ProviderPlugin[];
+  plugins: readonly ProviderSchemas[];
   registry: SecretRegistry;
   problems: TreeProblem[];
   warnings: TreeProblem[];
@@ -293,7 +295,7 @@ function validateProviderSections(entry: Record<string, unknown>, at: KeyPath, c
  * fields the provider has (when it declares them through `envNames`), and two fields must not
  * get one variable name.
  */
-function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugin: ProviderPlugin, ctx: Context): void {
+function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugin: ProviderSchemas, ctx: Context): void {
   const fields = plugin.envNames ? Object.keys(plugin.envNames) : undefined;
   if (isRecord(entry.env)) {
     const names = new Map<string, string>();

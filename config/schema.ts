@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import type { ProviderPlugin } from '../src/types';
-import { DURATION_HINT, formatDuration, parseDuration, parsePercent } from './duration';
+import type { ProviderSchemas } from '../src/types';
+import { DURATION_HINT, formatDuration, parseDuration, parsePercent } from '../src/duration';
 import { templateProblems } from '../src/distribute/template';
 
 /**
@@ -117,7 +117,7 @@ export function integerField(min: number, max: number, unit = '') {
   return z.union([bounded, z.string().regex(/^\d+$/, allowed).transform(Number).pipe(bounded)], allowed);
 }
 
-/** A duration (config/duration.ts) from `minMs` to `maxMs`, in ms. */
+/** A duration (src/duration.ts) from `minMs` to `maxMs`, in ms. */
 export function durationField(minMs: number, maxMs: number) {
   const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
   const allowed = { error: `must be a duration ${range}: ${DURATION_HINT}` };
@@ -325,7 +325,7 @@ export const secretEntrySchema = z.strictObject({
 });
 
 /** A secret of one provider, with that provider's schemas: for the editor JSON Schema. */
-export function pluginSecretSchema(plugin: ProviderPlugin) {
+export function pluginSecretSchema(plugin: ProviderSchemas) {
   return z.strictObject({
     ...secretCommonShape,
     provider: z.literal(plugin.type),
@@ -366,7 +366,7 @@ export type SecretEntry = z.output<typeof secretEntrySchema>;
  * The whole file with each provider's own schemas in `secrets[]` (a union on `provider`).
  * Used for the editor JSON Schema; the loader validates in two steps for better messages.
  */
-export function buildConfigSchema(plugins: readonly ProviderPlugin[]) {
+export function buildConfigSchema(plugins: readonly ProviderSchemas[]) {
   const secrets = plugins.map(pluginSecretSchema);
   const secret =
     secrets.length === 0

@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
 import type { Logger } from './types';
 import { SECRET_KEYS, secrets, REDACTED } from './redact';
 import { RotatorError } from './errors';
@@ -36,7 +35,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   });
   const stream = pretty
     ? // pino-pretty as a stream in this thread: no worker, so the scrubber sees every line.
-      pinoPretty({
+      // Required only here (terminals): JSON logs, and commands that log nothing, never load it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('pino-pretty') as typeof import('pino-pretty')).build({
         destination: scrubbing,
         colorize: Boolean(destination.isTTY),
         translateTime: 'SYS:HH:MM:ss',
