@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import type { ProviderSchemas } from '../src/types';
-import { DURATION_HINT, formatDuration, parseDuration, parsePercent } from '../src/duration';
+import { DURATION_HINT, FormatError, formatDuration, parseDuration, parsePercent } from '../src/duration';
 import { templateProblems } from '../src/distribute/template';
 
 /**
@@ -117,6 +117,21 @@ export function integerField(min: number, max: number, unit = '') {
   return z.union([bounded, z.string().regex(/^\d+$/, allowed).transform(Number).pipe(bounded)], allowed);
 }
 
+/**
+ * Runs a src/duration.ts parser inside a zod transform: its FormatError (a 20-digit duration, a
+ * percentage above 100%) becomes an issue of this key, reported with file and line like any
+ * other, instead of escaping validation. `message` replaces the parser's own when given.
+ */
+function parsed<T>(ctx: z.RefinementCtx, parse: () => T, message?: string): T | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+    ctx.addIssue({ code: 'custom', message: message ?? err.message });
+    return undefined;
+  }
+}
+
 /** A duration (src/duration.ts) from `minMs` to `maxMs`, in ms. */
 export function durationField(minMs: number, maxMs: number) {
   const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
@@ -125,9 +140,9 @@ export function durationField(minMs: number, maxMs: number) {
     .string(allowed)
     .regex(/^\d+(ms|s|m|h|d)$/, allowed)
     .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms < minMs || ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return ms;
+      const ms = parsed(ctx, () => parseDuration(text));
+      if (ms !== undefined && (ms < minMs || ms > maxMs)) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+      return ms ?? 0;
     });
 }
 
@@ -139,9 +154,10 @@ export function percentField(min: number, max: number) {
     .string(allowed)
     .regex(/^\d{1,3}(\.\d{1,4})?%$/, allowed)
     .transform((text, ctx) => {
-      const fraction = parsePercent(text);
-      if (fraction < min || fraction > max) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return fraction;
+      const fraction = parsed(ctx, () => parsePercent(text), `must be ${range}`);
+      if (fraction !== undefined && (fraction < min || fraction > max))
+        ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+      return fraction ?? 0;
     });
 }
 
@@ -154,13 +170,14 @@ export const renewBeforeField = z
   .regex(/^(\d{1,3}(\.\d{1,4})?%|\d+(ms|s|m|h|d))$/, { error: RENEW_BEFORE_HINT })
   .transform((text, ctx): RenewBefore => {
     if (text.endsWith('%')) {
-      const fraction = parsePercent(text);
-      if (fraction <= 0 || fraction >= 1) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
-      return { kind: 'fraction', fraction };
+      const fraction = parsed(ctx, () => parsePercent(text), RENEW_BEFORE_HINT);
+      if (fraction !== undefined && (fraction <= 0 || fraction >= 1))
+        ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
+      return { kind: 'fraction', fraction: fraction ?? 0 };
     }
-    const ms = parseDuration(text);
-    if (ms <= 0) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
-    return { kind: 'duration', ms };
+    const ms = parsed(ctx, () => parseDuration(text));
+    if (ms !== undefined && ms <= 0) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
+    return { kind: 'duration', ms: ms ?? 0 };
   })
   .meta({ description: 'Renew when this share of the lifetime (33%) or this much time (40m) remains.' });
 
