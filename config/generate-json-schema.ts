@@ -1,8 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { z } from 'zod';
-import { providerPlugins } from '../providers';
-import type { ProviderPlugin } from '../src/types';
+import type { ProviderSchemas } from '../src/types';
 import { buildConfigSchema } from './schema';
 
 /**
@@ -14,10 +11,10 @@ import { buildConfigSchema } from './schema';
  * may hold "${VAR}" in the file, which the editor schema flags).
  *
  * Regenerate after changing config/schema.ts or a provider's schemas, from the repository root:
- *   npm run build && node dist/config/generate-json-schema.js
+ *   npm run schema   (src/cli/json-schema.ts passes the provider registry)
  * test/unit/config-committed.test.ts fails while the committed file is stale.
  */
-export function generateJsonSchema(plugins: readonly ProviderPlugin[]): Record<string, unknown> {
+export function generateJsonSchema(plugins: readonly ProviderSchemas[]): Record<string, unknown> {
   const generated = z.toJSONSchema(buildConfigSchema(plugins), { io: 'input', unrepresentable: 'any' });
   const { $schema, ...rest } = generated as Record<string, unknown>;
   return {
@@ -29,12 +26,6 @@ export function generateJsonSchema(plugins: readonly ProviderPlugin[]): Record<s
 }
 
 /** The committed file's text: stable key order, two-space indent, final newline. */
-export function renderJsonSchema(plugins: readonly ProviderPlugin[]): string {
+export function renderJsonSchema(plugins: readonly ProviderSchemas[]): string {
   return `${JSON.stringify(generateJsonSchema(plugins), null, 2)}\n`;
-}
-
-if (require.main === module) {
-  const target = resolve(process.argv[2] ?? 'config/rotator.schema.json');
-  writeFileSync(target, renderJsonSchema(providerPlugins));
-  process.stdout.write(`wrote ${target}\n`);
 }

@@ -1,10 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
-import { providerPlugins } from '../providers';
 import { SECRET_KEYS, secrets as processSecrets } from '../src/redact';
 import type { SecretRegistry } from '../src/redact';
-import type { ProviderPlugin } from '../src/types';
+import type { ProviderSchemas } from '../src/types';
 import { hasSandboxPlaceholder } from './interpolate';
 import { allowedKeysAt, friendlyError, unknownKeyMessage } from './issues';
 import { ConfigError, formatKeyPath, formatProblem, sortProblems, suggest } from './problems';
@@ -12,8 +11,10 @@ import type { ConfigProblem, KeyPath } from './problems';
 import { configFileSchema } from './schema';
 import type { ConfigFile, OutputConfig, RotatorConfig, SecretConfig, VaultConfig } from './schema';
 import { parseYamlTree } from './yaml-tree';
+import { outputPathProblems } from './boundaries';
 import { templateProblems } from '../src/distribute/template';
 import type { Position, TreeProblem, YamlTree } from './yaml-tree';
+import type { VariableUse } from './interpolate';
 
 export { ConfigError, formatProblem } from './problems';
 export type { ConfigProblem } from './problems';
@@ -40,8 +41,11 @@ export interface LoadOptions {
    * sandbox mode.
    */
   readOnly?: boolean;
-  /** Provider plugins that `provider:` may name. Default: providers/index.ts. */
-  plugins?: readonly ProviderPlugin[];
+  /**
+   * The providers `provider:` may name (their schemas; a plugin will do). Injected, never
+   * imported: config/ sits below providers/ (src/config.ts passes the registry).
+   */
+  plugins: readonly ProviderSchemas[];
   /** Resolves a relative config path. Default: process.cwd(). */
   cwd?: string;
   /** Where credential values are registered for log scrubbing. Default: the process registry. */
@@ -68,7 +72,7 @@ export function resolveConfigPath(flag?: string, env: NodeJS.ProcessEnv = proces
  * credential values (and secret-named params such as totpSeed) with the secret registry, so logs
  * scrub them, even when the file is invalid.
  */
-export function loadConfig(path: string, options: LoadOptions = {}): LoadedConfig {
+export function loadConfig(path: string, options: LoadOptions): LoadedConfig {
   const absolute = resolve(options.cwd ?? process.cwd(), path);
   return parseConfig(readConfigText(path, absolute), { ...options, file: path, absolute });
 }
@@ -86,7 +90,7 @@ export function parseConfig(text: string, options: LoadOptions & { file: string;
   const ctx: Context = {
     tree,
     sandbox: lenient,
-    plugins: options.plugins ?? providerPlugins,
+    plugins: options.plugins,
     registry: options.secretRegistry ?? processSecrets,
     problems: [],
     warnings: [],
@@ -97,6 +101,8 @@ export function parseConfig(text: string, options: LoadOptions & { file: string;
   if (secrets.length === 0) warn(ctx, ['secrets'], 'no secrets configured: nothing will be rotated');
 
   const config = toRotatorConfig(file, options.absolute, secrets);
+  for (const p of outputPathProblems(config)) ctx.problems.push(problemAt(ctx, p.path, p.message));
+  if (ctx.problems.length > 0) return fail(ctx.problems);
   const warnings = sortProblems(ctx.warnings.map((w) => ({ file: options.file, ...w }))).map(formatProblem);
   return { ...config, warnings };
 }
@@ -104,10 +110,12 @@ export function parseConfig(text: string, options: LoadOptions & { file: string;
 interface Context {
   tree: YamlTree;
   sandbox: boolean;
-  plugins: readonly ProviderPlugin[];
+  plugins: readonly ProviderSchemas[];
   registry: SecretRegistry;
   problems: TreeProblem[];
   warnings: TreeProblem[];
+  /** Built on first use by {@link credentialStrings}. */
+  credentialStrings?: Map<number, [string, VariableUse[]][]>;
 }
 
 function readConfigText(shown: string, absolute: string): string {
@@ -118,6 +126,9 @@ function readConfigText(shown: string, absolute: string): string {
   try {
     const stat = statSync(absolute);
     if (stat.isDirectory()) problem(`${absolute} is a directory, not a config file (set -c/--config or ${CONFIG_ENV_VAR})`);
+    // A device (/dev/zero never ends) or a fifo (blocks until a writer comes) is refused before
+    // it is opened: only a regular file (or a symlink to one) is read.
+    if (!stat.isFile()) problem(`${absolute} is not a regular file (a device, fifo or socket); give the path of a YAML file`);
     size = stat.size;
   } catch (err) {
     if (err instanceof ConfigError) throw err;
@@ -293,7 +304,7 @@ function validateProviderSections(entry: Record<string, unknown>, at: KeyPath, c
  * fields the provider has (when it declares them through `envNames`), and two fields must not
  * get one variable name.
  */
-function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugin: ProviderPlugin, ctx: Context): void {
+function validateDistribution(entry: Record<string, unknown>, at: KeyPath, plugin: ProviderSchemas, ctx: Context): void {
   const fields = plugin.envNames ? Object.keys(plugin.envNames) : undefined;
   if (isRecord(entry.env)) {
     const names = new Map<string, string>();
@@ -393,14 +404,33 @@ function registerSecrets(entry: Record<string, unknown>, registry: SecretRegistr
 
 /** Master credentials belong in the environment: a value written in the file gets a warning. */
 function warnLiteralCredentials(at: KeyPath, ctx: Context): void {
-  const prefix = formatKeyPath([...at, 'credentials']);
-  for (const [path, uses] of ctx.tree.strings) {
-    if (!path.startsWith(`${prefix}.`) && !path.startsWith(`${prefix}[`)) continue;
+  for (const [path, uses] of credentialStrings(ctx).get(at[1] as number) ?? []) {
     if (uses.some((u) => u.source === 'env' || u.source === 'placeholder')) continue;
     const position = ctx.tree.positions.get(path) ?? positionOf(ctx.tree, [...at, 'credentials']);
     const how = uses.length > 0 ? 'comes from a default written in the file' : 'is written in the file';
     ctx.warnings.push({ ...position, path, message: `${how}: master credentials belong in the environment (write \${NAME})` });
   }
+}
+
+const CREDENTIAL_PATH = /^secrets\[(\d+)\]\.credentials[.[]/;
+
+/**
+ * The strings under each secret's `credentials`, by secret index: one pass over the file's
+ * strings for the whole config (a pass per secret made 10,000 secrets take a minute).
+ */
+function credentialStrings(ctx: Context): Map<number, [string, VariableUse[]][]> {
+  if (ctx.credentialStrings) return ctx.credentialStrings;
+  const bySecret = new Map<number, [string, VariableUse[]][]>();
+  for (const [path, uses] of ctx.tree.strings) {
+    const match = CREDENTIAL_PATH.exec(path);
+    if (!match) continue;
+    const index = Number(match[1]);
+    const list = bySecret.get(index) ?? [];
+    list.push([path, uses]);
+    bySecret.set(index, list);
+  }
+  ctx.credentialStrings = bySecret;
+  return bySecret;
 }
 
 function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderSections[]): RotatorConfig {

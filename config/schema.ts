@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import type { ProviderPlugin } from '../src/types';
-import { DURATION_HINT, formatDuration, parseDuration, parsePercent } from './duration';
+import type { ProviderSchemas } from '../src/types';
+import { DURATION_HINT, FormatError, formatDuration, parseDuration, parsePercent } from '../src/duration';
 import { templateProblems } from '../src/distribute/template';
 
 /**
@@ -117,7 +117,22 @@ export function integerField(min: number, max: number, unit = '') {
   return z.union([bounded, z.string().regex(/^\d+$/, allowed).transform(Number).pipe(bounded)], allowed);
 }
 
-/** A duration (config/duration.ts) from `minMs` to `maxMs`, in ms. */
+/**
+ * Runs a src/duration.ts parser inside a zod transform: its FormatError (a 20-digit duration, a
+ * percentage above 100%) becomes an issue of this key, reported with file and line like any
+ * other, instead of escaping validation. `message` replaces the parser's own when given.
+ */
+function parsed<T>(ctx: z.RefinementCtx, parse: () => T, message?: string): T | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+    ctx.addIssue({ code: 'custom', message: message ?? err.message });
+    return undefined;
+  }
+}
+
+/** A duration (src/duration.ts) from `minMs` to `maxMs`, in ms. */
 export function durationField(minMs: number, maxMs: number) {
   const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
   const allowed = { error: `must be a duration ${range}: ${DURATION_HINT}` };
@@ -125,9 +140,9 @@ export function durationField(minMs: number, maxMs: number) {
     .string(allowed)
     .regex(/^\d+(ms|s|m|h|d)$/, allowed)
     .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms < minMs || ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return ms;
+      const ms = parsed(ctx, () => parseDuration(text));
+      if (ms !== undefined && (ms < minMs || ms > maxMs)) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+      return ms ?? 0;
     });
 }
 
@@ -139,9 +154,10 @@ export function percentField(min: number, max: number) {
     .string(allowed)
     .regex(/^\d{1,3}(\.\d{1,4})?%$/, allowed)
     .transform((text, ctx) => {
-      const fraction = parsePercent(text);
-      if (fraction < min || fraction > max) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return fraction;
+      const fraction = parsed(ctx, () => parsePercent(text), `must be ${range}`);
+      if (fraction !== undefined && (fraction < min || fraction > max))
+        ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+      return fraction ?? 0;
     });
 }
 
@@ -154,13 +170,14 @@ export const renewBeforeField = z
   .regex(/^(\d{1,3}(\.\d{1,4})?%|\d+(ms|s|m|h|d))$/, { error: RENEW_BEFORE_HINT })
   .transform((text, ctx): RenewBefore => {
     if (text.endsWith('%')) {
-      const fraction = parsePercent(text);
-      if (fraction <= 0 || fraction >= 1) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
-      return { kind: 'fraction', fraction };
+      const fraction = parsed(ctx, () => parsePercent(text), RENEW_BEFORE_HINT);
+      if (fraction !== undefined && (fraction <= 0 || fraction >= 1))
+        ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
+      return { kind: 'fraction', fraction: fraction ?? 0 };
     }
-    const ms = parseDuration(text);
-    if (ms <= 0) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
-    return { kind: 'duration', ms };
+    const ms = parsed(ctx, () => parseDuration(text));
+    if (ms !== undefined && ms <= 0) ctx.addIssue({ code: 'custom', message: RENEW_BEFORE_HINT });
+    return { kind: 'duration', ms: ms ?? 0 };
   })
   .meta({ description: 'Renew when this share of the lifetime (33%) or this much time (40m) remains.' });
 
@@ -325,7 +342,7 @@ export const secretEntrySchema = z.strictObject({
 });
 
 /** A secret of one provider, with that provider's schemas: for the editor JSON Schema. */
-export function pluginSecretSchema(plugin: ProviderPlugin) {
+export function pluginSecretSchema(plugin: ProviderSchemas) {
   return z.strictObject({
     ...secretCommonShape,
     provider: z.literal(plugin.type),
@@ -366,7 +383,7 @@ export type SecretEntry = z.output<typeof secretEntrySchema>;
  * The whole file with each provider's own schemas in `secrets[]` (a union on `provider`).
  * Used for the editor JSON Schema; the loader validates in two steps for better messages.
  */
-export function buildConfigSchema(plugins: readonly ProviderPlugin[]) {
+export function buildConfigSchema(plugins: readonly ProviderSchemas[]) {
   const secrets = plugins.map(pluginSecretSchema);
   const secret =
     secrets.length === 0

@@ -51,7 +51,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   });
   const stream = pretty
     ? // pino-pretty as a stream in this thread: no worker, so the scrubber sees every line.
-      // Required here so that JSON logging (daemons, cron) never loads it.
+      // Required only here (terminals): JSON logs, and commands that log nothing, never load it.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       (require('pino-pretty') as typeof import('pino-pretty')).build({
         destination: scrubbing,

@@ -4,12 +4,12 @@
  * by the library, so they all see the same secrets the same way.
  */
 import { processOwnerId } from './owner';
-import type { Clock, Logger, Provider, ProviderPlugin, Vault } from './types';
+import type { Clock, Logger, Provider, ProviderDescriptor, ProviderPlugin, ProviderSchemas, Vault } from './types';
 import type { RotatorConfig, SecretConfig } from '../config/schema';
-import { providerPlugins } from '../providers';
+import { providers } from '../providers';
 import { createVault } from './vaults';
 import { RotatorError } from './errors';
-import type { RotationTarget } from './rotate';
+import type { RotationDeps, RotationTarget } from './rotate';
 import type { RenewalPolicy } from './renewal';
 import { Distributor } from './distribute/outputs';
 
@@ -17,7 +17,8 @@ export interface RuntimeDeps {
   clock: Clock;
   log: Logger;
   env?: NodeJS.ProcessEnv;
-  plugins?: readonly ProviderPlugin[];
+  /** Default: the registry (providers/index.ts). Descriptors are loaded on first use. */
+  plugins?: readonly (ProviderPlugin | ProviderDescriptor)[];
 }
 
 export interface Runtime {
@@ -31,7 +32,8 @@ export interface Runtime {
   target(secretId: string): RotationTarget;
   /** Unique per process: the lease owner. */
   owner: string;
-  pluginFor(secretId: string): ProviderPlugin;
+  /** The provider's schemas and environment names (its plugin is not loaded for this). */
+  pluginFor(secretId: string): ProviderSchemas;
   /** Writes each secret's outputs (files, reload commands): wire it to `onPromoted`. */
   distributor: Distributor;
   close(): Promise<void>;
@@ -45,8 +47,8 @@ export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPo
 }
 
 export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): Promise<Runtime> {
-  const plugins = deps.plugins ?? providerPlugins;
-  const pluginFor = (type: string): ProviderPlugin => {
+  const plugins = deps.plugins ?? providers;
+  const pluginFor = (type: string): ProviderPlugin | ProviderDescriptor => {
     const plugin = plugins.find((p) => p.type === type);
     if (!plugin) throw new RotatorError('CONFIG', `unknown provider '${type}'`);
     return plugin;
@@ -57,7 +59,7 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     if (cached) return cached;
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
-    const provider: Provider = pluginFor(secret.provider).create(
+    const provider: Provider = loadPlugin(pluginFor(secret.provider)).create(
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
@@ -90,6 +92,30 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
       await vault.close?.();
     },
   };
+}
+
+/**
+ * The rotation's callbacks, wired one way for `rotator rotate` and `rotator run`. A promotion
+ * distributes the new value. When a check finds nothing to do, distribution catches up with a
+ * peer's rotation: the daemon remembers which version it distributed (`distributeIfNew`); a
+ * one-off process has no such memory, so it compares the files (`distributeIfFilesChanged`).
+ */
+export function rotationDeps(runtime: Runtime, log: Logger, process: 'daemon' | 'one-off'): RotationDeps {
+  const { distributor } = runtime;
+  return {
+    vault: runtime.vault,
+    clock: runtime.clock,
+    log,
+    owner: runtime.owner,
+    onPromoted: (value) => distributor.distribute(value),
+    onCurrentSeen: (value) =>
+      process === 'daemon' ? distributor.distributeIfNew(value) : distributor.distributeIfFilesChanged(value),
+  };
+}
+
+/** The plugin behind a registry entry, loading it (and its HTTP client) now if needed. */
+export function loadPlugin(entry: ProviderPlugin | ProviderDescriptor): ProviderPlugin {
+  return 'load' in entry ? entry.load() : entry;
 }
 
 export function notConfigured(secretId: string, config: RotatorConfig): RotatorError {

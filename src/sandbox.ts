@@ -7,11 +7,11 @@
 import { rm, mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import type { EmulatorHandle, ProviderDeps, ProviderPlugin } from './types';
+import type { EmulatorHandle, ProviderDeps, ProviderDescriptor, ProviderPlugin } from './types';
 import type { RotatorConfig } from '../config/schema';
-import { providerPlugins } from '../providers';
+import { providers } from '../providers';
+import { loadPlugin } from './runtime';
 import { RotatorError } from './errors';
-import { startSecretsManagerEmulator } from './vaults/aws/emulator';
 
 /** The credentials the sandbox Secrets Manager emulator accepts (not secret: loopback only). */
 export const SANDBOX_AWS_CREDENTIALS = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } as const;
@@ -31,7 +31,8 @@ export interface SandboxOptions {
   fresh?: boolean;
   /** Start every plugin's emulator, not only those the config uses (`rotator sandbox`). */
   allProviders?: boolean;
-  plugins?: readonly ProviderPlugin[];
+  /** Default: the registry; only the plugins the sandbox starts are loaded. */
+  plugins?: readonly (ProviderPlugin | ProviderDescriptor)[];
   /** Also start the AWS Secrets Manager emulator (`rotator sandbox`), for the AWS CLI or another rotator. */
   secretsManager?: boolean;
 }
@@ -47,8 +48,9 @@ export function withSandboxVault(config: RotatorConfig): RotatorConfig {
 }
 
 export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, options: SandboxOptions = {}): Promise<Sandbox> {
-  const plugins = options.plugins ?? providerPlugins;
   const used = new Set(config.secrets.map((s) => s.provider));
+  // Only the plugins this sandbox runs are loaded (with their emulators).
+  const plugins = (options.plugins ?? providers).filter((p) => options.allProviders || used.has(p.type)).map(loadPlugin);
   const started = new Map<string, EmulatorHandle>();
   const closeAll = () => Promise.allSettled([...started.values()].map((e) => e.close()));
   let sandboxConfig: RotatorConfig;
@@ -56,10 +58,14 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
   // Whatever fails below, no emulator is left running (it would keep the process alive).
   try {
     for (const plugin of plugins) {
-      if (!plugin.sandbox || (!options.allProviders && !used.has(plugin.type))) continue;
+      if (!plugin.sandbox) continue;
       started.set(plugin.type, await plugin.sandbox.start({ ...deps, log: deps.log.child({ emulator: plugin.type }) }));
     }
     if (options.secretsManager) {
+      // The emulators load only here, when a sandbox starts.
+      const { startSecretsManagerEmulator } =
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('./vaults/aws/emulator') as typeof import('./vaults/aws/emulator');
       const sm = await startSecretsManagerEmulator({
         clock: deps.clock,
         credentials: { [SANDBOX_AWS_CREDENTIALS.accessKeyId]: SANDBOX_AWS_CREDENTIALS.secretAccessKey },

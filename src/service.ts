@@ -8,7 +8,7 @@
  */
 import type { Clock, Logger } from './types';
 import type { RotatorConfig } from '../config/schema';
-import { createRuntime, type Runtime } from './runtime';
+import { createRuntime, rotationDeps, type Runtime } from './runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { startStatusServer, type StatusServer } from './status-server';
 import { RotatorError } from './errors';
@@ -58,14 +58,7 @@ export class RotatorService {
     await runtime.distributor.restoreFiles(runtime.vault);
     this.schedulerInstance = new Scheduler({
       targets: config.secrets.map((s) => runtime.target(s.id)),
-      rotation: {
-        vault: runtime.vault,
-        clock,
-        log,
-        owner: runtime.owner,
-        onPromoted: (value) => runtime.distributor.distribute(value),
-        onCurrentSeen: (value) => runtime.distributor.distributeIfNew(value),
-      },
+      rotation: rotationDeps(runtime, log, 'daemon'),
       clock,
       log,
       schedule: config.schedule,

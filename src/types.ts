@@ -325,6 +325,24 @@ export interface EmulatorHandle {
 }
 
 /**
+ * What config validation, the registry and `get --format env` need from a provider, without its
+ * HTTP client or emulator: the schemas and a few pure functions. A plugin is a superset.
+ */
+export type ProviderSchemas<C = any, P = any> = Pick<
+  ProviderPlugin<C, P>,
+  'type' | 'credentialsSchema' | 'paramsSchema' | 'accountOf' | 'envNames'
+>;
+
+/**
+ * A registry entry (providers/index.ts): the light schemas, and `load()` for the plugin itself.
+ * `load` MUST be cheap to call twice (module caching) and is called only when a secret of this
+ * type is rotated, verified or run in the sandbox, so read-only commands never load HTTP clients.
+ */
+export interface ProviderDescriptor<C = any, P = any> extends ProviderSchemas<C, P> {
+  load(): ProviderPlugin<C, P>;
+}
+
+/**
  * A provider plugin: one folder under providers/, one line in providers/index.ts.
  * The schemas are zod schemas; config/ builds the secrets[] union from them so a typo in a
  * provider's params is reported with file, line and key like any other config error.

@@ -11,7 +11,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import cron from 'node-cron';
-import { DURATION_HINT, FormatError, parseDuration } from '../config/duration';
+import { DURATION_HINT, FormatError, parseDuration } from './duration';
 
 export interface RotationWindow {
   /** Cron expression (5 fields, or 6 with seconds first) matching the instants a window opens. */

@@ -19,8 +19,6 @@ import { digestPoolFor } from './digest';
 import { PLUGIN, mcmStep, type AuthDescription, type McmStep } from './errors';
 import { TokenRefused, mintToken, revokeToken, tokenLimiter, type TokenClient } from './oauth';
 import {
-  ATLAS_V2_BASE_URL,
-  CLOUD_MANAGER_BASE_URL,
   MAX_HOURS_ATLAS,
   MAX_HOURS_CLOUD_MANAGER,
   MIN_HOURS,
@@ -31,7 +29,8 @@ import {
   type McmParams,
   type ResolvedParams,
 } from './schema';
-import { generateApiKey, startMcmEmulator, type McmApiKey, type McmEmulator } from './emulator';
+import type { McmApiKey, McmEmulator } from './emulator';
+import { mongodbCloudManagerSchemas } from './descriptor';
 
 /**
  * MongoDB Cloud Manager / Atlas service-account secrets. A service account holds at most 2
@@ -325,6 +324,9 @@ function rewrite(
 }
 
 async function startSandbox(deps: ProviderDeps): Promise<McmSandboxHandle> {
+  // The emulator loads only here: a real rotation never needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { generateApiKey, startMcmEmulator } = require('./emulator') as typeof import('./emulator');
   const apiKey = generateApiKey();
   secrets.add(apiKey.privateKey);
   const emulator = await startMcmEmulator({ clock: deps.clock, apiKeys: [apiKey] });
@@ -332,16 +334,8 @@ async function startSandbox(deps: ProviderDeps): Promise<McmSandboxHandle> {
 }
 
 export const mongodbCloudManager: ProviderPlugin<McmCredentials, McmParams> = {
-  type: PLUGIN,
-  credentialsSchema,
-  paramsSchema,
+  ...mongodbCloudManagerSchemas,
   create,
-  // Service account ids are unique per MongoDB installation (its origin).
-  accountOf: (params) =>
-    `${new URL(params.baseUrl ?? (params.api === 'atlas-v2' ? ATLAS_V2_BASE_URL : CLOUD_MANAGER_BASE_URL)).origin} ${params.clientId}`,
-  // What the Atlas CLI reads for a service account:
-  // https://www.mongodb.com/docs/atlas/cli/current/atlas-cli-env-variables/
-  envNames: { clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' },
   sandbox: sandboxOf(PLUGIN, { start: startSandbox, isHandle: isSandboxHandle, rewrite }),
 };
 

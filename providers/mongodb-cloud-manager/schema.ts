@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nonEmpty, show, unknownKeysMessage } from '../fields';
-import { DURATION_HINT, FormatError, parseDuration } from '../../config/duration';
+import { DURATION_HINT, FormatError, parseDuration } from '../../src/duration';
 import { numericStringToNumber } from '../kit/spec';
 
 /**

@@ -25,7 +25,8 @@ import {
   type NcpParams,
 } from './schema';
 import { SIGNATURE_WINDOW_MS } from './signature';
-import { generateAccount, startNcpStsEmulator, type NcpEmulatorAccount, type NcpStsEmulator } from './emulator';
+import type { NcpEmulatorAccount, NcpStsEmulator } from './emulator';
+import { ncpStsSchemas } from './descriptor';
 
 /**
  * NAVER Cloud Platform Secure Token Service: temporary access keys issued from a sub-account
@@ -258,6 +259,9 @@ function sandboxRoleNrn(roleNrn: string, accountId: string): string {
 }
 
 async function startSandbox(deps: ProviderDeps): Promise<NcpSandboxHandle> {
+  // The emulator loads only here: a real rotation never needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { generateAccount, startNcpStsEmulator } = require('./emulator') as typeof import('./emulator');
   const account = generateAccount();
   secrets.add(account.secretKey);
   const emulator = await startNcpStsEmulator({ clock: deps.clock, accounts: [account] });
@@ -265,12 +269,8 @@ async function startSandbox(deps: ProviderDeps): Promise<NcpSandboxHandle> {
 }
 
 export const ncpSts: ProviderPlugin<NcpCredentials, NcpParams> = {
-  type: PLUGIN,
-  credentialsSchema,
-  paramsSchema,
+  ...ncpStsSchemas,
   create,
-  // What the NCP Terraform provider and ncloud tooling read from the environment.
-  envNames: { accessKey: 'NCLOUD_ACCESS_KEY', keySecret: 'NCLOUD_SECRET_KEY' },
   sandbox: sandboxOf(PLUGIN, { start: startSandbox, isHandle: isSandboxHandle, rewrite }),
 };
 

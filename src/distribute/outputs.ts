@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Logger, ProviderPlugin, Vault, VaultValue } from '../types';
+import type { Logger, ProviderSchemas, Vault, VaultValue } from '../types';
 import type { OutputConfig, RotatorConfig, SecretConfig } from '../../config/schema';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { inheritableEnv, secrets } from '../redact';
@@ -41,7 +41,7 @@ const STDERR_TAIL = 2_000;
 
 export interface DistributorOptions {
   config: RotatorConfig;
-  pluginFor: (secretId: string) => ProviderPlugin;
+  pluginFor: (secretId: string) => ProviderSchemas;
   log: Logger;
   /** The environment commands inherit (PATH, HOME…), without the vault key or master credentials (see inheritableEnv). */
   env?: NodeJS.ProcessEnv;

@@ -16,7 +16,7 @@
  */
 import type { Clock, Logger, Vault, VaultValue } from '../types';
 import type { RotatorConfig, SecretConfig } from '../../config/schema';
-import { loadConfig, resolveConfigPath } from '../../config/load';
+import { loadConfig, resolveConfigPath } from '../config';
 import { createRuntime, notConfigured, policyOf, type Runtime } from '../runtime';
 import { renewalTime } from '../renewal';
 import { credentialOf } from '../rotate';

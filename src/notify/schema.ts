@@ -16,7 +16,7 @@
  * `${ENV}` in header values (and anywhere else) is interpolated by the config loader.
  */
 import { z } from 'zod';
-import { DURATION_HINT, formatDuration, parseDuration } from '../../config/duration';
+import { DURATION_HINT, formatDuration, parseDuration } from '../duration';
 
 /** Every alert event, in the order the docs list them. */
 export const ALERT_EVENTS = ['failure', 'expiring', 'recovered', 'distribution-failed'] as const;

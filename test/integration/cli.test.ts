@@ -4,7 +4,9 @@
  * `rotator get` / `status` / `validate`, exit codes, and that no secret leaks into any output.
  */
 import { createHmac } from 'node:crypto';
-import { readFile, stat, readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, stat, readdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import {
@@ -13,7 +15,9 @@ import {
   type NcpStsEmulator,
   type NcpEmulatorAccount,
 } from '../../providers/ncp-sts/emulator';
-import { FastForwardClock } from '../../src/clock';
+import { FastForwardClock, systemClock } from '../../src/clock';
+import { silentLogger } from '../../src/log';
+import { openFileVault } from '../../src/vaults/file';
 import { runCli, configDir } from '../support/cli';
 
 const VAULT_KEY = 'a'.repeat(64);
@@ -344,5 +348,73 @@ describe('usage and configuration errors exit 2 and touch nothing', () => {
     const run = await runCli(['--help'], env);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: rotator/);
+  });
+});
+
+describe('exit codes and version', () => {
+  test('rotate exits 75 and says so when another process holds the lease; nothing is issued', async () => {
+    const vault = await openFileVault({
+      path: join(dir.dir, 'vault', 'vault.json'),
+      clock: systemClock,
+      log: silentLogger,
+      env,
+    });
+    const lease = await vault.acquireLease!('deployer', 'another-host:1:peer', 600_000);
+    expect(lease).not.toBeNull();
+    try {
+      const issuedBefore = emu.count();
+      const run = await runCli(['rotate', 'deployer'], env);
+      expect(run.code).toBe(75);
+      expect(run.stdout).toContain('deployer: not rotated: another rotator process holds its lease');
+      expect(emu.count()).toBe(issuedBefore);
+      // With --if-due (cron on several hosts) the peer is rotating it: not an error.
+      expect((await runCli(['rotate', '--if-due', 'deployer'], env)).code).toBe(0);
+      // The help says what 75 means.
+      expect((await runCli(['rotate', '--help'], env)).stdout).toMatch(/75 another rotator process holds the lease/);
+    } finally {
+      await lease!.release();
+      await vault.close?.();
+    }
+  });
+
+  test('--version prints the package version', async () => {
+    const run = await runCli(['--version'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(JSON.parse(await readFile(join(__dirname, '../../package.json'), 'utf8')).version);
+  });
+});
+
+describe('what read-only commands load (issue 14: one-way layers, lazy loading)', () => {
+  /** Modules required by `rotator <args>` run as a process (bin/rotator.js over dist/). */
+  async function modulesLoadedBy(args: string[]): Promise<string[]> {
+    const out = join(dir.dir, 'modules.json');
+    const counter = join(dir.dir, 'count-modules.js');
+    await writeFile(
+      counter,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));\n`,
+    );
+    const bin = join(__dirname, '../../bin/rotator.js');
+    await promisify(execFile)(process.execPath, ['-r', counter, bin, ...args], {
+      env: { PATH: process.env.PATH, ...env, ROTATOR_LOG_LEVEL: 'warn' },
+    });
+    return JSON.parse(await readFile(out, 'utf8')) as string[];
+  }
+
+  test('get, status, validate, exec and --help load no HTTP client, pretty printer, AWS SDK, daemon or emulator', async () => {
+    expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0);
+    const heavy =
+      /node_modules\/(axios|digest-fetch|pino-pretty|@aws-sdk)\/|emulator|\/src\/(service|scheduler|status-server)\.js$/;
+    for (const args of [
+      ['get', 'deployer'],
+      ['status'],
+      ['validate'],
+      ['exec', 'deployer', '--', process.execPath, '-e', '0'],
+      ['--help'],
+    ]) {
+      const loaded = await modulesLoadedBy(args);
+      expect({ args, heavy: loaded.filter((m) => heavy.test(m)) }).toEqual({ args, heavy: [] });
+      // The check itself works: the config and vault modules are in the list.
+      if (args[0] !== '--help') expect(loaded.some((m) => m.endsWith('/src/vaults/file.js'))).toBe(true);
+    }
   });
 });

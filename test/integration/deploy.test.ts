@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../src/config';
 import { configDir, runCli } from '../support/cli';
 import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';

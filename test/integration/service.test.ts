@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../src/config';
 import { RotatorService } from '../../src/service';
 import { systemClock } from '../../src/clock';
 import { memoryLogger } from '../../src/log';

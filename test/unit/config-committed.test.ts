@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { renderJsonSchema } from '../../config/generate-json-schema';
-import { ConfigError, loadConfig } from '../../config/load';
-import type { LoadOptions } from '../../config/load';
-import { providerPlugins } from '../../providers';
+import { ConfigError, loadConfig, type ConfigOptions } from '../../src/config';
+import { providers } from '../../providers';
 import { SecretRegistry } from '../../src/redact';
 
 /**
@@ -22,7 +21,7 @@ const ENV = {
   MCM_PRIVATE_KEY: 'any-private-key',
 };
 
-function load(file: string, options: LoadOptions = {}) {
+function load(file: string, options: ConfigOptions = {}) {
   return loadConfig(file, { cwd: ROOT, secretRegistry: new SecretRegistry(), ...options });
 }
 
@@ -67,7 +66,7 @@ test('provider errors carry the file, line and key path', () => {
   );
 });
 
-test('config/rotator.schema.json is up to date (regenerate: npm run build && node dist/config/generate-json-schema.js)', () => {
+test('config/rotator.schema.json is up to date (regenerate: npm run schema)', () => {
   const committed = readFileSync(join(ROOT, 'config/rotator.schema.json'), 'utf8');
-  expect(JSON.parse(committed)).toEqual(JSON.parse(renderJsonSchema(providerPlugins)));
+  expect(JSON.parse(committed)).toEqual(JSON.parse(renderJsonSchema(providers)));
 });

@@ -1,4 +1,4 @@
-import { formatDuration, formatPercent, FormatError, parseDuration, parseFraction, parsePercent } from '../../config/duration';
+import { formatDuration, formatPercent, FormatError, parseDuration, parseFraction, parsePercent } from '../../src/duration';
 
 describe('parseDuration', () => {
   test.each([

@@ -18,7 +18,7 @@ const ENV = {
   MCM_PRIVATE_KEY: 'mcm-private-key-0001',
 };
 
-function load(fixture: string, options: LoadOptions = {}) {
+function load(fixture: string, options: Partial<LoadOptions> = {}) {
   return loadConfig(`${FIXTURES}/${fixture}`, {
     env: ENV,
     plugins: fakePlugins,
@@ -40,7 +40,7 @@ function configError(run: () => unknown): ConfigError {
 }
 
 /** Parses inline YAML (dedented) as if it were the file `inline.yaml` at the repo root. */
-function parse(text: string, options: LoadOptions = {}) {
+function parse(text: string, options: Partial<LoadOptions> = {}) {
   return parseConfig(dedent(text), {
     env: ENV,
     plugins: fakePlugins,

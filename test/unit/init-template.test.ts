@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../config/load';
-import { providerPlugins } from '../../providers';
+import { ConfigError, loadConfig } from '../../src/config';
+import { providers as providerPlugins } from '../../providers';
 import { STARTER_VAULTS, starterConfig, type StarterConfigOptions } from '../../src/init-template';
 
 const SCHEMA = '/usr/local/lib/node_modules/rotator/config/rotator.schema.json';

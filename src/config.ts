@@ -1,0 +1,21 @@
+/**
+ * Configuration loading with the provider registry injected: config/ validates against whatever
+ * providers it is given and imports none (one-way layers); this is where the two meet. Only the
+ * providers' light descriptors are used, so loading a config never loads an HTTP client.
+ */
+import { loadConfig as loadWith, parseConfig as parseWith, type LoadOptions, type LoadedConfig } from '../config/load';
+import { providers } from '../providers';
+
+export { resolveConfigPath, ConfigError, formatProblem, type LoadedConfig } from '../config/load';
+
+export type ConfigOptions = Omit<LoadOptions, 'plugins'> & Partial<Pick<LoadOptions, 'plugins'>>;
+
+/** {@link loadWith config/load's loadConfig}, with every registered provider unless `plugins` is given. */
+export function loadConfig(path: string, options: ConfigOptions = {}): LoadedConfig {
+  return loadWith(path, { ...options, plugins: options.plugins ?? providers });
+}
+
+/** {@link parseWith config/load's parseConfig} (no file system), with every registered provider by default. */
+export function parseConfig(text: string, options: ConfigOptions & { file: string; absolute: string }): LoadedConfig {
+  return parseWith(text, { ...options, plugins: options.plugins ?? providers });
+}

@@ -1,0 +1,110 @@
+/**
+ * Config boundaries (issue 10): outputs never touch rotator's own files, duration and
+ * percentage values out of range are config errors with file:line (not a raw FormatError), and
+ * `-c` reads regular files only. Real provider registry, files in a temporary folder.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
+import { SecretRegistry } from '../../src/redact';
+
+const ENV = { NCP_ACCESS_KEY: 'AKID-boundary', NCP_SECRET_KEY: 'boundary-secret-0001' };
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rotator-boundaries-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes rotator.config.yaml with the given outputs (YAML flow items) and loads it. */
+function load(outputs: string[], extra = ''): ReturnType<typeof loadConfig> {
+  const file = join(dir, 'rotator.config.yaml');
+  writeFileSync(
+    file,
+    [
+      'vault: { type: file, path: state/vault.json }',
+      extra,
+      'secrets:',
+      '  - id: deployer',
+      '    provider: ncp-sts',
+      '    credentials: { accessKey: ${NCP_ACCESS_KEY}, secretKey: ${NCP_SECRET_KEY} }',
+      ...(outputs.length ? ['    outputs:', ...outputs.map((o) => `      - ${o}`)] : ['    outputs: []']),
+    ]
+      .filter((l) => l !== '')
+      .join('\n') + '\n',
+  );
+  return loadConfig(file, { env: ENV, secretRegistry: new SecretRegistry() });
+}
+
+function problemsOf(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`);
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('an output that resolves to rotator’s own files is a config error at its line', () => {
+  test.each([
+    ['the vault file', 'state/vault.json', 'is the vault'],
+    ['the vault file through ..', 'state/../state/./vault.json', 'is the vault'],
+    ['the vault lock', 'state/vault.json.lock', 'is the vault'],
+    ['the key file', 'state/vault.json.key', 'is the vault key file'],
+    ['the config file', 'rotator.config.yaml', 'is the config file'],
+  ])('%s', (_name, path, message) => {
+    const problems = problemsOf(() => load([`{ type: file, path: ${path}, format: env }`]));
+    expect(problems).toEqual([expect.stringMatching(new RegExp(`^7:\\d+ secrets\\[0\\]\\.outputs\\[0\\]\\.path: .*${message}`))]);
+  });
+
+  test('the vault reached through a symlinked folder', () => {
+    mkdirSync(join(dir, 'state'));
+    symlinkSync(join(dir, 'state'), join(dir, 'alias'));
+    expect(problemsOf(() => load(['{ type: file, path: alias/vault.json, format: env }']))).toEqual([
+      expect.stringContaining('secrets[0].outputs[0].path: alias/vault.json is the vault'.replace('alias', join(dir, 'alias'))),
+    ]);
+  });
+
+  test('two outputs writing one file', () => {
+    const problems = problemsOf(() =>
+      load(['{ type: file, path: out/a.env, format: env }', '{ type: file, path: out/../out/a.env, format: json }']),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^8:\d+ secrets\[0\]\.outputs\[1\]\.path: .* is already written by secrets\[0\] 'deployer' outputs\[0\]/,
+      ),
+    ]);
+  });
+
+  test('ordinary outputs, also beside the vault, load', () => {
+    const config = load(['{ type: file, path: out/a.env, format: env }', '{ type: file, path: state/app.env, format: env }']);
+    expect(config.secrets[0]!.outputs).toHaveLength(2);
+  });
+});
+
+describe('values the duration parser rejects are config errors with file:line', () => {
+  test.each([
+    ['renewBefore above 100%', 'defaults: { renewBefore: 150% }', /^2:\d+ defaults\.renewBefore: .*below 100%/],
+    ['a 20-digit renewBefore', 'defaults: { renewBefore: 99999999999999999999m }', /^2:\d+ defaults\.renewBefore: .*too large/],
+    ['a 20-digit shutdownTimeout', 'shutdownTimeout: 99999999999999999999s', /^2:\d+ shutdownTimeout: .*too large/],
+  ])('%s', (_name, extra, message) => {
+    expect(problemsOf(() => load([], extra).secrets)).toEqual([expect.stringMatching(message)]);
+  });
+});
+
+describe('-c reads regular files only', () => {
+  test('/dev/zero is refused at once', () => {
+    expect(problemsOf(() => loadConfig('/dev/zero', { env: ENV }))).toEqual([
+      expect.stringContaining('/dev/zero is not a regular file'),
+    ]);
+  });
+
+  test('a fifo is refused without opening it (opening would block until a writer comes)', () => {
+    const fifo = join(dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(problemsOf(() => loadConfig(fifo, { env: ENV }))).toEqual([expect.stringContaining('is not a regular file')]);
+  });
+});
