@@ -38,6 +38,8 @@ export const DEFAULT_COMMAND_RETRY: CommandRetry = { attempts: 3, baseDelayMs: 1
 /** After a command's timeout: SIGTERM to its process group, then SIGKILL this much later. */
 const KILL_GRACE_MS = 2_000;
 const STDERR_TAIL = 2_000;
+/** How long stderr is still read after the shell exited (a background child may hold it open). */
+const STDERR_DRAIN_MS = 200;
 
 export interface DistributorOptions {
   config: RotatorConfig;
@@ -218,6 +220,11 @@ export class Distributor {
 /**
  * Runs `command` with `/bin/sh -c` in its own process group, so a timeout kills what it started
  * too. Resolves on exit 0; rejects with the exit code or signal and a scrubbed tail of stderr.
+ *
+ * The command is done when its shell exits, not when its output pipes close: a hook that starts
+ * a background or detached child (`svc &`, `setsid svc`) hands it the pipe, and that child may
+ * live for days. What the hook left running after exiting is not waited for, not killed, and
+ * after a short drain its stderr is no longer read.
  */
 export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -242,17 +249,30 @@ export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: num
       clearTimeout(timer);
       reject(new RotatorError('DISTRIBUTION', `cannot start /bin/sh: ${describeError(err)}`));
     });
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (killer) clearTimeout(killer);
-      if (code === 0 && !timedOut) return resolve();
-      const tail = secrets.scrub(stderr.trim().split('\n').slice(-3).join(' | '));
-      const how = timedOut
-        ? `timed out after ${timeoutMs} ms and was killed`
-        : code !== null
-          ? `exited with code ${code}`
-          : `was killed by ${signal}`;
-      reject(new RotatorError('DISTRIBUTION', `command ${how}${tail ? ` (stderr: ${tail})` : ''}`));
+      // The group is killed to the end (SIGKILL after the grace) when the shell itself timed out;
+      // otherwise nothing it left behind is touched.
+      if (!timedOut && killer) clearTimeout(killer);
+      const settle = () => {
+        child.stderr!.destroy();
+        if (code === 0 && !timedOut) return resolve();
+        const tail = secrets.scrub(stderr.trim().split('\n').slice(-3).join(' | '));
+        const how = timedOut
+          ? `timed out after ${timeoutMs} ms and was killed`
+          : code !== null
+            ? `exited with code ${code}`
+            : `was killed by ${signal}`;
+        reject(new RotatorError('DISTRIBUTION', `command ${how}${tail ? ` (stderr: ${tail})` : ''}`));
+      };
+      // Whatever the shell wrote is normally read by the time the pipe closes, right after exit;
+      // a child that inherited the pipe keeps it open, so stop waiting for it after a short drain.
+      if (child.stderr!.closed) return settle();
+      const drain = setTimeout(settle, STDERR_DRAIN_MS);
+      child.stderr!.once('close', () => {
+        clearTimeout(drain);
+        settle();
+      });
     });
   });
 }
