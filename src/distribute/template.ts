@@ -20,7 +20,8 @@ const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/;
 /** An escaping declared before the path: `{{json credentials.keySecret}}`. */
 const ESCAPED = /^(json|shell)\s+(\S.*)$/;
-/** C0 and C1 controls, DEL, and the Unicode line and paragraph separators. */
+/** C0 and C1 controls, DEL, and the Unicode line and paragraph separators (matching them is the point). */
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 export type TemplateEscape = 'json' | 'shell';
