@@ -13,7 +13,7 @@
  * a real file or reload a real service.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger, ProviderPlugin, Vault, VaultValue } from '../types';
 import type { OutputConfig, RotatorConfig, SecretConfig } from '../../config/schema';
@@ -71,6 +71,8 @@ export class Distributor {
   private readonly retry: CommandRetry;
   /** The version each secret's outputs were last written for, by this process. */
   private readonly distributed = new Map<string, string>();
+  /** Output paths already checked for loose permissions: one warning per path and process. */
+  private readonly permissionsChecked = new Set<string>();
 
   constructor(private readonly options: DistributorOptions) {
     this.retry = options.commandRetry ?? DEFAULT_COMMAND_RETRY;
@@ -186,9 +188,33 @@ export class Distributor {
       const existing = await readFile(path, 'utf8').catch(() => undefined);
       if (existing === content) return false;
     }
+    await this.warnLoosePermissions(path, output.mode, log);
     await writeFileAtomically(path, content, output.mode);
     log.info({ path, format: output.format, mode: output.mode.toString(8) }, 'output file written');
     return true;
+  }
+
+  /**
+   * Every file output holds credentials: warns (once per path) when its mode lets group or
+   * other read or write it, and when its folder is world-writable (anyone there can replace or
+   * pre-create the file). Writing goes ahead: the operator chose the mode.
+   */
+  private async warnLoosePermissions(path: string, mode: number, log: Logger): Promise<void> {
+    if (this.permissionsChecked.has(path)) return;
+    this.permissionsChecked.add(path);
+    if ((mode & 0o077) !== 0) {
+      log.warn(
+        { path, mode: mode.toString(8) },
+        'output file holds credentials but its mode lets group or other access it; set mode: "0600" (or "0640" for a group that needs it)',
+      );
+    }
+    const folder = await stat(dirname(path)).catch(() => undefined);
+    if (folder && (folder.mode & 0o002) !== 0) {
+      log.warn(
+        { path, folder: dirname(path), folderMode: (folder.mode & 0o7777).toString(8) },
+        'output folder is world-writable: any local user can replace or pre-create the credentials file; use a folder only rotator and the reader can write',
+      );
+    }
   }
 
   private async runCommand(secret: SecretConfig, output: CommandOutput, value: VaultValue, log: Logger): Promise<void> {

@@ -6,7 +6,7 @@
  * environment. Failures are reported in `distributionError` and never roll the vault back.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateSecret } from '../../src/rotate';
@@ -14,7 +14,7 @@ import { systemClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import { Distributor, renderFileOutput } from '../../src/distribute/outputs';
 import { secretEnvEntries } from '../../src/distribute/env';
-import type { ProviderPlugin, VaultValue } from '../../src/types';
+import type { Logger, ProviderPlugin, VaultValue } from '../../src/types';
 import type { RotatorConfig, OutputConfig } from '../../config/schema';
 import { MemoryVault } from '../support/memory-vault';
 import { FakeProvider } from '../support/fake-provider';
@@ -30,7 +30,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}) {
+function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}, log: Logger = silentLogger) {
   const config: RotatorConfig = {
     file: join(dir, 'rotator.config.yaml'),
     vault: { type: 'file', path: join(dir, 'vault.json'), history: 5 },
@@ -46,7 +46,7 @@ function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}) {
   const distributor = new Distributor({
     config,
     pluginFor: () => plugin,
-    log: silentLogger,
+    log,
     env: { PATH: process.env.PATH },
     commandRetry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
   });
@@ -276,6 +276,39 @@ test('a template value with a newline is refused for that output only, naming th
   expect(JSON.parse(await readFile(json, 'utf8'))).toEqual({ secret: 'line1\n[evil]\nadmin=true' });
 });
 
+test('a secret output readable by group/other or in a world-writable folder is written with one warning each', async () => {
+  const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+  const log: Logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, ...(msg ? { msg } : {}) }),
+    child: () => log,
+  };
+  const shared = join(dir, 'shared');
+  await mkdir(shared);
+  await chmod(shared, 0o777);
+  const loose = join(dir, 'loose.env');
+  const inShared = join(shared, 'app.env');
+  const tight = join(dir, 'tight.env');
+  const { rotate } = setup(
+    [
+      { type: 'file', path: loose, format: 'env', mode: 0o644 },
+      { type: 'file', path: inShared, format: 'env', mode: 0o600 },
+      { type: 'file', path: tight, format: 'env', mode: 0o600 },
+    ],
+    {},
+    log,
+  );
+  expect((await rotate()).distributionError).toBeUndefined();
+  expect((await rotate()).distributionError).toBeUndefined(); // warned once per path, not per rotation
+  expect(warnings.map((w) => [w.obj.path, w.msg?.split(':')[0]])).toEqual([
+    [loose, 'output file holds credentials but its mode lets group or other access it; set mode'],
+    [inShared, 'output folder is world-writable'],
+  ]);
+  expect((await stat(loose)).mode & 0o777).toBe(0o644);
+});
+
 test('an unknown template placeholder is a distribution error, never an empty substitution', async () => {
   const file = join(dir, 't.txt');
   const { rotate } = setup([{ type: 'file', path: file, format: 'template', template: 'x={{credentials.nope}}', mode: 0o600 }]);
@@ -330,7 +363,7 @@ test('a replica that did not rotate catches up at its next check: files re-writt
   const bDistributor = new Distributor({
     config: a.config,
     pluginFor: () => plugin,
-    log: silentLogger,
+    log,
     env: { PATH: process.env.PATH },
   });
   await bDistributor.restoreFiles(a.vault); // B starts: the files already hold this version
