@@ -363,7 +363,7 @@ test('a replica that did not rotate catches up at its next check: files re-writt
   const bDistributor = new Distributor({
     config: a.config,
     pluginFor: () => plugin,
-    log,
+    log: silentLogger,
     env: { PATH: process.env.PATH },
   });
   await bDistributor.restoreFiles(a.vault); // B starts: the files already hold this version
