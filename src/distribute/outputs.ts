@@ -13,7 +13,7 @@
  * a real file or reload a real service.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger, ProviderSchemas, Vault, VaultValue } from '../types';
 import type { OutputConfig, RotatorConfig, SecretConfig } from '../../config/schema';
@@ -38,6 +38,8 @@ export const DEFAULT_COMMAND_RETRY: CommandRetry = { attempts: 3, baseDelayMs: 1
 /** After a command's timeout: SIGTERM to its process group, then SIGKILL this much later. */
 const KILL_GRACE_MS = 2_000;
 const STDERR_TAIL = 2_000;
+/** How long stderr is still read after the shell exited (a background child may hold it open). */
+const STDERR_DRAIN_MS = 200;
 
 export interface DistributorOptions {
   config: RotatorConfig;
@@ -69,6 +71,8 @@ export class Distributor {
   private readonly retry: CommandRetry;
   /** The version each secret's outputs were last written for, by this process. */
   private readonly distributed = new Map<string, string>();
+  /** Output paths already checked for loose permissions: one warning per path and process. */
+  private readonly permissionsChecked = new Set<string>();
 
   constructor(private readonly options: DistributorOptions) {
     this.retry = options.commandRetry ?? DEFAULT_COMMAND_RETRY;
@@ -184,9 +188,33 @@ export class Distributor {
       const existing = await readFile(path, 'utf8').catch(() => undefined);
       if (existing === content) return false;
     }
+    await this.warnLoosePermissions(path, output.mode, log);
     await writeFileAtomically(path, content, output.mode);
     log.info({ path, format: output.format, mode: output.mode.toString(8) }, 'output file written');
     return true;
+  }
+
+  /**
+   * Every file output holds credentials: warns (once per path) when its mode lets group or
+   * other read or write it, and when its folder is world-writable (anyone there can replace or
+   * pre-create the file). Writing goes ahead: the operator chose the mode.
+   */
+  private async warnLoosePermissions(path: string, mode: number, log: Logger): Promise<void> {
+    if (this.permissionsChecked.has(path)) return;
+    this.permissionsChecked.add(path);
+    if ((mode & 0o077) !== 0) {
+      log.warn(
+        { path, mode: mode.toString(8) },
+        'output file holds credentials but its mode lets group or other access it; set mode: "0600" (or "0640" for a group that needs it)',
+      );
+    }
+    const folder = await stat(dirname(path)).catch(() => undefined);
+    if (folder && (folder.mode & 0o002) !== 0) {
+      log.warn(
+        { path, folder: dirname(path), folderMode: (folder.mode & 0o7777).toString(8) },
+        'output folder is world-writable: any local user can replace or pre-create the credentials file; use a folder only rotator and the reader can write',
+      );
+    }
   }
 
   private async runCommand(secret: SecretConfig, output: CommandOutput, value: VaultValue, log: Logger): Promise<void> {
@@ -218,6 +246,11 @@ export class Distributor {
 /**
  * Runs `command` with `/bin/sh -c` in its own process group, so a timeout kills what it started
  * too. Resolves on exit 0; rejects with the exit code or signal and a scrubbed tail of stderr.
+ *
+ * The command is done when its shell exits, not when its output pipes close: a hook that starts
+ * a background or detached child (`svc &`, `setsid svc`) hands it the pipe, and that child may
+ * live for days. What the hook left running after exiting is not waited for, not killed, and
+ * after a short drain its stderr is no longer read.
  */
 export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -242,17 +275,30 @@ export function runShell(command: string, env: NodeJS.ProcessEnv, timeoutMs: num
       clearTimeout(timer);
       reject(new RotatorError('DISTRIBUTION', `cannot start /bin/sh: ${describeError(err)}`));
     });
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (killer) clearTimeout(killer);
-      if (code === 0 && !timedOut) return resolve();
-      const tail = secrets.scrub(stderr.trim().split('\n').slice(-3).join(' | '));
-      const how = timedOut
-        ? `timed out after ${timeoutMs} ms and was killed`
-        : code !== null
-          ? `exited with code ${code}`
-          : `was killed by ${signal}`;
-      reject(new RotatorError('DISTRIBUTION', `command ${how}${tail ? ` (stderr: ${tail})` : ''}`));
+      // The group is killed to the end (SIGKILL after the grace) when the shell itself timed out;
+      // otherwise nothing it left behind is touched.
+      if (!timedOut && killer) clearTimeout(killer);
+      const settle = () => {
+        child.stderr!.destroy();
+        if (code === 0 && !timedOut) return resolve();
+        const tail = secrets.scrub(stderr.trim().split('\n').slice(-3).join(' | '));
+        const how = timedOut
+          ? `timed out after ${timeoutMs} ms and was killed`
+          : code !== null
+            ? `exited with code ${code}`
+            : `was killed by ${signal}`;
+        reject(new RotatorError('DISTRIBUTION', `command ${how}${tail ? ` (stderr: ${tail})` : ''}`));
+      };
+      // Whatever the shell wrote is normally read by the time the pipe closes, right after exit;
+      // a child that inherited the pipe keeps it open, so stop waiting for it after a short drain.
+      if (child.stderr!.closed) return settle();
+      const drain = setTimeout(settle, STDERR_DRAIN_MS);
+      child.stderr!.once('close', () => {
+        clearTimeout(drain);
+        settle();
+      });
     });
   });
 }

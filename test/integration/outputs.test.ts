@@ -6,7 +6,7 @@
  * environment. Failures are reported in `distributionError` and never roll the vault back.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rotateSecret } from '../../src/rotate';
@@ -14,7 +14,7 @@ import { systemClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import { Distributor, renderFileOutput } from '../../src/distribute/outputs';
 import { secretEnvEntries } from '../../src/distribute/env';
-import type { ProviderPlugin, VaultValue } from '../../src/types';
+import type { Logger, ProviderPlugin, VaultValue } from '../../src/types';
 import type { RotatorConfig, OutputConfig } from '../../config/schema';
 import { MemoryVault } from '../support/memory-vault';
 import { FakeProvider } from '../support/fake-provider';
@@ -30,7 +30,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}) {
+function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}, log: Logger = silentLogger) {
   const config: RotatorConfig = {
     file: join(dir, 'rotator.config.yaml'),
     vault: { type: 'file', path: join(dir, 'vault.json'), history: 5 },
@@ -46,7 +46,7 @@ function setup(outputs: OutputConfig[], extra: Partial<RotatorConfig> = {}) {
   const distributor = new Distributor({
     config,
     pluginFor: () => plugin,
-    log: silentLogger,
+    log,
     env: { PATH: process.env.PATH },
     commandRetry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
   });
@@ -179,6 +179,134 @@ test('a hook that outlives its timeout is killed, with what it started', async (
   const { rotate } = setup([{ type: 'command', run: 'sleep 30 & wait', timeoutMs: 300 }]);
   const r = await rotate();
   expect(r.distributionError).toMatch(/command timed out after 300 ms and was killed/);
+});
+
+/** Waits until `file` exists and holds a line; returns it (the hook writes it before exiting). */
+async function readPid(file: string): Promise<number> {
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return Number(text.trim());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('a hook that leaves a child running', () => {
+  const pids: number[] = [];
+  afterEach(() => {
+    for (const pid of pids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  test('exit 0 after starting `sleep 40 &` is a success at the first attempt; the child is neither waited for nor killed', async () => {
+    const pidFile = join(dir, 'bg.pid');
+    const attempts = join(dir, 'attempts');
+    const { rotate } = setup([
+      { type: 'command', run: `echo x >> '${attempts}'; sleep 40 & echo $! > '${pidFile}'; exit 0`, timeoutMs: 5_000 },
+    ]);
+    const r = await rotate();
+    const pid = await readPid(pidFile);
+    pids.push(pid);
+    expect(r.distributionError).toBeUndefined();
+    expect((await readFile(attempts, 'utf8')).trim().split('\n')).toHaveLength(1);
+    expect(alive(pid)).toBe(true);
+  });
+
+  test('a detached child (setsid) does not hang the rotation', async () => {
+    const pidFile = join(dir, 'detached.pid');
+    const { rotate } = setup([{ type: 'command', run: `setsid sleep 40 & echo $! > '${pidFile}'`, timeoutMs: 5_000 }]);
+    const r = await rotate();
+    pids.push(await readPid(pidFile));
+    expect(r.outcome).toBe('rotated');
+    expect(r.distributionError).toBeUndefined();
+  });
+
+  test('on timeout the whole process group is killed, and the rotation does not wait for a detached child', async () => {
+    const groupPid = join(dir, 'group.pid');
+    const detachedPid = join(dir, 'detached.pid');
+    const { rotate } = setup([
+      {
+        type: 'command',
+        run: `setsid sleep 40 & echo $! > '${detachedPid}'; sleep 30 & echo $! > '${groupPid}'; wait`,
+        timeoutMs: 500,
+      },
+    ]);
+    const r = await rotate();
+    pids.push(await readPid(detachedPid));
+    const member = await readPid(groupPid);
+    pids.push(member);
+    expect(r.distributionError).toMatch(/command timed out after 500 ms and was killed/);
+    while (alive(member)) await new Promise((res) => setTimeout(res, 20)); // the group's sleep dies
+  });
+});
+
+test('a template value with a newline is refused for that output only, naming the output and field, never the value', async () => {
+  const ini = join(dir, 'app.ini');
+  const json = join(dir, 'app.json');
+  const { distributor } = setup([
+    { type: 'file', path: ini, format: 'template', template: '[app]\nsecret={{credentials.secret}}\n', mode: 0o600 },
+    { type: 'file', path: json, format: 'template', template: '{"secret": {{json credentials.secret}}}\n', mode: 0o600 },
+  ]);
+  const value: VaultValue = {
+    provider: 'fake',
+    secretId: 'app',
+    credentials: { id: 'id-1', secret: 'line1\n[evil]\nadmin=true' },
+    issuedAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: '2026-01-02T00:00:00.000Z',
+    providerRef: 'id-1',
+    rotationId: 'r-1',
+  };
+  const error = await distributor.distribute(value).then(
+    () => undefined,
+    (err: unknown) => err as Error,
+  );
+  expect(error?.message).toMatch(
+    /1 of 2 outputs of 'app' failed: outputs\[0\] \(file\): .*\{\{credentials\.secret\}\}.*newline or another control character.*\{\{json credentials\.secret\}\}/,
+  );
+  expect(error?.message).not.toContain('line1');
+  expect(error?.message).not.toContain('evil');
+  await expect(stat(ini)).rejects.toThrow(/ENOENT/); // nothing half-written
+  expect(JSON.parse(await readFile(json, 'utf8'))).toEqual({ secret: 'line1\n[evil]\nadmin=true' });
+});
+
+test('a secret output readable by group/other or in a world-writable folder is written with one warning each', async () => {
+  const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+  const log: Logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, ...(msg ? { msg } : {}) }),
+    child: () => log,
+  };
+  const shared = join(dir, 'shared');
+  await mkdir(shared);
+  await chmod(shared, 0o777);
+  const loose = join(dir, 'loose.env');
+  const inShared = join(shared, 'app.env');
+  const tight = join(dir, 'tight.env');
+  const { rotate } = setup(
+    [
+      { type: 'file', path: loose, format: 'env', mode: 0o644 },
+      { type: 'file', path: inShared, format: 'env', mode: 0o600 },
+      { type: 'file', path: tight, format: 'env', mode: 0o600 },
+    ],
+    {},
+    log,
+  );
+  expect((await rotate()).distributionError).toBeUndefined();
+  expect((await rotate()).distributionError).toBeUndefined(); // warned once per path, not per rotation
+  expect(warnings.map((w) => [w.obj.path, w.msg?.split(':')[0]])).toEqual([
+    [loose, 'output file holds credentials but its mode lets group or other access it; set mode'],
+    [inShared, 'output folder is world-writable'],
+  ]);
+  expect((await stat(loose)).mode & 0o777).toBe(0o644);
 });
 
 test('an unknown template placeholder is a distribution error, never an empty substitution', async () => {

@@ -61,6 +61,40 @@ describe('templateProblems (config time)', () => {
     expected.forEach((re, i) => expect(problems[i]).toMatch(re));
   });
 
+  test.each([
+    ['newline', 'a\nb'],
+    ['carriage return', 'a\rb'],
+    ['NUL', 'a\u0000b'],
+    ['escape', 'a\u001bb'],
+    ['DEL', 'a\u007fb'],
+    ['line separator', 'a\u2028b'],
+  ])('a value with a %s is refused unescaped, naming the placeholder and never the value', (_name, secret) => {
+    const v = { ...value, credentials: { ...value.credentials, keySecret: secret } };
+    expect(() => renderTemplate('k={{credentials.keySecret}}', v)).toThrow(
+      /\{\{credentials\.keySecret\}\}: the value of 'dep' holds a newline or another control character.*\{\{json credentials\.keySecret\}\}/,
+    );
+    try {
+      renderTemplate('k={{credentials.keySecret}}', v);
+    } catch (err) {
+      expect((err as Error).message).not.toContain(secret);
+    }
+  });
+
+  test.each([
+    ['{{json credentials.keySecret}}', '"a\\nb\\"c"'],
+    ['{{ json keySecret }}', '"a\\nb\\"c"'],
+    ['{{shell credentials.keySecret}}', "'a\nb\"c'"],
+    ['{{json expiresAt}}', '"2026-11-22T03:00:00.000Z"'],
+  ])('%j declares an escaping: the value is inserted escaped', (template, expected) => {
+    const v = { ...value, credentials: { ...value.credentials, keySecret: 'a\nb"c' } };
+    expect(renderTemplate(template, v)).toBe(expected);
+  });
+
+  test('an escaping of an unknown field is still a config problem', () => {
+    expect(templateProblems('{{json credentials.nope}}', FIELDS)).toEqual([expect.stringMatching(/no credential field 'nope'/)]);
+    expect(templateProblems('{{yaml credentials.keySecret}}', FIELDS)).toEqual([expect.stringMatching(/not a field path/)]);
+  });
+
   test('parseTemplate splits text and placeholders', () => {
     expect(parseTemplate('a{{x}}b')).toEqual({ parts: [{ text: 'a' }, { path: 'x' }, { text: 'b' }] });
   });
