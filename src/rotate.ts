@@ -502,7 +502,8 @@ class Rotation {
   private async read(): Promise<SecretState> {
     const state = await this.retrying('vault read', this.retry.vaultRead, () => this.deps.vault.read(this.key));
     // A resumed or compared credential may reach an error message: make sure it is scrubbed.
-    for (const version of [state.current, state.pending, state.previous]) if (version) registerCredentials(version.value);
+    for (const version of [state.current, state.pending, state.previous])
+      if (version) registerCredentials(version.value, this.target.provider.publicFields);
     this.currentValue = state.current?.value;
     // Vaults without durable meta: this process's memo stands in for it.
     const ref = state.previous?.value.providerRef;
@@ -557,7 +558,7 @@ class Rotation {
       if (attempt > 1 && intent) await this.recover(await this.read(), intent);
       return this.target.provider.issue(this.ctx(rotationId));
     });
-    registerCredentials(issued);
+    registerCredentials(issued, this.target.provider.publicFields);
     const value: VaultValue = {
       ...issued.extra,
       provider: this.target.provider.type,
@@ -859,6 +860,10 @@ function isVerificationFailure(err: unknown): boolean {
 }
 
 /** Every credential field is secret except the provider's reference (see IssuedSecret). */
-function registerCredentials(value: { credentials: Record<string, string>; providerRef: string }): void {
-  for (const v of Object.values(value.credentials)) if (v !== value.providerRef) secrets.add(v);
+function registerCredentials(
+  value: { credentials: Record<string, string>; providerRef: string },
+  publicFields: readonly string[] = [],
+): void {
+  for (const [k, v] of Object.entries(value.credentials))
+    if (v !== value.providerRef && !publicFields.includes(k)) secrets.add(v);
 }

@@ -89,6 +89,7 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     pluginFor: pluginOf,
     distributor: new Distributor({ config, pluginFor: pluginOf, log: deps.log, env: deps.env ?? process.env }),
     async close() {
+      await Promise.all([...targets.values()].map((t) => t.provider.close?.()));
       await vault.close?.();
     },
   };
