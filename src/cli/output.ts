@@ -52,7 +52,8 @@ export function timeLeft(row: StatusRow, now: number): string {
 /** What happens next and when, short: "rotate now", "renew in 40m", "retry in 5m", "never (paused)". */
 export function nextShort(row: StatusRow, now: number): string {
   if (!row.renewsAt) return row.state === 'paused' ? 'never (paused)' : 'never';
-  const verb = row.state === 'failing' ? 'retry' : row.currentVersion ? 'renew' : 'issue';
+  // After a failure the next attempt is a retry (backing off), whatever the credential's state.
+  const verb = row.consecutiveFailures ? 'retry' : row.currentVersion ? 'renew' : 'issue';
   if (row.renewsAt === 'now') return `${verb} now`;
   const wait = Date.parse(row.renewsAt) - now;
   return wait > 0 ? `${verb} in ${span(wait)}` : `${verb} now`;
