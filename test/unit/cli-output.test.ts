@@ -227,4 +227,31 @@ describe('CLI output', () => {
     expect(text).toContain('distribution: failed: reload command exited 3 at 2026-11-22T01:00:00.000Z');
     expect(text).toMatch(/outputs: {6}file \/etc\/app\/ncp.env \(env\)\n\s+command systemctl reload app/);
   });
+
+  describe('plan rows follow nextAction: windows, pause and the emergency path', () => {
+    // A 24 h credential issued at T0, due at 16:00 (renewBefore 1/3, no jitter).
+    const day = { ...value, expiresAt: '2026-11-23T00:00:00.000Z' };
+    const window = { start: '0 20 * * *', durationMs: 3600_000 };
+    const row = (now: number, extra: object) =>
+      statusRow('s', 'ncp-sts', { current: version(day) }, { ...policy, ...extra }, now);
+
+    test('due outside the window: renews when the window opens', () => {
+      expect(row(T0 + 17 * 3600_000, { window }).renewsAt).toBe('2026-11-22T20:00:00.000Z');
+      expect(row(T0 + 20 * 3600_000 + 60_000, { window }).renewsAt).toBe('now');
+    });
+
+    test('a window that opens past the emergency margin: rotates now, outside it', () => {
+      const late = { start: '30 23 * * *', durationMs: 3600_000 };
+      const r = row(T0 + 17 * 3600_000, { window: late });
+      expect(r.renewsAt).toBe('now');
+      expect(r.next).toMatch(/opens too close to expiry/);
+    });
+
+    test('paused: never, whatever is due', () => {
+      const paused = row(T0 + 23 * 3600_000, { paused: true });
+      expect(paused.state).toBe('paused');
+      expect(paused.renewsAt).toBeUndefined();
+      expect(nextShort(paused, T0)).toBe('never (paused)');
+    });
+  });
 });
