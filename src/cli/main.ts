@@ -16,6 +16,7 @@ import * as status from './commands/status';
 import * as get from './commands/get';
 import * as exec from './commands/exec';
 import * as sandbox from './commands/sandbox';
+import * as init from './commands/init';
 
 export { EXIT, type CliIo } from './context';
 export { splitExecArgs } from './commands/exec';
@@ -29,6 +30,7 @@ const COMMANDS: readonly { register(program: Command, ctx: CliContext): void }[]
   get,
   exec,
   sandbox,
+  init,
 ];
 
 /** Runs the CLI with `argv` (as process.argv: node, script, args…). Resolves with the exit code. */
