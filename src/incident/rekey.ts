@@ -40,15 +40,15 @@ export async function rekey(request: RekeyRequest): Promise<string> {
   const oldKey = await oldKeyOf(vault, env);
   const oldKid = keyIdOf(oldKey);
   const fromEnv = env[NEW_VAULT_KEY_ENV]?.trim();
+  if (request.dryRun) {
+    const newKid = fromEnv ? keyIdOf(parseVaultKey(fromEnv, NEW_VAULT_KEY_ENV)) : undefined;
+    return `would re-seal the vault ${vault.path} under ${newKid ? `the key with id ${newKid}` : request.newKeyFile ? `a new key written to ${request.newKeyFile}` : `a new key (set ${NEW_VAULT_KEY_ENV} or pass --new-key-file)`}; ${await describeKeys(vault.path, oldKid, newKid)}`;
+  }
   if (!fromEnv && !request.newKeyFile) {
     throw new RotatorError(
       'USAGE',
       `set ${NEW_VAULT_KEY_ENV} to the new key, or pass --new-key-file <path> to generate one there`,
     );
-  }
-  if (request.dryRun) {
-    const newKid = fromEnv ? keyIdOf(parseVaultKey(fromEnv, NEW_VAULT_KEY_ENV)) : undefined;
-    return `would re-seal the vault ${vault.path} under ${newKid ? `the key with id ${newKid}` : `a new key written to ${request.newKeyFile}`}; ${await describeKeys(vault.path, oldKid, newKid)}`;
   }
   const newKey = fromEnv ? parseVaultKey(fromEnv, NEW_VAULT_KEY_ENV) : await generateKeyFile(request.newKeyFile!);
   const newKid = keyIdOf(newKey);
