@@ -242,3 +242,21 @@ function streamOf(text: string): NodeJS.ReadableStream & { isTTY?: boolean } {
   s.end(text);
   return s;
 }
+
+test('on a terminal the command asks: anything but "yes" changes nothing', async () => {
+  const before = await rotateTwice();
+  const terminal = (answer: string) => {
+    const s = Object.assign(new PassThrough(), { isTTY: true });
+    s.end(answer);
+    return s;
+  };
+  const declined = await cli(['revoke', 'app'], terminal('no\n'));
+  expect(declined.code).toBe(2);
+  expect(declined.stderr).toContain('Revoke the previous credential of app?');
+  expect(declined.stderr).toMatch(/not confirmed; nothing was done/);
+  expect(live()).toContain(before.previous);
+
+  const accepted = await cli(['revoke', 'app'], terminal('yes\n'));
+  expect(accepted.code).toBe(0);
+  expect(live()).not.toContain(before.previous);
+});

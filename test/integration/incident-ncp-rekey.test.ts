@@ -3,7 +3,7 @@
  * emulator), and `rotator rekey` of the file vault: new key from ROTATOR_NEW_VAULT_KEY or
  * generated into a 0600 file (never printed), the vault readable only with the new key
  * afterwards, the dry run saying which key seals which records, and an audit line.
- * (Killing the rekey before each of its file operations is tested in test/unit/file-vault.test.ts
+ * (Killing the rekey before each of its file operations is tested in test/reliability/file-vault-rekey.test.ts
  * against rekeyFileVault, which the command calls.)
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
