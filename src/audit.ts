@@ -15,7 +15,7 @@
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { Clock, Provider, ProviderContext, Vault, VaultValue } from './types';
+import type { Clock, Logger, Provider, ProviderContext, Vault, VaultValue } from './types';
 
 /** `audit: { path }` in the config file (config/schema.ts). Relative to the config file. */
 export const auditSchema = z
@@ -52,7 +52,11 @@ export interface AuditLine extends AuditEntry {
 }
 
 export interface AuditSink {
-  /** Appends one line; resolves once written. A failure rejects (callers decide whether it is fatal). */
+  /**
+   * Appends one line; resolves once written. Never rejects: the step it records already
+   * happened (an issued credential must still be stored), so a write failure is logged at error
+   * level, naming the file and the error code, and the operation carries on.
+   */
   record(entry: AuditEntry): Promise<void>;
 }
 
@@ -75,19 +79,30 @@ export function auditLine(entry: AuditEntry, at: number, host: string, pid: numb
 }
 
 /** Appends to `path` (created 0600; a wider mode is narrowed to 0600). */
-export function createAuditLog(path: string, deps: { clock: Clock; host?: string; pid?: number }): AuditSink {
+export function createAuditLog(
+  path: string,
+  deps: { clock: Clock; log: Pick<Logger, 'error'>; host?: string; pid?: number },
+): AuditSink {
   const host = deps.host ?? hostname();
   const pid = deps.pid ?? process.pid;
+  const append = async (line: string) => {
+    const handle = await fs.open(path, 'a', 0o600);
+    try {
+      const { mode } = await handle.stat();
+      if ((mode & 0o077) !== 0) await handle.chmod(0o600);
+      await handle.appendFile(line, 'utf8');
+    } finally {
+      await handle.close();
+    }
+  };
   return {
     async record(entry) {
-      const handle = await fs.open(path, 'a', 0o600);
-      try {
-        const { mode } = await handle.stat();
-        if ((mode & 0o077) !== 0) await handle.chmod(0o600);
-        await handle.appendFile(auditLine(entry, deps.clock.now(), host, pid), 'utf8');
-      } finally {
-        await handle.close();
-      }
+      await append(auditLine(entry, deps.clock.now(), host, pid)).catch((err: NodeJS.ErrnoException) => {
+        deps.log.error(
+          { audit: path, event: entry.event, secretId: entry.secretId, code: err.code },
+          `audit log ${path} not written (${err.code ?? 'error'}): the ${entry.event} event is missing from it`,
+        );
+      });
     },
   };
 }

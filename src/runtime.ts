@@ -56,7 +56,7 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     if (!plugin) throw new RotatorError('CONFIG', `unknown provider '${type}'`);
     return plugin;
   };
-  const audit = config.audit ? createAuditLog(config.audit.path, { clock: deps.clock }) : noAudit;
+  const audit = config.audit ? createAuditLog(config.audit.path, { clock: deps.clock, log: deps.log }) : noAudit;
   const targets = new Map<string, RotationTarget>();
   const target = (secretId: string): RotationTarget => {
     const cached = targets.get(secretId);

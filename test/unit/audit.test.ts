@@ -5,6 +5,7 @@ import { auditProvider, auditSchema, auditVault, createAuditLog, type AuditLine 
 import type { Clock, Provider, Vault, VaultValue } from '../../src/types';
 
 const clock: Clock = { now: () => Date.parse('2026-01-02T03:04:05.000Z'), sleep: async () => {} };
+const log = { error: jest.fn() };
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rotator-audit-'));
@@ -30,9 +31,9 @@ const value: VaultValue = {
 test('one JSON line per event with time, host and pid, in a 0600 file; a wider existing file is narrowed', async () => {
   const file = join(dir, 'audit.jsonl');
   await writeFile(file, '', { mode: 0o644 });
-  const log = createAuditLog(file, { clock, host: 'h1', pid: 42 });
-  await log.record({ event: 'revoked', secretId: 'app', provider: 'p', providerRef: 'r', detail: 'stage previous' });
-  await log.record({ event: 'rekeyed', detail: 'key id abc' });
+  const sink = createAuditLog(file, { clock, log, host: 'h1', pid: 42 });
+  await sink.record({ event: 'revoked', secretId: 'app', provider: 'p', providerRef: 'r', detail: 'stage previous' });
+  await sink.record({ event: 'rekeyed', detail: 'key id abc' });
   expect(await lines(file)).toEqual([
     {
       time: '2026-01-02T03:04:05.000Z',
@@ -51,13 +52,13 @@ test('one JSON line per event with time, host and pid, in a 0600 file; a wider e
 
 test('a new audit file is created 0600', async () => {
   const file = join(dir, 'new.jsonl');
-  await createAuditLog(file, { clock }).record({ event: 'adopted', secretId: 'app' });
+  await createAuditLog(file, { clock, log }).record({ event: 'adopted', secretId: 'app' });
   expect((await stat(file)).mode & 0o777).toBe(0o600);
 });
 
 test('wrapped vault and provider record stored, promoted, issued, verified, revoked without secret values', async () => {
   const file = join(dir, 'audit.jsonl');
-  const sink = createAuditLog(file, { clock, host: 'h', pid: 1 });
+  const sink = createAuditLog(file, { clock, log, host: 'h', pid: 1 });
   const vault = auditVault(
     {
       type: 'mem',
@@ -107,7 +108,7 @@ test('a failed step is not audited', async () => {
         throw new Error('refused');
       },
     } satisfies Provider,
-    createAuditLog(file, { clock }),
+    createAuditLog(file, { clock, log }),
     'app',
   );
   await expect(provider.issue({ secretId: 'app', rotationId: 'r', log: console as never, clock })).rejects.toThrow('refused');
@@ -117,4 +118,19 @@ test('a failed step is not audited', async () => {
 test('the config field names what to write', () => {
   expect(auditSchema.safeParse({ path: '' }).error?.issues[0]?.message).toMatch(/path of the audit log/);
   expect(auditSchema.safeParse({ path: 'a', extra: 1 }).success).toBe(false);
+});
+
+test('a failed write never fails the step: it is logged at error with the file and code', async () => {
+  const errors: { obj: object; msg?: string }[] = [];
+  const sink = createAuditLog(join(dir, 'missing-dir', 'audit.jsonl'), {
+    clock,
+    log: { error: (obj, msg) => errors.push({ obj, msg }) },
+  });
+  await expect(sink.record({ event: 'issued', secretId: 'app' })).resolves.toBeUndefined();
+  expect(errors).toEqual([
+    {
+      obj: expect.objectContaining({ event: 'issued', code: 'ENOENT' }),
+      msg: expect.stringMatching(/audit log .*missing-dir.* not written \(ENOENT\)/),
+    },
+  ]);
 });

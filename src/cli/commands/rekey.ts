@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
           ...(opts.newKeyFile ? { newKeyFile: opts.newKeyFile } : {}),
           dryRun,
           log,
-          audit: config.audit ? createAuditLog(config.audit.path, { clock: ctx.io.clock }) : noAudit,
+          audit: config.audit ? createAuditLog(config.audit.path, { clock: ctx.io.clock, log }) : noAudit,
         });
         ctx.io.stdout.write(`${message}\n`);
       } catch (err) {
