@@ -456,6 +456,7 @@ function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderS
     shutdownTimeoutMs: file.shutdownTimeout,
     defaults: file.defaults,
     ...(file.http === undefined ? {} : { http: file.http }),
+    ...(file.audit === undefined ? {} : { audit: { path: resolve(dir, file.audit.path) } }),
     secrets,
   };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ProviderSchemas } from '../src/types';
 import { DURATION_HINT, FormatError, formatDuration, parseDuration, parsePercent } from '../src/duration';
 import { templateProblems } from '../src/distribute/template';
+import { auditSchema } from '../src/audit';
 
 /**
  * The schema of rotator.config.yaml and the configuration type the rest of the code consumes.
@@ -85,6 +86,8 @@ export interface RotatorConfig {
   defaults: { renewBefore: RenewBefore; jitter: number };
   /** Health and metrics listener; absent: none. */
   http?: { host: string; port: number };
+  /** Audit trail (src/audit.ts); absent: none. `path` is absolute. */
+  audit?: { path: string };
   secrets: SecretConfig[];
   /**
    * Set by the sandbox (src/sandbox.ts), never by the file: file outputs are written under
@@ -369,6 +372,7 @@ function configShape<S extends z.ZodType>(secret: S) {
         port: integerField(0, 65535).prefault(DEFAULTS.httpPort),
       })
       .optional(),
+    audit: auditSchema.optional(),
     secrets: z.array(secret, { error: 'must be a list of secrets (write `secrets: []` for none)' }).prefault([]),
   };
 }

@@ -12,6 +12,7 @@ import { RotatorError } from './errors';
 import type { RotationDeps, RotationTarget } from './rotate';
 import type { RenewalPolicy } from './renewal';
 import { Distributor } from './distribute/outputs';
+import { auditProvider, auditVault, createAuditLog, noAudit, type AuditSink } from './audit';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -36,6 +37,8 @@ export interface Runtime {
   pluginFor(secretId: string): ProviderSchemas;
   /** Writes each secret's outputs (files, reload commands): wire it to `onPromoted`. */
   distributor: Distributor;
+  /** The audit trail (`audit: { path }`); a no-op sink when not configured. Vault and providers already record through it. */
+  audit: AuditSink;
   close(): Promise<void>;
 }
 
@@ -53,16 +56,18 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     if (!plugin) throw new RotatorError('CONFIG', `unknown provider '${type}'`);
     return plugin;
   };
+  const audit = config.audit ? createAuditLog(config.audit.path, { clock: deps.clock, log: deps.log }) : noAudit;
   const targets = new Map<string, RotationTarget>();
   const target = (secretId: string): RotationTarget => {
     const cached = targets.get(secretId);
     if (cached) return cached;
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
-    const provider: Provider = loadPlugin(pluginFor(secret.provider)).create(
+    const made: Provider = loadPlugin(pluginFor(secret.provider)).create(
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
+    const provider = config.audit ? auditProvider(made, audit, secret.id) : made;
     const created: RotationTarget = {
       secretId: secret.id,
       provider,
@@ -74,7 +79,8 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
   };
   // Unknown provider types fail here, before the vault is opened.
   for (const secret of config.secrets) pluginFor(secret.provider);
-  const vault = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const opened = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const vault = config.audit ? auditVault(opened, audit) : opened;
   const pluginOf = (secretId: string) => {
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
@@ -88,6 +94,7 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     owner: processOwnerId(),
     pluginFor: pluginOf,
     distributor: new Distributor({ config, pluginFor: pluginOf, log: deps.log, env: deps.env ?? process.env }),
+    audit,
     async close() {
       await Promise.all([...targets.values()].map((t) => t.provider.close?.()));
       await vault.close?.();

@@ -30,6 +30,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 
 /** Everything a command touches outside itself, injectable for tests. */
 export interface CliIo {
+  /** Confirmations and piped credentials (incident commands); default process.stdin. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
@@ -39,6 +41,7 @@ export interface CliIo {
 }
 
 export const defaultIo = (): CliIo => ({
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -17,6 +17,10 @@ import * as get from './commands/get';
 import * as exec from './commands/exec';
 import * as sandbox from './commands/sandbox';
 import * as init from './commands/init';
+import * as revoke from './commands/revoke';
+import * as rollback from './commands/rollback';
+import * as adopt from './commands/adopt';
+import * as rekey from './commands/rekey';
 
 export { EXIT, type CliIo } from './context';
 export { splitExecArgs } from './commands/exec';
@@ -31,6 +35,10 @@ const COMMANDS: readonly { register(program: Command, ctx: CliContext): void }[]
   exec,
   sandbox,
   init,
+  revoke,
+  rollback,
+  adopt,
+  rekey,
 ];
 
 /** Runs the CLI with `argv` (as process.argv: node, script, args…). Resolves with the exit code. */
