@@ -39,10 +39,15 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** A secret's renewal policy: its own settings, else the config's `defaults`. */
 export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPolicy {
+  const window = secret.window ?? config.defaults.window;
+  const paused = secret.paused ?? config.defaults.paused ?? false;
   return {
     renewBefore: secret.renewBefore ?? config.defaults.renewBefore,
     jitter: secret.jitter ?? config.defaults.jitter,
+    ...(window ? { window } : {}),
+    ...(paused ? { paused } : {}),
   };
 }
 
