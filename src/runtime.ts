@@ -19,6 +19,11 @@ export interface RuntimeDeps {
   env?: NodeJS.ProcessEnv;
   /** Default: the registry (providers/index.ts). Descriptors are loaded on first use. */
   plugins?: readonly (ProviderPlugin | ProviderDescriptor)[];
+  /**
+   * Wraps the vault and each provider as they are created (the daemon counts their calls with
+   * src/metrics.ts). Passed in rather than imported so read-only commands never load prom-client.
+   */
+  instrument?: { vault<V extends Vault>(vault: V): V; provider<P extends Provider>(provider: P): P };
 }
 
 export interface Runtime {
@@ -64,10 +69,11 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     if (cached) return cached;
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
-    const provider: Provider = loadPlugin(pluginFor(secret.provider)).create(
+    const made: Provider = loadPlugin(pluginFor(secret.provider)).create(
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
+    const provider = deps.instrument ? deps.instrument.provider(made) : made;
     const created: RotationTarget = {
       secretId: secret.id,
       provider,
@@ -79,7 +85,8 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
   };
   // Unknown provider types fail here, before the vault is opened.
   for (const secret of config.secrets) pluginFor(secret.provider);
-  const vault = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const opened = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const vault = deps.instrument ? deps.instrument.vault(opened) : opened;
   const pluginOf = (secretId: string) => {
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
