@@ -13,7 +13,7 @@ import { ConfigError, formatProblem, loadConfig, resolveConfigPath, type LoadedC
 import type { RotatorConfig } from '../../config/schema';
 import { createRuntime, notConfigured, type Runtime } from '../runtime';
 import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
-import { createLogger, type LogLevel } from '../log';
+import { createLogger, type LogFormat, type LogLevel } from '../log';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { systemClock } from '../clock';
@@ -63,6 +63,8 @@ export interface Prepared {
 export interface GlobalOptions {
   config?: string;
   logLevel?: LogLevel;
+  /** `--log-format`; absent: pretty on a terminal, JSON otherwise (createLogger decides). */
+  logFormat?: LogFormat;
 }
 
 export interface PrepareOptions {
@@ -99,6 +101,7 @@ export class CliContext {
     return createLogger({
       level: this.globals().logLevel ?? (fromEnv as LogLevel | undefined) ?? fallback,
       destination: this.io.stderr,
+      ...(this.globals().logFormat ? { format: this.globals().logFormat } : {}),
     });
   }
 
