@@ -36,6 +36,8 @@ export interface CliIo {
   clock: Clock;
   /** Installs signal handlers for `run` and `sandbox`; resolves with the first signal. */
   onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+  /** Installs a SIGHUP handler for `run` (reload the configuration); absent: no reloads. */
+  onHangup?: (handler: () => void) => () => void;
 }
 
 export const defaultIo = (): CliIo => ({
@@ -50,6 +52,10 @@ export const defaultIo = (): CliIo => ({
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
     };
+  },
+  onHangup(handler) {
+    process.on('SIGHUP', handler);
+    return () => process.off('SIGHUP', handler);
   },
 });
 
