@@ -7,6 +7,7 @@ import { createLimiter } from '../../limit';
 import { describeError, RotatorError } from '../../errors';
 import { secrets } from '../../redact';
 import { EXIT, unique, type CliContext } from '../context';
+import { withCronAlerts } from '../cron-alerts';
 
 interface RotateOpts {
   all?: boolean;
@@ -43,12 +44,12 @@ later (with --if-due this is not reported: the peer is rotating it).`,
       try {
         const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
         ctx.requireConfigured(config, selected);
+        const options = { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun), force: Boolean(opts.force) };
         const results = await ctx.withRuntime(prepared, log, (runtime) =>
-          rotateAll(runtime, selected, log, {
-            ifDue: Boolean(opts.ifDue),
-            dryRun: Boolean(opts.dryRun),
-            force: Boolean(opts.force),
-          }),
+          // `--if-due` is what cron runs: it alerts like the daemon does (src/cli/cron-alerts.ts).
+          options.ifDue && !options.dryRun
+            ? withCronAlerts(runtime, selected, log, () => rotateAll(runtime, selected, log, options))
+            : rotateAll(runtime, selected, log, options),
         );
         for (const r of results) {
           if ('error' in r) {
