@@ -60,9 +60,8 @@ describe('npm start (rotator run --sandbox)', () => {
       'nodejs_eventloop_lag_seconds',
     ];
     for (const family of families) expect(metrics).toMatch(new RegExp(`^${family}[{ ]`, 'm'));
-    expect(metrics).toMatch(
-      /^rotator_rotations_total\{secret="mongo-ci",provider="mongodb-cloud-manager",result="rotated"\} 1$/m,
-    );
+    // Exact counts are asserted in ops-service.test.ts: here a scrape may land between a
+    // 'promoted' line and the scheduler counting that attempt.
 
     expect(d.child.exitCode).toBeNull(); // still running
     d.child.kill('SIGTERM');
