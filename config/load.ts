@@ -444,6 +444,8 @@ function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderS
       params: provider.params,
       ...(entry.renewBefore === undefined ? {} : { renewBefore: entry.renewBefore }),
       ...(entry.jitter === undefined ? {} : { jitter: entry.jitter }),
+      ...(entry.window === undefined ? {} : { window: entry.window }),
+      ...(entry.paused === undefined ? {} : { paused: entry.paused }),
       outputs: entry.outputs.map((o) => resolveOutput(o, dir)),
       ...(entry.env === undefined ? {} : { env: entry.env }),
     };
@@ -457,6 +459,7 @@ function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderS
     defaults: file.defaults,
     ...(file.http === undefined ? {} : { http: file.http }),
     ...(file.audit === undefined ? {} : { audit: { path: resolve(dir, file.audit.path) } }),
+    ...(file.notify === undefined || file.notify.length === 0 ? {} : { notify: file.notify }),
     secrets,
   };
 }

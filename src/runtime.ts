@@ -20,6 +20,11 @@ export interface RuntimeDeps {
   env?: NodeJS.ProcessEnv;
   /** Default: the registry (providers/index.ts). Descriptors are loaded on first use. */
   plugins?: readonly (ProviderPlugin | ProviderDescriptor)[];
+  /**
+   * Wraps the vault and each provider as they are created (the daemon counts their calls with
+   * src/metrics.ts). Passed in rather than imported so read-only commands never load prom-client.
+   */
+  instrument?: { vault<V extends Vault>(vault: V): V; provider<P extends Provider>(provider: P): P };
 }
 
 export interface Runtime {
@@ -42,10 +47,15 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** A secret's renewal policy: its own settings, else the config's `defaults`. */
 export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPolicy {
+  const window = secret.window ?? config.defaults.window;
+  const paused = secret.paused ?? config.defaults.paused ?? false;
   return {
     renewBefore: secret.renewBefore ?? config.defaults.renewBefore,
     jitter: secret.jitter ?? config.defaults.jitter,
+    ...(window ? { window } : {}),
+    ...(paused ? { paused } : {}),
   };
 }
 
@@ -67,7 +77,8 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
-    const provider = config.audit ? auditProvider(made, audit, secret.id) : made;
+    const instrumented = deps.instrument ? deps.instrument.provider(made) : made;
+    const provider = config.audit ? auditProvider(instrumented, audit, secret.id) : instrumented;
     const created: RotationTarget = {
       secretId: secret.id,
       provider,
@@ -80,7 +91,8 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
   // Unknown provider types fail here, before the vault is opened.
   for (const secret of config.secrets) pluginFor(secret.provider);
   const opened = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
-  const vault = config.audit ? auditVault(opened, audit) : opened;
+  const instrumented = deps.instrument ? deps.instrument.vault(opened) : opened;
+  const vault = config.audit ? auditVault(instrumented, audit) : instrumented;
   const pluginOf = (secretId: string) => {
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);

@@ -13,7 +13,7 @@ import { ConfigError, formatProblem, loadConfig, resolveConfigPath, type LoadedC
 import type { RotatorConfig } from '../../config/schema';
 import { createRuntime, notConfigured, type Runtime } from '../runtime';
 import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
-import { createLogger, type LogLevel } from '../log';
+import { createLogger, type LogFormat, type LogLevel } from '../log';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { systemClock } from '../clock';
@@ -38,6 +38,8 @@ export interface CliIo {
   clock: Clock;
   /** Installs signal handlers for `run` and `sandbox`; resolves with the first signal. */
   onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+  /** Installs a SIGHUP handler for `run` (reload the configuration); absent: no reloads. */
+  onHangup?: (handler: () => void) => () => void;
 }
 
 export const defaultIo = (): CliIo => ({
@@ -54,6 +56,10 @@ export const defaultIo = (): CliIo => ({
       process.off('SIGTERM', handler);
     };
   },
+  onHangup(handler) {
+    process.on('SIGHUP', handler);
+    return () => process.off('SIGHUP', handler);
+  },
 });
 
 /** A loaded configuration, rewritten for the sandbox when asked, and the environment to run with. */
@@ -66,6 +72,8 @@ export interface Prepared {
 export interface GlobalOptions {
   config?: string;
   logLevel?: LogLevel;
+  /** `--log-format`; absent: pretty on a terminal, JSON otherwise (createLogger decides). */
+  logFormat?: LogFormat;
 }
 
 export interface PrepareOptions {
@@ -102,6 +110,7 @@ export class CliContext {
     return createLogger({
       level: this.globals().logLevel ?? (fromEnv as LogLevel | undefined) ?? fallback,
       destination: this.io.stderr,
+      ...(this.globals().logFormat ? { format: this.globals().logFormat } : {}),
     });
   }
 

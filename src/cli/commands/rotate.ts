@@ -10,6 +10,7 @@ import { EXIT, unique, type CliContext } from '../context';
 import { formatData, outputFormat, type OutputFormat } from '../output';
 import { createProgress, formatSummary, type SummaryRow } from '../progress';
 import { outputOptions } from './status';
+import { withCronAlerts } from '../cron-alerts';
 
 interface RotateOpts {
   all?: boolean;
@@ -72,16 +73,15 @@ later (with --if-due this is not reported: the peer is rotating it).`,
         const selected = opts.all ? config.secrets.map((s) => s.id) : unique(ids);
         ctx.requireConfigured(config, selected);
         const progress = terminal && format === 'table' ? createProgress(io.stderr, selected.length) : undefined;
-        const results = await ctx.withRuntime(prepared, log, (runtime) =>
-          rotateAll(
-            runtime,
-            selected,
-            log,
-            { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun), force: Boolean(opts.force) },
-            opts.concurrency ?? runtime.config.concurrency,
-            (r) => progress?.finished(!('error' in r) && !r.distributionError),
-          ),
-        );
+        const options = { ifDue: Boolean(opts.ifDue), dryRun: Boolean(opts.dryRun), force: Boolean(opts.force) };
+        const results = await ctx.withRuntime(prepared, log, (runtime) => {
+          const all = () =>
+            rotateAll(runtime, selected, log, options, opts.concurrency ?? runtime.config.concurrency, (r) =>
+              progress?.finished(!('error' in r) && !r.distributionError),
+            );
+          // `--if-due` is what cron runs: it alerts like the daemon does (src/cli/cron-alerts.ts).
+          return options.ifDue && !options.dryRun ? withCronAlerts(runtime, selected, log, all) : all();
+        });
         progress?.end();
         for (const r of results) {
           if ('error' in r) ctx.setExit(EXIT.failed);
