@@ -1,8 +1,11 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import type { ProviderSchemas } from '../src/types';
-import { DURATION_HINT, FormatError, formatDuration, parseDuration, parsePercent } from '../src/duration';
+import { parseDuration, parsePercent } from '../src/duration';
 import { templateProblems } from '../src/distribute/template';
+import { durationField, parsed } from '../src/duration-field';
+
+export { durationField };
 import { auditSchema } from '../src/audit';
 import { windowSchema, type RotationWindow } from '../src/window';
 import { notifySchema, type NotifyTarget } from '../src/notify/schema';
@@ -127,35 +130,6 @@ export function integerField(min: number, max: number, unit = '') {
   const allowed = { error: `must be an integer from ${min} to ${max}${unit}` };
   const bounded = z.number(allowed).int(allowed).min(min, allowed).max(max, allowed);
   return z.union([bounded, z.string().regex(/^\d+$/, allowed).transform(Number).pipe(bounded)], allowed);
-}
-
-/**
- * Runs a src/duration.ts parser inside a zod transform: its FormatError (a 20-digit duration, a
- * percentage above 100%) becomes an issue of this key, reported with file and line like any
- * other, instead of escaping validation. `message` replaces the parser's own when given.
- */
-function parsed<T>(ctx: z.RefinementCtx, parse: () => T, message?: string): T | undefined {
-  try {
-    return parse();
-  } catch (err) {
-    if (!(err instanceof FormatError)) throw err;
-    ctx.addIssue({ code: 'custom', message: message ?? err.message });
-    return undefined;
-  }
-}
-
-/** A duration (src/duration.ts) from `minMs` to `maxMs`, in ms. */
-export function durationField(minMs: number, maxMs: number) {
-  const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
-  const allowed = { error: `must be a duration ${range}: ${DURATION_HINT}` };
-  return z
-    .string(allowed)
-    .regex(/^\d+(ms|s|m|h|d)$/, allowed)
-    .transform((text, ctx) => {
-      const ms = parsed(ctx, () => parseDuration(text));
-      if (ms !== undefined && (ms < minMs || ms > maxMs)) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return ms ?? 0;
-    });
 }
 
 /** A percentage from `min` to `max` (fractions, inclusive), as a fraction. */
