@@ -10,6 +10,11 @@
  * socket; `reply` → answer your protocol's error for `fault.status`/`fault.type`; set
  * `rec.status` (and `rec.error`) when answering. Expose `kit.faults`, `kit.requests`,
  * `kit.count`, `kit.counts`, `kit.dropConnections` and `latencyMs` on the emulator's handle.
+ *
+ * Triggers ({@link RequestTriggers}, also on every kit): an emulator announces each request when
+ * it is received and again once it has taken effect; a test's listener may act then (e.g.
+ * SIGKILL the rotator) and hold the answer until it is done. Crash tests use this to stop the
+ * client at an exact step from the server side, without failpoints in product code.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -94,6 +99,58 @@ export interface KitRequest<Op extends string = string> {
 }
 
 /**
+ * When a request is announced: `received` (read, before the emulator acts or answers) or
+ * `applied` (it succeeded and changed or read the emulator's state; the answer is not sent yet).
+ */
+export type KitPhase = 'received' | 'applied';
+
+/** A request as announced to triggers. Never carries a secret value. */
+export interface KitEvent<Op extends string = string> {
+  operation: Op | string;
+  phase: KitPhase;
+  /** The resource the request addressed (secret name, secret id, client id), when it named one. */
+  resource?: string;
+  /** Non-secret labels of the request, e.g. the Secrets Manager stages it writes or moves. */
+  labels?: readonly string[];
+}
+
+/**
+ * A listener for announced requests. The emulator awaits it before going on, so a returned
+ * promise holds the request (its effect for `received`, its answer for `applied`) until it
+ * settles. A listener that throws destroys the connection unanswered.
+ */
+export type KitListener<Op extends string = string> = (event: KitEvent<Op>) => void | Promise<void>;
+
+/**
+ * The triggers of one emulator: listeners per operation and phase, called in the order they
+ * were added, one at a time.
+ */
+export class RequestTriggers<Op extends string = string> {
+  private readonly listeners: { operation: Op | '*'; phase: KitPhase; listener: KitListener<Op> }[] = [];
+
+  /**
+   * Calls `listener` for every request for `operation` (`'*'`: any) announced in `phase`, until
+   * the returned function is called.
+   */
+  on(operation: Op | '*', phase: KitPhase, listener: KitListener<Op>): () => void {
+    const entry = { operation, phase, listener };
+    this.listeners.push(entry);
+    return () => {
+      const i = this.listeners.indexOf(entry);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** Announces a request; resolves when every matching listener has (emulators await this). */
+  async emit(event: KitEvent<Op>): Promise<void> {
+    const matching = this.listeners.filter(
+      (l) => l.phase === event.phase && (l.operation === '*' || l.operation === event.operation),
+    );
+    for (const { listener } of matching) await listener(event);
+  }
+}
+
+/**
  * The fault queue, latency, request log and counts every emulator offers tests, in one place.
  * An emulator's handler calls {@link EmulatorKit.begin} first (records the request, waits the
  * latency) and {@link EmulatorKit.take} where a fault may apply; the rest is its protocol.
@@ -101,12 +158,13 @@ export interface KitRequest<Op extends string = string> {
  * Faults are consumed in the order they were queued, first matching wins; `times` counts down
  * and a spent fault leaves the queue.
  */
-export class EmulatorKit<Op extends string = string> {
+export class EmulatorKit<Op extends string = string> extends RequestTriggers<Op> {
   readonly faults: KitFault<Op>[] = [];
   readonly requests: KitRequest<Op>[] = [];
   latencyMs: number;
 
   constructor(options: { latencyMs?: number } = {}) {
+    super();
     this.latencyMs = options.latencyMs ?? 0;
   }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, serveOnLoopback } from '../../src/emulator-kit';
+import { RequestTriggers, readBody, serveOnLoopback, type KitListener, type KitPhase } from '../../src/emulator-kit';
 import { createHash, randomBytes } from 'node:crypto';
 import { constantTimeEqual as sameText } from '../kit/compare';
 import type { Clock, EmulatorHandle } from '../../src/types';
@@ -108,6 +108,13 @@ export interface McmEmulator extends EmulatorHandle {
   secretsOf(clientId: string): McmSecretView[];
   /** Tokens minted and neither revoked, expired nor invalidated, for one account or all. */
   activeTokenCount(clientId?: string): number;
+  /**
+   * Calls `listener` when a request for `operation` is received, or once it succeeded (`applied`:
+   * the secret created or deleted, the token minted; the answer not yet sent). The request waits
+   * for the listener (see RequestTriggers). `resource`: the secret id for deleteSecret, the
+   * client id for the other service-account operations and for token/revoke. Returns `off`.
+   */
+  on(operation: McmOp | '*', phase: KitPhase, listener: KitListener<McmOp>): () => void;
 }
 
 const REALM = 'MMS Public API';
@@ -213,6 +220,7 @@ class McmServer {
   readonly faults: McmFault[] = [];
   readonly requests: McmRecordedRequest[] = [];
   readonly digest = { challenges: 0, stale: 0, replays: 0, badResponses: 0 };
+  readonly triggers = new RequestTriggers<McmOp>();
   latencyMs: number;
   private readonly clock: Clock;
   private readonly accounts = new Map<string, Account>();
@@ -298,6 +306,9 @@ class McmServer {
     this.requests.push(record);
     const body = (await readBody(req)).toString('utf8');
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
+    const resource = this.resourceOf(path, route.op, record.clientId);
+    const event = { operation: route.op, ...(resource ? { resource } : {}) };
+    await this.triggers.emit({ ...event, phase: 'received' });
     const fault = this.takeFault(route.op);
     if (fault?.kind === 'drop') {
       req.socket.destroy();
@@ -318,6 +329,7 @@ class McmServer {
           ? err.reply
           : apiError(500, 'UNEXPECTED_ERROR', `emulator bug: ${String(err)}`, 'Internal Server Error').reply;
     }
+    if (reply.status < 300) await this.triggers.emit({ ...event, phase: 'applied' });
     record.status = reply.status;
     // envelope=true: the status moves into the body ({status, content}) and the HTTP status is 200,
     // as the Cloud Manager API does for clients that cannot read status codes.
@@ -337,6 +349,15 @@ class McmServer {
         }),
       );
     }
+  }
+
+  /** What a trigger event names: the secret id of a delete, otherwise the client id. */
+  private resourceOf(path: string, op: McmOp, basicClientId: string | undefined): string | undefined {
+    const parts = path.split('/');
+    const at = parts.indexOf('serviceAccounts');
+    if (op === 'deleteSecret') return parts[at + 3];
+    if (at >= 0 && parts[at + 1]) return parts[at + 1];
+    return basicClientId || undefined;
   }
 
   /** The next fault for `op`: of `kind`, or (default) any kind but create-then-drop. */
@@ -699,6 +720,7 @@ export async function startMcmEmulator(options: McmEmulatorOptions = {}): Promis
     ensureServiceAccount: (seed) => emu.ensureServiceAccount(seed),
     secretsOf: (clientId) => emu.secretsOf(clientId),
     activeTokenCount: (clientId) => emu.activeTokenCount(clientId),
+    on: (operation, phase, listener) => emu.triggers.on(operation, phase, listener),
     close: () => server.close(),
   };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, serveOnLoopback } from '../../src/emulator-kit';
+import { RequestTriggers, readBody, serveOnLoopback, type KitListener, type KitPhase } from '../../src/emulator-kit';
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual as sameText } from '../kit/compare';
 import type { Clock, EmulatorHandle } from '../../src/types';
@@ -77,6 +77,16 @@ export interface IssuedKeyInfo {
   issuedBy: string;
 }
 
+/** The STS operations, as triggers name them. */
+export type NcpOp = 'createCredentials' | 'switchRole' | 'describeCredentials' | 'callerIdentity' | 'unknown';
+
+const OPS: Record<string, NcpOp> = {
+  'POST /api/v1/credentials': 'createCredentials',
+  'POST /api/v1/switch-role': 'switchRole',
+  'GET /api/v1/credentials': 'describeCredentials',
+  'GET /api/v1/caller-identity': 'callerIdentity',
+};
+
 export interface NcpStsEmulator extends EmulatorHandle {
   readonly accounts: readonly NcpEmulatorAccount[];
   /** Pending faults; push to inject, consumed in order of matching. */
@@ -93,6 +103,12 @@ export interface NcpStsEmulator extends EmulatorHandle {
   issuedKeys(): IssuedKeyInfo[];
   /** For tests that assert a secret is absent from files and logs; any key the emulator knows. */
   lookupSecret(accessKey: string): string | undefined;
+  /**
+   * Calls `listener` when a request for `operation` is received, or once it succeeded (`applied`:
+   * a key issued or an identity read; the answer not yet sent). The request waits for the
+   * listener (see RequestTriggers). `resource` is the signing access key. Returns `off`.
+   */
+  on(operation: NcpOp | '*', phase: KitPhase, listener: KitListener<NcpOp>): () => void;
 }
 
 const TOTP_STEP_MS = 30_000;
@@ -160,6 +176,7 @@ function stsError(status: number, message: string): EmulatorError {
 class NcpStsServer {
   readonly faults: NcpFault[] = [];
   readonly requests: RecordedRequest[] = [];
+  readonly triggers = new RequestTriggers<NcpOp>();
   latencyMs: number;
   private drops = 0;
   private readonly clock: Clock;
@@ -211,7 +228,11 @@ class NcpStsServer {
     const body = (await readBody(req)).toString('utf8');
     // unref: a long injected latency must not keep a test process (or the sandbox) alive after close.
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
+    const operation = OPS[`${record.method} ${record.path}`] ?? 'unknown';
+    const event = { operation, ...(record.accessKey ? { resource: record.accessKey } : {}) };
+    await this.triggers.emit({ ...event, phase: 'received' });
     const reply = this.answer(record, req, body);
+    if (reply.status < 300) await this.triggers.emit({ ...event, phase: 'applied' });
     record.status = reply.status;
     this.send(res, reply);
   }
@@ -450,6 +471,7 @@ export async function startNcpStsEmulator(options: NcpEmulatorOptions = {}): Pro
     count: (method, path) => emu.count(method, path),
     issuedKeys: () => emu.issuedKeys(),
     lookupSecret: (accessKey) => emu.lookupSecret(accessKey),
+    on: (operation, phase, listener) => emu.triggers.on(operation, phase, listener),
     close: () => server.close(),
   };
 }

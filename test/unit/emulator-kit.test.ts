@@ -35,3 +35,35 @@ test('every request is logged and counted per operation, answered or not', async
   expect(kit.counts()).toEqual({ Get: 2, Put: 1 });
   expect(kit.requests.map((r) => r.status)).toEqual([200, 0, 0]);
 });
+
+test('triggers: listeners match operation and phase (or any operation), run in order, and off() removes one', async () => {
+  const kit = new EmulatorKit<Op>();
+  const seen: string[] = [];
+  const off = kit.on('Put', 'applied', (e) => void seen.push(`put:${e.phase}:${e.resource ?? ''}`));
+  kit.on('*', 'received', (e) => void seen.push(`any:${e.operation}`));
+  await kit.emit({ operation: 'Put', phase: 'received' });
+  await kit.emit({ operation: 'Put', phase: 'applied', resource: 'r1' });
+  await kit.emit({ operation: 'Get', phase: 'applied' });
+  off();
+  await kit.emit({ operation: 'Put', phase: 'applied', resource: 'r2' });
+  expect(seen).toEqual(['any:Put', 'put:applied:r1']);
+});
+
+test('triggers: emit waits for a listener that holds the request, and rejects when it throws', async () => {
+  const kit = new EmulatorKit<Op>();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  kit.on('Put', 'applied', () => held);
+  let done = false;
+  const emitted = kit.emit({ operation: 'Put', phase: 'applied' }).then(() => (done = true));
+  await Promise.resolve();
+  await Promise.resolve();
+  expect(done).toBe(false);
+  release();
+  await emitted;
+  expect(done).toBe(true);
+  kit.on('Get', 'received', () => {
+    throw new Error('listener failed');
+  });
+  await expect(kit.emit({ operation: 'Get', phase: 'received' })).rejects.toThrow('listener failed');
+});

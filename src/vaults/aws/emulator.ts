@@ -1,5 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EmulatorKit, readBody, serveOnLoopback, type KitFault, type KitRequest } from '../../emulator-kit';
+import {
+  EmulatorKit,
+  readBody,
+  serveOnLoopback,
+  type KitFault,
+  type KitListener,
+  type KitPhase,
+  type KitRequest,
+} from '../../emulator-kit';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock, EmulatorHandle } from '../../types';
 import { systemClock } from '../../clock';
@@ -94,6 +102,13 @@ export interface SecretsManagerEmulator extends EmulatorHandle {
   versions(name: string): EmulatedVersion[] | undefined;
   secretNames(): string[];
   tags(name: string): Record<string, string> | undefined;
+  /**
+   * The kit's triggers: `listener` runs when a request for `operation` is received (after its
+   * faults, before it acts) or once it succeeded (`applied`, answer not yet sent); the request
+   * waits for it. `resource` is the SecretId; `labels` the VersionStages a PutSecretValue writes
+   * or the VersionStage an UpdateSecretVersionStage moves. Returns `off`.
+   */
+  on(operation: SecretsManagerOperation | '*', phase: KitPhase, listener: KitListener<SecretsManagerOperation>): () => void;
 }
 
 interface StoredVersion {
@@ -196,7 +211,10 @@ class SecretsManagerServer {
       }
       if (fault) throw faultError(fault);
       const region = this.authenticate(req, raw);
+      const event = { operation, ...(typeof id === 'string' ? { resource: id } : {}), labels: stagesOf(body) };
+      await this.kit.emit({ ...event, phase: 'received' });
       reply = this.dispatch(operation, body, region);
+      await this.kit.emit({ ...event, phase: 'applied' });
       dropAfter = this.kit.take(operation, 'apply-then-drop') !== undefined;
     } catch (err) {
       const e = err instanceof SmError ? err : new SmError('InternalServiceError', 'emulator bug: ' + String(err), 500);
@@ -721,6 +739,12 @@ function pageStart(token: unknown): number {
   return Number(match[1]);
 }
 
+/** The stage labels a request writes or moves (never its SecretString), for triggers. */
+function stagesOf(body: Body): string[] {
+  const stages = Array.isArray(body.VersionStages) ? body.VersionStages : [body.VersionStage];
+  return stages.filter((x): x is string => typeof x === 'string');
+}
+
 /** AWS writes timestamps as epoch seconds (with a fraction). */
 function seconds(ms: number): number {
   return ms / 1000;
@@ -751,6 +775,7 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
     versions: (name) => emu.versions(name),
     secretNames: () => emu.secretNames(),
     tags: (name) => emu.tags(name),
+    on: (operation, phase, listener) => emu.kit.on(operation, phase, listener),
     close: () => server.close(),
   };
 }
