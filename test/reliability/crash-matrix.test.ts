@@ -263,7 +263,7 @@ function arm(fx: Fixture, step: StepName, vault: VaultName, previousRef: string 
         return killOn(fx.sm!, 'UpdateSecretVersionStage', 'applied', who, (e) => e.labels?.includes('AWSCURRENT') ?? false);
       }
       // The record file is renamed into place by the promotion, the first write after verify.
-      return onVerify('applied', () => killOnFile(join(fx.dir, 'vault.json.d'), 'app.rec', who));
+      return onVerify('applied', () => killOnFile(join(fx.dir, 'vault.json.d', 'keys'), 'app.rec', who));
     case 'during outputs': {
       let off = false;
       writeFileSync(`${fx.hookSignal}.armed`, '');
