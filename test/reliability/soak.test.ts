@@ -15,6 +15,7 @@ test(`fault soak: ${rotations} rotations over NCP STS and MongoDB × file vault 
   expect(figures.faultsInjected).toBeGreaterThan(rotations * 0.1);
   expect(figures.providerFaults).toBeGreaterThan(0);
   expect(figures.vaultFaults).toBeGreaterThan(0);
+  expect(figures.faultsHit).toBeGreaterThan(rotations * 0.05); // most faults land on a call the rotation makes
   expect({ lost: figures.lost, orphaned: figures.orphaned, leaked: figures.leaked }).toEqual({ lost: 0, orphaned: 0, leaked: 0 });
   // Retries are bounded: no step tried more often than its policy allows, and no rotation
   // issued more often than the provider policy's attempts (each attempt issues at most once).

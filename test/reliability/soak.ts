@@ -28,13 +28,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FastForwardClock } from '../../src/clock';
-import { RotatorError } from '../../src/errors';
+import { RotatorError, isRotatorError } from '../../src/errors';
 import { memoryLogger } from '../../src/log';
 import { DEFAULT_RETRY_POLICIES, rotateSecret, type RotationTarget } from '../../src/rotate';
 import type { Vault } from '../../src/types';
 import { openFileVault } from '../../src/vaults/file';
 import { openAwsSecretsManagerVault } from '../../src/vaults/aws';
-import { startSecretsManagerEmulator, type SecretsManagerOperation } from '../../src/vaults/aws/emulator';
+import {
+  startSecretsManagerEmulator,
+  type SecretsManagerFault,
+  type SecretsManagerOperation,
+} from '../../src/vaults/aws/emulator';
 import { ncpSts } from '../../providers/ncp-sts';
 import { generateAccount, startNcpStsEmulator } from '../../providers/ncp-sts/emulator';
 import { mongodbCloudManager } from '../../providers/mongodb-cloud-manager';
@@ -43,6 +47,7 @@ import {
   generateClientId,
   generateOrgId,
   startMcmEmulator,
+  type McmFault,
   type McmOp,
 } from '../../providers/mongodb-cloud-manager/emulator';
 
@@ -68,11 +73,16 @@ export interface SoakFigures {
   /** Steps that made more attempts than their retry policy allows (must be 0). */
   attemptsOverPolicy: number;
   maxIssueRequests: number;
+  /** Injected faults the rotation actually ran into (a fault on an operation it never called is not). */
+  faultsHit: number;
+  /** Failed rotations that stopped because a wait (a Retry-After) would have passed their deadline. */
+  stoppedAtDeadline: number;
 }
 
 export function soakLine(f: SoakFigures): string {
   return (
-    `rotations=${f.rotations} failed=${f.failed} faults=${f.faultsInjected} (provider=${f.providerFaults} vault=${f.vaultFaults}) ` +
+    `rotations=${f.rotations} failed=${f.failed} (stoppedAtDeadline=${f.stoppedAtDeadline}) ` +
+    `faults=${f.faultsInjected} (provider=${f.providerFaults} vault=${f.vaultFaults} hit=${f.faultsHit}) ` +
     `lost=${f.lost} orphaned=${f.orphaned} leaked=${f.leaked} maxAttempts=${f.maxAttempts} ` +
     `attemptsOverPolicy=${f.attemptsOverPolicy} maxIssueRequests=${f.maxIssueRequests}`
   );
@@ -106,7 +116,7 @@ const VAULT_WRITES = new Set([
  * effect (`after` true: the caller cannot know it landed, like a lost answer). A test double
  * around the real vault, so product code stays untouched.
  */
-function flakyVault(inner: Vault): Vault & { arm(n: number, after: boolean): void; disarm(): void } {
+function flakyVault(inner: Vault): Vault & { arm(n: number, after: boolean): void; disarm(): void; left(): number } {
   let left = 0;
   let after = false;
   const fail = (method: string) =>
@@ -143,6 +153,7 @@ function flakyVault(inner: Vault): Vault & { arm(n: number, after: boolean): voi
     disarm() {
       left = 0;
     },
+    left: () => left,
   });
 }
 
@@ -245,6 +256,8 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
     maxAttempts: 0,
     attemptsOverPolicy: 0,
     maxIssueRequests: 0,
+    faultsHit: 0,
+    stoppedAtDeadline: 0,
   };
   /** Every secret value any emulator handed out (MongoDB shows values only while live). */
   const issued = new Set<string>();
@@ -258,31 +271,42 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
     fileVault.disarm();
   };
 
-  const injectProviderFault = (t: SoakTarget) => {
+  /** Whether a queued fault was (at least partly) consumed: gone from its queue, or fewer times left. */
+  const consumed = (queue: readonly { times: number }[], fault: { times: number }, times: number) => () =>
+    !queue.includes(fault) || fault.times < times;
+
+  /** Queues one provider fault; returns a probe saying afterwards whether the rotation hit it. */
+  const injectProviderFault = (t: SoakTarget): (() => boolean) => {
     const times = 1 + Math.floor(random() * 2);
     if (t.kind === 'ncp') {
-      if (random() < 0.25) ncp.dropConnections(1);
-      else {
-        const path = pick(['/api/v1/credentials', '/api/v1/caller-identity', undefined]);
-        ncp.faults.push({ status: pick([429, 500, 503, 504] as const), times, ...(path ? { path } : {}) });
+      if (random() < 0.25) {
+        // The emulator's drop counter takes the very next request, whatever it is.
+        const before = ncp.count();
+        ncp.dropConnections(1);
+        return () => ncp.count() > before;
       }
-      return;
+      const path = pick(['/api/v1/credentials', '/api/v1/caller-identity', undefined]);
+      const fault = { status: pick([429, 500, 503, 504] as const), times, ...(path ? { path } : {}) };
+      ncp.faults.push(fault);
+      return consumed(ncp.faults, fault, times);
     }
     const op = pick<McmOp | undefined>(['createSecret', 'token', 'deleteSecret', 'getServiceAccount', undefined]);
     const roll = random();
-    if (roll < 0.2) mcm.faults.push({ kind: 'create-then-drop', times: 1, op: 'createSecret' });
-    else if (roll < 0.35) mcm.dropConnections(1, op);
-    else if (roll < 0.6) {
-      // Mostly short waits the engine honours; sometimes an hour it must refuse to wait for.
-      mcm.faults.push({ status: 429, retryAfterSec: pick([1, 2, 5, 30, 3600]), times, ...(op ? { op } : {}) });
-    } else mcm.faults.push({ status: pick([500, 503, 504]), times, ...(op ? { op } : {}) });
+    let fault: McmFault;
+    if (roll < 0.2) fault = { kind: 'create-then-drop', times: 1, op: 'createSecret' };
+    else if (roll < 0.35) fault = { kind: 'drop', times: 1, ...(op ? { op } : {}) };
+    // Mostly short waits the engine honours; sometimes an hour it must refuse to wait for.
+    else if (roll < 0.6) fault = { status: 429, retryAfterSec: pick([1, 2, 5, 30, 3600]), times, ...(op ? { op } : {}) };
+    else fault = { status: pick([500, 503, 504]), times, ...(op ? { op } : {}) };
+    mcm.faults.push(fault);
+    return consumed(mcm.faults, fault, fault.times);
   };
 
-  const injectVaultFault = (t: SoakTarget) => {
+  const injectVaultFault = (t: SoakTarget): (() => boolean) => {
     const times = 1 + Math.floor(random() * 2);
     if (t.vaultKind === 'file') {
       fileVault.arm(times, random() < 0.3);
-      return;
+      return () => fileVault.left() < times;
     }
     const operation = pick<SecretsManagerOperation | undefined>([
       'PutSecretValue',
@@ -295,11 +319,14 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
     ]);
     const on = operation ? { operation } : {};
     const roll = random();
-    if (roll < 0.2) sm.dropConnections(1, operation);
-    else if (roll < 0.3) sm.faults.push({ kind: 'apply-then-drop', times: 1, ...on });
-    else if (roll < 0.6)
-      sm.faults.push({ status: 400, times, ...(random() < 0.5 ? { retryAfterSec: pick([1, 3600]) } : {}), ...on });
-    else sm.faults.push({ status: pick([500, 503]), times, ...on });
+    let fault: SecretsManagerFault;
+    if (roll < 0.2) fault = { kind: 'drop', times: 1, ...on };
+    else if (roll < 0.3) fault = { kind: 'apply-then-drop', times: 1, ...on };
+    // 400 is answered as ThrottlingException, 500 InternalServiceError, 503 ServiceUnavailable.
+    else if (roll < 0.6) fault = { status: 400, times, ...(random() < 0.5 ? { retryAfterSec: pick([1, 3600]) } : {}), ...on };
+    else fault = { status: pick([500, 503]), times, ...on };
+    sm.faults.push(fault);
+    return consumed(sm.faults, fault, fault.times);
   };
 
   const issueRequests = (t: SoakTarget) =>
@@ -323,14 +350,15 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
   try {
     for (let i = 0; figures.rotations < options.rotations; i++) {
       const target = targets[i % targets.length]!;
+      let hit: (() => boolean) | undefined;
       if (random() < options.faultRate) {
         figures.faultsInjected++;
         if (random() < 0.6) {
           figures.providerFaults++;
-          injectProviderFault(target);
+          hit = injectProviderFault(target);
         } else {
           figures.vaultFaults++;
-          injectVaultFault(target);
+          hit = injectVaultFault(target);
         }
       }
       const logFrom = log.lines.length;
@@ -338,12 +366,14 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
       try {
         await rotateSecret(target, { vault: vaultOf(target), clock, log, owner: 'soak', random }, { force: true });
         figures.rotations++;
-      } catch {
+      } catch (err) {
         figures.failed++;
+        if (isRotatorError(err) && err.details.stoppedWaiting === 'deadline') figures.stoppedAtDeadline++;
         if (figures.failed > options.rotations) throw new Error('soak: more failures than rotations; the service never recovers');
       }
       figures.maxIssueRequests = Math.max(figures.maxIssueRequests, issueRequests(target) - issuedBefore);
       checkAttempts(logFrom);
+      if (hit?.()) figures.faultsHit++;
       // A fault the rotation did not reach must not land on another secret's rotation.
       clearFaults();
       if (target.kind === 'mongo') collectMongo();
