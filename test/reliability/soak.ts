@@ -271,13 +271,20 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
     fileVault.disarm();
   };
 
+  /**
+   * How many requests in a row a fault takes: mostly a blip (1–2, retries ride it out), a quarter
+   * of the time an outage of 4–10 that outlasts a step's retries, so the rotation fails midway and
+   * the next one (or the final pass) must recover what it left.
+   */
+  const faultTimes = () => (random() < 0.75 ? 1 + Math.floor(random() * 2) : 4 + Math.floor(random() * 7));
+
   /** Whether a queued fault was (at least partly) consumed: gone from its queue, or fewer times left. */
   const consumed = (queue: readonly { times: number }[], fault: { times: number }, times: number) => () =>
     !queue.includes(fault) || fault.times < times;
 
   /** Queues one provider fault; returns a probe saying afterwards whether the rotation hit it. */
   const injectProviderFault = (t: SoakTarget): (() => boolean) => {
-    const times = 1 + Math.floor(random() * 2);
+    const times = faultTimes();
     if (t.kind === 'ncp') {
       if (random() < 0.25) {
         // The emulator's drop counter takes the very next request, whatever it is.
@@ -303,7 +310,7 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
   };
 
   const injectVaultFault = (t: SoakTarget): (() => boolean) => {
-    const times = 1 + Math.floor(random() * 2);
+    const times = faultTimes();
     if (t.vaultKind === 'file') {
       fileVault.arm(times, random() < 0.3);
       return () => fileVault.left() < times;
