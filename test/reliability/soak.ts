@@ -111,14 +111,17 @@ const VAULT_WRITES = new Set([
 ]);
 
 /**
- * The file vault with transient write failures on demand: `arm(n, after)` makes the next `n`
- * writes throw a retryable VAULT_UNAVAILABLE, before the write (`after` false) or after it took
+ * The file vault with transient write failures on demand: `arm(n, after, skip)` lets `skip`
+ * writes through, then makes the next `n` writes throw a retryable VAULT_UNAVAILABLE, before the write (`after` false) or after it took
  * effect (`after` true: the caller cannot know it landed, like a lost answer). A test double
  * around the real vault, so product code stays untouched.
  */
-function flakyVault(inner: Vault): Vault & { arm(n: number, after: boolean): void; disarm(): void; left(): number } {
+function flakyVault(
+  inner: Vault,
+): Vault & { arm(n: number, after: boolean, skip: number): void; disarm(): void; left(): number } {
   let left = 0;
   let after = false;
+  let skip = 0;
   const fail = (method: string) =>
     new RotatorError('VAULT_UNAVAILABLE', `soak: injected transient failure of ${method}`, { retryable: true });
   const wrapper = Object.create(null) as Record<string, unknown>;
@@ -133,6 +136,10 @@ function flakyVault(inner: Vault): Vault & { arm(n: number, after: boolean): voi
     wrapper[name] = !VAULT_WRITES.has(name)
       ? bound
       : async (...args: unknown[]) => {
+          if (left > 0 && skip > 0) {
+            skip--;
+            return bound(...args);
+          }
           if (left > 0 && !after) {
             left--;
             throw fail(name);
@@ -146,9 +153,10 @@ function flakyVault(inner: Vault): Vault & { arm(n: number, after: boolean): voi
         };
   }
   return Object.assign(wrapper as unknown as Vault, {
-    arm(n: number, a: boolean) {
+    arm(n: number, a: boolean, s: number) {
       left = n;
       after = a;
+      skip = s;
     },
     disarm() {
       left = 0;
@@ -311,8 +319,10 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
 
   const injectVaultFault = (t: SoakTarget): (() => boolean) => {
     const times = faultTimes();
+    // Let the first few calls through, so faults land on every step (the lease is the first write).
+    const skip = Math.floor(random() * 4);
     if (t.vaultKind === 'file') {
-      fileVault.arm(times, random() < 0.3);
+      fileVault.arm(times, random() < 0.3, skip);
       return () => fileVault.left() < times;
     }
     const operation = pick<SecretsManagerOperation | undefined>([
@@ -324,7 +334,7 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
       'TagResource',
       undefined,
     ]);
-    const on = operation ? { operation } : {};
+    const on = { skip, ...(operation ? { operation } : {}) };
     const roll = random();
     let fault: SecretsManagerFault;
     if (roll < 0.2) fault = { kind: 'drop', times: 1, ...on };
