@@ -291,8 +291,7 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
     !queue.includes(fault) || fault.times < times;
 
   /** Queues one provider fault; returns a probe saying afterwards whether the rotation hit it. */
-  const injectProviderFault = (t: SoakTarget): (() => boolean) => {
-    const times = faultTimes();
+  const injectProviderFault = (t: SoakTarget, times = faultTimes()): (() => boolean) => {
     if (t.kind === 'ncp') {
       if (random() < 0.25) {
         // The emulator's drop counter takes the very next request, whatever it is.
@@ -317,8 +316,7 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
     return consumed(mcm.faults, fault, fault.times);
   };
 
-  const injectVaultFault = (t: SoakTarget): (() => boolean) => {
-    const times = faultTimes();
+  const injectVaultFault = (t: SoakTarget, times = faultTimes()): (() => boolean) => {
     // Let the first few calls through, so faults land on every step (the lease is the first write).
     const skip = Math.floor(random() * 4);
     if (t.vaultKind === 'file') {
@@ -365,28 +363,28 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
   };
 
   try {
-    for (let i = 0; figures.rotations < options.rotations; i++) {
-      const target = targets[i % targets.length]!;
+    /** One forced rotation, with a fault of `outage` requests (default: a random length) when `faulty`. */
+    const rotateOnce = async (target: SoakTarget, faulty: boolean, outage?: number) => {
       let hit: (() => boolean) | undefined;
-      if (random() < options.faultRate) {
+      if (faulty) {
         figures.faultsInjected++;
         if (random() < 0.6) {
           figures.providerFaults++;
-          hit = injectProviderFault(target);
+          hit = injectProviderFault(target, outage);
         } else {
           figures.vaultFaults++;
-          hit = injectVaultFault(target);
+          hit = injectVaultFault(target, outage);
         }
       }
       const logFrom = log.lines.length;
       const issuedBefore = issueRequests(target);
+      let ok = false;
       try {
         await rotateSecret(target, { vault: vaultOf(target), clock, log, owner: 'soak', random }, { force: true });
-        figures.rotations++;
+        ok = true;
       } catch (err) {
         figures.failed++;
         if (isRotatorError(err) && err.details.stoppedWaiting === 'deadline') figures.stoppedAtDeadline++;
-        if (figures.failed > options.rotations) throw new Error('soak: more failures than rotations; the service never recovers');
       }
       figures.maxIssueRequests = Math.max(figures.maxIssueRequests, issueRequests(target) - issuedBefore);
       checkAttempts(logFrom);
@@ -394,7 +392,17 @@ export async function soak(options: SoakOptions): Promise<SoakFigures> {
       // A fault the rotation did not reach must not land on another secret's rotation.
       clearFaults();
       if (target.kind === 'mongo') collectMongo();
+      return ok;
+    };
+
+    for (let i = 0; figures.rotations < options.rotations; i++) {
+      if (await rotateOnce(targets[i % targets.length]!, random() < options.faultRate)) figures.rotations++;
+      if (figures.failed > options.rotations) throw new Error('soak: more failures than rotations; the service never recovers');
     }
+    // A last round in which every secret's rotation meets an outage longer than any retry policy,
+    // at a random step: the fault-free pass below must recover each provider × vault combination
+    // from wherever it stopped (not counted in `rotations`; its failures are in `failed`).
+    for (const target of targets) await rotateOnce(target, true, 10);
 
     // One fault-free scheduled pass, once every back-off has run out: it resumes what a failure
     // left pending and cleans up after interrupted issues.
