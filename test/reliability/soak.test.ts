@@ -1,4 +1,18 @@
-import { DEFAULT_RETRY_POLICIES } from '../../src/rotate';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FastForwardClock } from '../../src/clock';
+import type { RotatorError } from '../../src/errors';
+import { memoryLogger } from '../../src/log';
+import { DEFAULT_RETRY_POLICIES, rotateSecret } from '../../src/rotate';
+import { openFileVault } from '../../src/vaults/file';
+import { mongodbCloudManager } from '../../providers/mongodb-cloud-manager';
+import {
+  generateApiKey,
+  generateClientId,
+  generateOrgId,
+  startMcmEmulator,
+} from '../../providers/mongodb-cloud-manager/emulator';
 import { soak, soakLine } from './soak';
 
 /**
@@ -24,3 +38,52 @@ test(`fault soak: ${rotations} rotations over NCP STS and MongoDB × file vault 
   expect(figures.maxAttempts).toBeLessThanOrEqual(mostAttempts);
   expect(figures.maxIssueRequests).toBeLessThanOrEqual(DEFAULT_RETRY_POLICIES.provider.attempts);
 }, 600_000);
+
+test('over HTTP: MongoDB answering 429 with Retry-After: 3600 stops the rotation at once, naming step and endpoint; the current credential stays', async () => {
+  const clock = new FastForwardClock();
+  const log = memoryLogger();
+  const key = generateApiKey();
+  const orgId = generateOrgId();
+  const clientId = generateClientId();
+  const emu = await startMcmEmulator({ clock, apiKeys: [key], serviceAccounts: [{ orgId, clientId }] });
+  const dir = await mkdtemp(join(tmpdir(), 'rotator-retry-after-'));
+  try {
+    const vault = await openFileVault({ path: join(dir, 'vault.json'), key: Buffer.alloc(32, 3), clock, log });
+    const target = {
+      secretId: 'mongo',
+      policy: { renewBefore: { kind: 'fraction' as const, fraction: 1 / 3 }, jitter: 0 },
+      provider: mongodbCloudManager.create(
+        {
+          id: 'mongo',
+          credentials: mongodbCloudManager.credentialsSchema.parse({ publicKey: key.publicKey, privateKey: key.privateKey }),
+          params: mongodbCloudManager.paramsSchema.parse({
+            orgId,
+            clientId,
+            secretExpiresAfterHours: 72,
+            baseUrl: `${emu.url}/api/public/v1.0`,
+          }),
+        },
+        { log, clock },
+      ),
+    };
+    const deps = { vault, clock, log, owner: 'retry-after-test' };
+    await rotateSecret(target, deps);
+    const before = (await vault.read('mongo')).current?.value.rotationId;
+    emu.faults.push({ op: 'createSecret', status: 429, retryAfterSec: 3600, times: 10 });
+    const start = clock.now();
+    const err = (await rotateSecret(target, deps, { force: true }).catch((e: unknown) => e)) as RotatorError;
+    expect(err.code).toBe('RATE_LIMITED');
+    expect(err.message).toMatch(
+      /^issue \(\S*serviceAccounts\S*secrets\) stopped waiting: the service asked to retry after 3600 s/,
+    );
+    // Old code: four capped 60 s waits and five create requests.
+    expect(clock.now() - start).toBeLessThan(60_000);
+    expect(emu.count('createSecret')).toBe(2);
+    const after = await vault.read('mongo');
+    expect(after.current?.value.rotationId).toBe(before);
+    expect(after.pending).toBeUndefined();
+  } finally {
+    await emu.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 60_000);
