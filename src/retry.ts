@@ -42,7 +42,8 @@ export interface RetryOptions {
   retryable?: (err: unknown) => boolean;
   /**
    * Epoch ms (on `clock`) no retry may wait beyond: the lease's end or the credential's emergency
-   * margin. A retry whose delay would end after it is not attempted; the last error is thrown.
+   * margin. A retry whose delay (or the server's uncapped Retry-After) would end after it is not
+   * attempted: the step fails at once with {@link deadlineError}.
    */
   deadline?: number;
 }
@@ -63,12 +64,25 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       if (attempt >= policy.attempts || !canRetry(err) || options.signal?.aborted) throw err;
       const retryAfterMs = isRotatorError(err) ? err.retryAfterMs : undefined;
       const delay = retryDelayMs(policy, attempt, random, retryAfterMs);
-      if (options.deadline !== undefined && options.clock.now() + delay > options.deadline) {
-        options.log?.warn(
-          { attempt, of: policy.attempts, delayMs: delay, error: describeError(err) },
-          `${options.what} failed; not retrying: the wait would pass the deadline`,
-        );
-        throw err;
+      if (options.deadline !== undefined) {
+        // The server's own Retry-After counts uncapped here: retrying before it says it will
+        // answer is pointless when it also ends past the deadline.
+        const now = options.clock.now();
+        const waitMs = Math.max(delay, retryAfterMs ?? 0);
+        if (now + waitMs > options.deadline) {
+          const stopped = deadlineError(
+            err,
+            options.what,
+            waitMs,
+            options.deadline - now,
+            retryAfterMs !== undefined && retryAfterMs >= delay,
+          );
+          options.log?.warn(
+            { attempt, of: policy.attempts, delayMs: waitMs, error: describeError(stopped) },
+            `${options.what} failed; not retrying: the wait would pass the deadline`,
+          );
+          throw stopped;
+        }
       }
       options.log?.warn(
         { attempt, of: policy.attempts, delayMs: delay, error: describeError(err) },
@@ -83,4 +97,41 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       }
     }
   }
+}
+
+/**
+ * The error a step fails with when its next wait would pass the deadline: the last error's code,
+ * retryability and details (the endpoint among them, when the step had one), with a message
+ * naming the step, the endpoint and why it stopped waiting. The durable back-off (scheduler)
+ * takes over from there. Built from the last error's message, which is already secret-free.
+ */
+export function deadlineError(last: unknown, what: string, waitMs: number, leftMs: number, serverAsked: boolean): RotatorError {
+  const endpoint = isRotatorError(last) ? last.details.endpoint : undefined;
+  const why = serverAsked
+    ? `the service asked to retry after ${seconds(waitMs)}`
+    : `the next retry would wait ${seconds(waitMs)}`;
+  const left = leftMs > 0 ? `only ${seconds(leftMs)} remain before the deadline` : 'the deadline has passed';
+  const message =
+    `${what}${endpoint ? ` (${String(endpoint)})` : ''} stopped waiting: ${why}, but ${left} ` +
+    `(the rotation's lease, or the current credential's emergency margin). Last error: ${describeError(last)}`;
+  return new RotatorError(isRotatorError(last) ? last.code : 'INTERNAL', message, {
+    cause: last,
+    ...(isRotatorError(last)
+      ? {
+          plugin: last.plugin,
+          retryable: last.retryable,
+          ...(last.retryAfterMs !== undefined ? { retryAfterMs: last.retryAfterMs } : {}),
+        }
+      : {}),
+    details: {
+      ...(isRotatorError(last) ? last.details : {}),
+      stoppedWaiting: 'deadline',
+      waitMs,
+      deadlineInMs: Math.max(0, leftMs),
+    },
+  });
+}
+
+function seconds(ms: number): string {
+  return `${Math.ceil(ms / 1000)} s`;
 }

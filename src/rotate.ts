@@ -42,7 +42,8 @@ import {
   type NextAction,
   type Step,
 } from './next-action';
-import { badAnswerError, checkIssued } from './issued';
+import { badAnswerError, checkIssued, effectiveExpiresAt } from './issued';
+import { EMERGENCY_FRACTION } from './renewal';
 import { failureStatus, successStatus, vaultKeepsIntents, writeMeta } from './attempt-status';
 
 /** One configured secret, ready to rotate. */
@@ -73,6 +74,35 @@ export interface RetryPolicies {
  * signal: a SIGTERM during a rotation must not leave an issued credential unrevoked.
  */
 export const CLEANUP_BUDGET_MS = 60_000;
+
+/**
+ * Share of the lease TTL kept free at its end: retries stop waiting this long before the lease
+ * would lapse, leaving time to record the failure and release the lease before another replica
+ * may take it.
+ */
+export const LEASE_SAFETY_FRACTION = 0.1;
+
+/**
+ * The latest instant (clock ms) any retry of a rotation step may wait to (issue 10, "every wait
+ * is bounded"): the earlier of the lease's end less {@link LEASE_SAFETY_FRACTION} of its TTL, and
+ * the current credential's emergency margin (expiry − lifetime × EMERGENCY_FRACTION, as in
+ * renewal.ts). Sleeping past the margin would leave consumers on a credential about to expire
+ * while a faster attempt (the durable back-off, capped at a quarter of the time left) could
+ * replace it. A credential already inside its margin bounds retries by its expiry instead (an
+ * emergency rotation still retries); an expired one, or none, leaves the lease alone. Pure.
+ */
+export function rotationDeadline(
+  lease: { from: number; ttlMs: number },
+  credential?: { issuedAt: number; expiresAt: number; now: number },
+): number {
+  const leaseEnd = lease.from + lease.ttlMs * (1 - LEASE_SAFETY_FRACTION);
+  if (!credential || !Number.isFinite(credential.issuedAt) || !Number.isFinite(credential.expiresAt)) return leaseEnd;
+  const { issuedAt, expiresAt, now } = credential;
+  const emergencyAt = expiresAt - Math.max(0, expiresAt - issuedAt) * EMERGENCY_FRACTION;
+  if (now < emergencyAt) return Math.min(leaseEnd, emergencyAt);
+  if (now < expiresAt) return Math.min(leaseEnd, expiresAt);
+  return leaseEnd;
+}
 
 /** After a failed revocation of the previous credential, try again this much later. */
 export const PREVIOUS_REVOKE_RETRY_MS = 5 * 60_000;
@@ -204,6 +234,10 @@ class Rotation {
   /** When our lease was taken or last renewed (clock ms). */
   private leaseAt?: number;
   private readonly meta: MetaBatch = { patch: {} };
+  /** When this run started (clock ms): bounds retries before a lease is held, or on lease-less vaults. */
+  private readonly startedAt: number;
+  /** The current credential's facts for the deadline, from the last read (see rotationDeadline). */
+  private credentialBound?: { issuedAt: number; expiresAt: number; now: number };
 
   constructor(
     private readonly target: RotationTarget,
@@ -212,6 +246,7 @@ class Rotation {
     this.key = target.secretId;
     this.log = deps.log.child({ secretId: target.secretId, provider: target.provider.type });
     this.retry = { ...DEFAULT_RETRY_POLICIES, ...deps.retry };
+    this.startedAt = deps.clock.now();
   }
 
   async run(options: RotateOptions): Promise<RotationResult> {
@@ -464,9 +499,14 @@ class Rotation {
     );
     if (typeof err === 'object' && err !== null) failureStatuses.set(err, status);
     this.meta.patch.status = status;
-    await this.retrying('vault write (status)', this.retry.vaultWrite, () => this.flushMeta()).catch((writeErr) =>
-      this.log.warn({ error: describeError(writeErr) }, 'could not record the failed attempt in the vault'),
-    );
+    await this.retrying(
+      'vault write (status)',
+      this.retry.vaultWrite,
+      () => this.flushMeta(),
+      undefined,
+      this.deps.signal,
+      now + CLEANUP_BUDGET_MS,
+    ).catch((writeErr) => this.log.warn({ error: describeError(writeErr) }, 'could not record the failed attempt in the vault'));
   }
 
   /** Writes the batched meta, if any. */
@@ -512,6 +552,15 @@ class Rotation {
       now,
     );
     this.currentValue = state.current?.value;
+    const current = state.current?.value;
+    if (current) {
+      const expiresAt = effectiveExpiresAt(
+        current,
+        state.pending?.value.issuedAt,
+        this.target.provider.limits.issueEffectOnOlder,
+      );
+      this.credentialBound = { issuedAt: Date.parse(current.issuedAt), expiresAt, now };
+    } else delete this.credentialBound;
     // Vaults without durable meta: this process's memo stands in for it.
     const ref = state.previous?.value.providerRef;
     if (!state.revokedPrevious && ref && this.target.revokedPrevious?.has(ref)) state.revokedPrevious = ref;
@@ -771,6 +820,7 @@ class Rotation {
       () => this.deps.vault.discardPending(this.key, value.rotationId),
       undefined,
       AbortSignal.timeout(CLEANUP_BUDGET_MS),
+      this.deps.clock.now() + CLEANUP_BUDGET_MS,
     ).catch((err) => this.log.warn({ error: describeError(err) }, 'could not discard the pending version'));
   }
 
@@ -795,6 +845,7 @@ class Rotation {
         () => provider.revoke!(value.providerRef, this.ctx(value.rotationId, signal)),
         undefined,
         signal,
+        this.deps.clock.now() + CLEANUP_BUDGET_MS,
       );
       return { ok: true, fate: 'the issued credential was revoked at the provider' };
     } catch (err) {
@@ -821,16 +872,26 @@ class Rotation {
     else this.log.warn({}, 'lease lost before promotion; relying on the compare-and-swap');
   }
 
+  /**
+   * See {@link rotationDeadline}. Clean-up (revoking what must not stay live, recording the
+   * failure) runs on its own budget instead, like its abort signal.
+   */
+  private deadline(): number {
+    return rotationDeadline({ from: this.leaseAt ?? this.startedAt, ttlMs: this.leaseTtl() }, this.credentialBound);
+  }
+
   private retrying<T>(
     what: string,
     policy: RetryPolicy,
     fn: (attempt: number) => Promise<T>,
     retryable?: (err: unknown) => boolean,
     signal: AbortSignal | undefined = this.deps.signal,
+    deadline: number = this.deadline(),
   ) {
     return withRetry(fn, {
       what,
       policy,
+      deadline,
       clock: this.deps.clock,
       log: this.log,
       ...(signal ? { signal } : {}),

@@ -551,3 +551,64 @@ describe('rotateSecret: providers see the vault’s current value', () => {
     expect(seen).toEqual([undefined, 'ref-1']);
   });
 });
+
+describe('rotateSecret: every wait is bounded by the lease and the emergency margin (issue 10)', () => {
+  /** The product's retry policies (not fastRetry): the waits under test are theirs. */
+  function boundedSetup(leaseTtlMs: number) {
+    const s = setup();
+    const deps: RotationDeps = { ...s.deps, leaseTtlMs, random: () => 0 };
+    delete deps.retry;
+    return { ...s, deps };
+  }
+  const throttled = (retryAfterMs: number) =>
+    new RotatorError('RATE_LIMITED', 'fake issue (POST /issue) failed: HTTP 429', {
+      retryable: true,
+      retryAfterMs,
+      details: { status: 429, endpoint: '/issue' },
+    });
+
+  test('Retry-After: 3600 on issue fails the step at once, naming step, endpoint and deadline; the current credential stays', async () => {
+    const s = boundedSetup(120_000);
+    await rotateSecret(s.target, s.deps);
+    const before = await s.inner.read('svc');
+    s.provider.issueFailures = Array.from({ length: 10 }, () => throttled(3_600_000));
+    const start = s.clock.now();
+    const failure = await rotateSecret(s.target, s.deps).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(RotatorError);
+    const err = failure as RotatorError;
+    expect(err.code).toBe('RATE_LIMITED');
+    expect(err.message).toMatch(
+      /^issue \(\/issue\) stopped waiting: the service asked to retry after 3600 s, but only \d+ s remain/,
+    );
+    expect(err.details).toMatchObject({ endpoint: '/issue', stoppedWaiting: 'deadline' });
+    // Old code: 4 capped 60 s waits (240 s of virtual time, past the 120 s lease) and 5 calls.
+    expect(s.clock.now() - start).toBeLessThan(120_000);
+    expect(s.provider.issueCalls).toBe(2);
+    const after = await s.inner.read('svc');
+    expect(after.current?.value).toEqual(before.current?.value);
+    expect(after.pending).toBeUndefined();
+    expect(after.status?.lastResult).toBe('failed');
+  });
+
+  test('retries stop before the current credential reaches its emergency margin, well inside the lease', async () => {
+    const s = boundedSetup(600_000);
+    await rotateSecret(s.target, s.deps);
+    const current = (await s.inner.read('svc')).current!.value;
+    const lifetime = Date.parse(current.expiresAt) - Date.parse(current.issuedAt);
+    const emergencyAt = Date.parse(current.expiresAt) - lifetime / 20;
+    // 120 s before the emergency margin; every issue answers 503 with Retry-After: 50.
+    await s.clock.sleep(emergencyAt - 120_000 - s.clock.now());
+    s.provider.issueFailures = Array.from(
+      { length: 10 },
+      () => new RotatorError('PROVIDER_UNAVAILABLE', 'fake issue failed: HTTP 503', { retryable: true, retryAfterMs: 50_000 }),
+    );
+    const err = (await rotateSecret(s.target, s.deps).catch((e: unknown) => e)) as RotatorError;
+    expect(err.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(err.message).toMatch(/stopped waiting/);
+    // Attempts at +0, +50, +100 s; a fourth would start at +150 s, past the margin (+120 s).
+    // Old code: five attempts, the last at +200 s, with the credential inside its margin.
+    expect(s.provider.issueCalls).toBe(1 + 3);
+    expect(s.clock.now()).toBeLessThanOrEqual(emergencyAt);
+    expect((await s.inner.read('svc')).current?.value).toEqual(current);
+  });
+});
