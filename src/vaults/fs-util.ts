@@ -72,8 +72,65 @@ export async function replaceAtomically(target: string, data: string | Buffer, m
   await fsyncDirectory(path.dirname(target));
 }
 
-/** Makes a rename or link in `dir` durable. Platforms that cannot fsync a directory skip it. */
-export async function fsyncDirectory(dir: string): Promise<void> {
+/**
+ * Replaces `target` atomically for live readers (temp file + rename: a reader sees the old or
+ * the new complete file) but NOT durably: no fsync, so a power loss may leave the old file, the
+ * new one, or an empty or missing one. Only for files that guard against other live processes
+ * (leases): a power loss kills every holder too, so losing such a file loses nothing. Never
+ * for a file that holds a value or anything a restart needs.
+ */
+export async function replaceVolatile(target: string, data: string, mode: number = PRIVATE_FILE_MODE): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    await fs.writeFile(temp, data, { flag: 'wx', mode });
+    await fs.rename(temp, target);
+  } catch (err) {
+    await removeIfExists(temp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Per directory: the fsync queued to start after the one in flight (see {@link fsyncDirectory}). */
+interface DirSync {
+  running: Promise<void>;
+  queued?: Promise<void>;
+}
+const dirSyncs = new Map<string, DirSync>();
+const ignore = () => undefined;
+
+/**
+ * Makes a rename, link or unlink done in `dir` before this call durable. Platforms that cannot
+ * fsync a directory skip it.
+ *
+ * Concurrent callers share fsyncs (group commit): a caller joins the fsync queued behind the one
+ * in flight, never the one in flight (which may have started before the caller's rename), so
+ * each caller resolves only after an fsync of `dir` that began after it called. With many
+ * writers in one folder (the vault's keys/), this turns one directory fsync per write into about
+ * one per disk round trip.
+ */
+export function fsyncDirectory(dir: string): Promise<void> {
+  let state = dirSyncs.get(dir);
+  if (!state) {
+    state = { running: Promise.resolve() };
+    dirSyncs.set(dir, state);
+  }
+  if (state.queued) return state.queued;
+  const self = state;
+  const queued = self.running.then(ignore, ignore).then(() => {
+    // From here on, new callers queue behind this fsync: it may start before their rename.
+    self.queued = undefined;
+    const run = syncDirectoryOnce(dir);
+    self.running = run;
+    void run.then(ignore, ignore).then(() => {
+      if (self.running === run && !self.queued && dirSyncs.get(dir) === self) dirSyncs.delete(dir);
+    });
+    return run;
+  });
+  self.queued = queued;
+  return queued;
+}
+
+async function syncDirectoryOnce(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, 'r');
