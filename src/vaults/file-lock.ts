@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import { RotatorError } from '../errors';
 import type { Logger } from '../types';
-import { errnoCode, isErrno, PRIVATE_FILE_MODE, removeIfExists, tempPathFor } from './fs-util';
+import { errnoCode, isErrno, PRIVATE_FILE_MODE, readSmallFileIfExists, removeIfExists, tempPathFor } from './fs-util';
 
 /**
  * An exclusive lock between processes sharing one vault file: a lock file created exclusively
@@ -104,13 +104,13 @@ function ownerRecord(token: string): LockOwner {
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {
-  let raw: string;
+  let raw: string | undefined;
   try {
-    raw = await fs.readFile(lockPath, 'utf8');
+    raw = readSmallFileIfExists(lockPath)?.toString('utf8');
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
     throw unavailable(`cannot read the vault lock ${lockPath}: ${errnoCode(err)}`, err);
   }
+  if (raw === undefined) return;
   // Someone broke our lock (we held it past staleMs) and may hold a new one: leave theirs alone.
   if (parseOwner(raw)?.token !== token) return;
   await removeIfExists(lockPath);

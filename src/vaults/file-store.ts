@@ -12,9 +12,10 @@ import {
   isErrno,
   PRIVATE_DIR_MODE,
   readIfExists,
+  readSmallFileIfExists,
   removeIfExists,
   replaceAtomically,
-  replaceVolatile,
+  writeVolatile,
   tempOwnerOf,
   writeNewFileDurably,
 } from './fs-util';
@@ -39,8 +40,8 @@ import {
  * then removes the other, so a crash in between leaves the old state (`.rec` wins) or the new
  * one, never neither; readers, which take no lock, look at `.rec`, `.meta`, then `.rec` again.
  *
- * Leases live apart from the records, in plain files that are replaced atomically but never
- * fsynced ({@link replaceVolatile}): a lease keeps another live process from rotating the same
+ * Leases live apart from the records, in plain files written in place under the key's lock and
+ * never fsynced ({@link writeVolatile}): a lease keeps another live process from rotating the same
  * key at the same time; a power loss stops every holder too, so a lease lost (or left empty) by
  * one guards nothing that still runs. Keeping it out of the record spares a rotation two
  * durable record writes (take and release). A lease file holds an owner id (host, pid, random)
@@ -89,13 +90,14 @@ export class RecordStore {
 
   /**
    * The lease on `key` as its lease file says; undefined when there is none, or when the file is
-   * empty or damaged (what a power loss can leave of a volatile file: nobody holds it any more).
+   * empty or damaged (what a crash or power loss can leave of a volatile file: its writer is gone).
+   * Call under the key's lock.
    */
   async readLease(key: string): Promise<LeaseRecord | undefined> {
     const file = this.leasePathOf(key);
     let text: string | undefined;
     try {
-      text = (await readIfExists(file))?.toString('utf8');
+      text = readSmallFileIfExists(file)?.toString('utf8');
     } catch (err) {
       throw unavailable(`cannot read the vault lease ${file}: ${errnoCode(err)}`, err);
     }
@@ -115,7 +117,7 @@ export class RecordStore {
   async writeLease(key: string, lease: LeaseRecord | undefined): Promise<void> {
     const file = this.leasePathOf(key);
     try {
-      if (lease) await replaceVolatile(file, JSON.stringify({ owner: lease.owner, expiresAt: lease.expiresAt }));
+      if (lease) await writeVolatile(file, JSON.stringify({ owner: lease.owner, expiresAt: lease.expiresAt }));
       else await removeIfExists(file);
     } catch (err) {
       throw unavailable(`cannot write the vault lease ${file}: ${errnoCode(err)}`, err);
@@ -249,7 +251,7 @@ export class RecordStore {
 
   private async readFile(file: string): Promise<string | undefined> {
     try {
-      return (await readIfExists(file))?.toString('utf8');
+      return readSmallFileIfExists(file)?.toString('utf8');
     } catch (err) {
       throw unavailable(`cannot read the vault record ${file}: ${errnoCode(err)}`, err);
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../types';
 
@@ -73,21 +73,15 @@ export async function replaceAtomically(target: string, data: string | Buffer, m
 }
 
 /**
- * Replaces `target` atomically for live readers (temp file + rename: a reader sees the old or
- * the new complete file) but NOT durably: no fsync, so a power loss may leave the old file, the
- * new one, or an empty or missing one. Only for files that guard against other live processes
- * (leases): a power loss kills every holder too, so losing such a file loses nothing. Never
- * for a file that holds a value or anything a restart needs.
+ * Writes `target` in place (created 0600 when missing), neither atomically nor durably: no temp
+ * file, no fsync. Only for small files that guard against other live processes and are read and
+ * written under one lock (leases): a reader under the lock never sees a half-written file, and
+ * a crash or power loss that leaves one (partial, empty or missing) also stopped the writer,
+ * whose guard then protects nothing. Never for a file that holds a value or anything a restart
+ * needs.
  */
-export async function replaceVolatile(target: string, data: string, mode: number = PRIVATE_FILE_MODE): Promise<void> {
-  const temp = tempPathFor(target);
-  try {
-    await fs.writeFile(temp, data, { flag: 'wx', mode });
-    await fs.rename(temp, target);
-  } catch (err) {
-    await removeIfExists(temp).catch(() => undefined);
-    throw err;
-  }
+export async function writeVolatile(target: string, data: string, mode: number = PRIVATE_FILE_MODE): Promise<void> {
+  await fs.writeFile(target, data, { mode });
 }
 
 /** Per directory: the fsync queued to start after the one in flight (see {@link fsyncDirectory}). */
@@ -184,6 +178,22 @@ export async function removeIfExists(file: string): Promise<boolean> {
 export async function readIfExists(file: string): Promise<Buffer | undefined> {
   try {
     return await fs.readFile(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads a small file (a record, a lease, a lock: a few KB) at once, or undefined when it does
+ * not exist. Synchronous on purpose: each asynchronous fs call is a round trip through libuv's
+ * thread pool (4 threads, busy with fsyncs during rotations) costing far more main-thread time
+ * than the read itself, which the page cache serves in microseconds, and a rotation makes
+ * dozens of these reads. Never for files that may be large or on a slow network mount.
+ */
+export function readSmallFileIfExists(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
