@@ -1,10 +1,17 @@
 import { pidAlive, processScope } from '../owner';
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import { RotatorError } from '../errors';
 import type { Logger } from '../types';
-import { errnoCode, isErrno, PRIVATE_FILE_MODE, readSmallFileIfExists, removeIfExists, tempPathFor } from './fs-util';
+import {
+  errnoCode,
+  isErrno,
+  PRIVATE_FILE_MODE,
+  readSmallFileIfExists,
+  removeIfExists,
+  tempPathFor,
+  uniqueToken,
+} from './fs-util';
 
 /**
  * An exclusive lock between processes sharing one vault file: a lock file created exclusively
@@ -64,7 +71,7 @@ const BREAK_STALE_MS = 5_000;
 export async function acquireFileLock(lockPath: string, options: LockOptions): Promise<HeldLock> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const token = randomBytes(8).toString('hex');
+    const token = uniqueToken();
     if (await tryCreateLock(lockPath, token)) return { release: () => releaseLock(lockPath, token) };
     const seen = await snapshot(lockPath);
     if (!seen) continue;
@@ -162,7 +169,7 @@ function staleReason(seen: LockSnapshot, staleMs: number): string | undefined {
 
 async function breakStaleLock(lockPath: string, seen: LockSnapshot, reason: string, log: Logger): Promise<void> {
   const breakPath = `${lockPath}.break`;
-  if (!(await tryCreateLock(breakPath, randomBytes(8).toString('hex')))) {
+  if (!(await tryCreateLock(breakPath, uniqueToken()))) {
     await clearStaleBreakFile(breakPath);
     return;
   }

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RotatorError } from '../errors';
 import { pidAlive } from '../owner';
@@ -199,7 +199,8 @@ export class RecordStore {
         stale = [rec, meta];
       }
       let removed = false;
-      for (const file of stale) removed = (await removeIfExists(file)) || removed;
+      // Usually there is nothing to remove: a synchronous stat costs far less than a failed unlink.
+      for (const file of stale) if (existsSync(file)) removed = (await removeIfExists(file)) || removed;
       // A removal that a power loss could undo would bring back an older state of the key.
       if (removed) await fsyncDirectory(this.keysDir);
     } catch (err) {

@@ -16,9 +16,23 @@ export function errnoCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error';
 }
 
-/** A name for a temp file next to `target`, unique per process and call. */
+/** Random per process, so a reused pid never reproduces a dead process's temp names. */
+const processNonce = randomBytes(6).toString('hex');
+let tempCounter = 0;
+
+/**
+ * A name for a temp file next to `target`, unique per process and call: the pid, a random
+ * nonce drawn once per process and a counter (not fresh random bytes per call: a rotation makes
+ * dozens of temp and lock files).
+ */
 export function tempPathFor(target: string): string {
-  return `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${target}.tmp-${process.pid}-${uniqueToken()}`;
+}
+
+/** A hex string unique across processes (random per process) and calls (a counter). */
+export function uniqueToken(): string {
+  tempCounter += 1;
+  return `${processNonce}${tempCounter.toString(16)}`;
 }
 
 const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]+$/;
