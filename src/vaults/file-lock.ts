@@ -28,6 +28,11 @@ import {
  * the same stale lock could both delete it, the second deleting the first's fresh lock.
  * Residual risk: a process killed while breaking leaves the break file, which is itself broken
  * by the same rules; a race on that second-order breakage is theoretically possible.
+ *
+ * Lock files are never fsynced (nor are leases, src/vaults/file-store.ts): they guard against
+ * other live processes, not against power loss, which stops every holder too. A lock file that
+ * a power loss keeps, empties or drops names a pid that is gone (broken at once), is judged by
+ * its age, or is simply absent, which is right since nobody holds it.
  */
 export interface LockOptions {
   /** Give up after this long, with VAULT_UNAVAILABLE naming the holder. */
