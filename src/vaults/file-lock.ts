@@ -111,8 +111,12 @@ async function tryCreateLock(lockPath: string, token: string): Promise<boolean> 
   }
 }
 
+/** The hostname, read once per process, as processScope() does (a syscall per lock otherwise). */
+let cachedHostname: string | undefined;
+
 function ownerRecord(token: string): LockOwner {
-  return { pid: process.pid, hostname: os.hostname(), scope: processScope(), since: new Date().toISOString(), token };
+  cachedHostname ??= os.hostname();
+  return { pid: process.pid, hostname: cachedHostname, scope: processScope(), since: new Date().toISOString(), token };
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {
