@@ -27,6 +27,8 @@ interface IssuedEntry {
 export class SecretRegistry {
   private values = new Set<string>();
   private issued = new Map<string, Map<string, IssuedEntry>>();
+  /** How many issued entries hold each value: lets `delete` and `has` skip scanning every owner. */
+  private issuedRefs = new Map<string, number>();
 
   add(...values: (string | undefined | null)[]): void {
     for (const v of values) if (scrubbable(v)) this.values.add(v);
@@ -48,7 +50,9 @@ export class SecretRegistry {
     if (!versions) this.issued.set(owner, (versions = new Map()));
     const kept = values.filter(scrubbable);
     const before = versions.get(ref);
-    versions.set(ref, { values: [...new Set([...(before?.values ?? []), ...kept])], expiresAt, live: true });
+    const merged = [...new Set([...(before?.values ?? []), ...kept])];
+    for (const v of merged) if (!before?.values.includes(v)) this.ref(v, 1);
+    versions.set(ref, { values: merged, expiresAt, live: true });
     this.forgetDead(owner, now);
   }
 
@@ -66,7 +70,11 @@ export class SecretRegistry {
 
   private forgetDead(owner: string, now: number): void {
     const versions = this.issued.get(owner)!;
-    for (const [ref, entry] of versions) if (!entry.live && entry.expiresAt <= now) versions.delete(ref);
+    for (const [ref, entry] of versions) {
+      if (entry.live || entry.expiresAt > now) continue;
+      versions.delete(ref);
+      for (const v of entry.values) this.ref(v, -1);
+    }
     if (versions.size === 0) this.issued.delete(owner);
   }
 
@@ -81,29 +89,32 @@ export class SecretRegistry {
    */
   delete(value: string): void {
     this.values.delete(value);
+    if (!this.issuedRefs.has(value)) return; // the common case (a verification token): no scan
+    this.issuedRefs.delete(value);
     for (const versions of this.issued.values())
       for (const entry of versions.values()) entry.values = entry.values.filter((v) => v !== value);
   }
 
   /** Whether `value` is a registered secret. */
   has(value: string): boolean {
-    if (this.values.has(value)) return true;
-    for (const versions of this.issued.values())
-      for (const entry of versions.values()) if (entry.values.includes(value)) return true;
-    return false;
+    return this.values.has(value) || this.issuedRefs.has(value);
+  }
+
+  private ref(value: string, delta: number): void {
+    const count = (this.issuedRefs.get(value) ?? 0) + delta;
+    if (count > 0) this.issuedRefs.set(value, count);
+    else this.issuedRefs.delete(value);
   }
 
   scrub(text: string): string {
     let out = text;
-    for (const v of this.all()) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    for (const v of this.issuedRefs.keys()) if (out.includes(v)) out = out.split(v).join(REDACTED);
     return out;
   }
 
   private all(): Set<string> {
-    if (this.issued.size === 0) return this.values;
-    const all = new Set(this.values);
-    for (const versions of this.issued.values()) for (const entry of versions.values()) for (const v of entry.values) all.add(v);
-    return all;
+    return new Set([...this.values, ...this.issuedRefs.keys()]);
   }
 }
 

@@ -30,9 +30,17 @@ export interface VaultEnvelope {
   kid?: string;
 }
 
+/** Key ids already computed, per key buffer (every record write names its key). */
+const keyIds = new WeakMap<Buffer, string>();
+
 /** A non-secret name for a key: the first 8 bytes of HMAC-SHA256(key, "rotator vault key id"), hex. */
 export function keyIdOf(key: Buffer): string {
-  return createHmac('sha256', key).update('rotator vault key id').digest('hex').slice(0, 16);
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    id = createHmac('sha256', key).update('rotator vault key id').digest('hex').slice(0, 16);
+    keyIds.set(key, id);
+  }
+  return id;
 }
 
 /** The key id an envelope names, if any (no decryption). */

@@ -1,10 +1,17 @@
 import { pidAlive, processScope } from '../owner';
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import { RotatorError } from '../errors';
 import type { Logger } from '../types';
-import { errnoCode, isErrno, PRIVATE_FILE_MODE, tempPathFor } from './fs-util';
+import {
+  errnoCode,
+  isErrno,
+  PRIVATE_FILE_MODE,
+  readSmallFileIfExists,
+  removeIfExists,
+  tempPathFor,
+  uniqueToken,
+} from './fs-util';
 
 /**
  * An exclusive lock between processes sharing one vault file: a lock file created exclusively
@@ -21,6 +28,11 @@ import { errnoCode, isErrno, PRIVATE_FILE_MODE, tempPathFor } from './fs-util';
  * the same stale lock could both delete it, the second deleting the first's fresh lock.
  * Residual risk: a process killed while breaking leaves the break file, which is itself broken
  * by the same rules; a race on that second-order breakage is theoretically possible.
+ *
+ * Lock files are never fsynced (nor are leases, src/vaults/file-store.ts): they guard against
+ * other live processes, not against power loss, which stops every holder too. A lock file that
+ * a power loss keeps, empties or drops names a pid that is gone (broken at once), is judged by
+ * its age, or is simply absent, which is right since nobody holds it.
  */
 export interface LockOptions {
   /** Give up after this long, with VAULT_UNAVAILABLE naming the holder. */
@@ -64,7 +76,7 @@ const BREAK_STALE_MS = 5_000;
 export async function acquireFileLock(lockPath: string, options: LockOptions): Promise<HeldLock> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const token = randomBytes(8).toString('hex');
+    const token = uniqueToken();
     if (await tryCreateLock(lockPath, token)) return { release: () => releaseLock(lockPath, token) };
     const seen = await snapshot(lockPath);
     if (!seen) continue;
@@ -94,19 +106,30 @@ async function tryCreateLock(lockPath: string, token: string): Promise<boolean> 
     if (isErrno(err, 'EEXIST')) return false;
     throw unavailable(`cannot create the vault lock ${lockPath}: ${errnoCode(err)}`, err);
   } finally {
-    await fs.rm(temp, { force: true });
+    // unlink, not fs.rm: rm's recursive machinery costs an lstat per call, on every vault write.
+    await removeIfExists(temp);
   }
 }
 
+/** The hostname, read once per process, as processScope() does (a syscall per lock otherwise). */
+let cachedHostname: string | undefined;
+
 function ownerRecord(token: string): LockOwner {
-  return { pid: process.pid, hostname: os.hostname(), scope: processScope(), since: new Date().toISOString(), token };
+  cachedHostname ??= os.hostname();
+  return { pid: process.pid, hostname: cachedHostname, scope: processScope(), since: new Date().toISOString(), token };
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {
-  const current = await snapshot(lockPath);
+  let raw: string | undefined;
+  try {
+    raw = readSmallFileIfExists(lockPath)?.toString('utf8');
+  } catch (err) {
+    throw unavailable(`cannot read the vault lock ${lockPath}: ${errnoCode(err)}`, err);
+  }
+  if (raw === undefined) return;
   // Someone broke our lock (we held it past staleMs) and may hold a new one: leave theirs alone.
-  if (current?.owner?.token !== token) return;
-  await fs.rm(lockPath, { force: true });
+  if (parseOwner(raw)?.token !== token) return;
+  await removeIfExists(lockPath);
 }
 
 /** Reads the lock file; undefined when it vanished meanwhile. */
@@ -155,7 +178,7 @@ function staleReason(seen: LockSnapshot, staleMs: number): string | undefined {
 
 async function breakStaleLock(lockPath: string, seen: LockSnapshot, reason: string, log: Logger): Promise<void> {
   const breakPath = `${lockPath}.break`;
-  if (!(await tryCreateLock(breakPath, randomBytes(8).toString('hex')))) {
+  if (!(await tryCreateLock(breakPath, uniqueToken()))) {
     await clearStaleBreakFile(breakPath);
     return;
   }

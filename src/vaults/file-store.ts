@@ -1,8 +1,8 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RotatorError } from '../errors';
 import { pidAlive } from '../owner';
-import type { KeyRecord } from './file-document';
+import type { KeyRecord, LeaseRecord } from './file-document';
 import { openEnvelope, sealEnvelope } from './file-envelope';
 import { sweepDeadBreakFile } from './file-lock';
 import { decodeKey, encodeKey, isHashedName } from './file-names';
@@ -12,8 +12,10 @@ import {
   isErrno,
   PRIVATE_DIR_MODE,
   readIfExists,
+  readSmallFileIfExists,
   removeIfExists,
   replaceAtomically,
+  writeVolatile,
   tempOwnerOf,
   writeNewFileDurably,
 } from './fs-util';
@@ -30,6 +32,7 @@ import {
  *     keys/<name>.meta              a key with a lease or meta but no version yet: kept apart so
  *                                   that `list` is one directory read that never decrypts
  *     locks/<name>.lock             the per-key write lock (src/vaults/file-lock.ts)
+ *     locks/<name>.lease            the key's lease (Vault.acquireLease), plain JSON
  *
  * `<name>` is the key encoded by src/vaults/file-names.ts. Every file is 0600 and replaced with
  * temp file + fsync + rename + directory fsync. A key has at most one authoritative file: `.rec`
@@ -37,8 +40,16 @@ import {
  * then removes the other, so a crash in between leaves the old state (`.rec` wins) or the new
  * one, never neither; readers, which take no lock, look at `.rec`, `.meta`, then `.rec` again.
  *
- * The file name shows the key (a secret id, as in the config); values, meta and leases are
- * inside the encryption. The key is also stored inside each record and checked on read, so a
+ * Leases live apart from the records, in plain files written in place under the key's lock and
+ * never fsynced ({@link writeVolatile}): a lease keeps another live process from rotating the same
+ * key at the same time; a power loss stops every holder too, so a lease lost (or left empty) by
+ * one guards nothing that still runs. Keeping it out of the record spares a rotation two
+ * durable record writes (take and release). A lease file holds an owner id (host, pid, random)
+ * and an expiry, nothing secret. Records written before this layout may still hold a `lease`;
+ * the vault honours it (src/vaults/file.ts).
+ *
+ * The file name shows the key (a secret id, as in the config); values and meta are inside the
+ * encryption. The key is also stored inside each record and checked on read, so a
  * record renamed or copied onto another key's name is VAULT_CORRUPT, not another secret's value.
  */
 export const MARKER_FILE = 'rotator-store.json';
@@ -46,6 +57,7 @@ const KEYS_DIR = 'keys';
 const LOCKS_DIR = 'locks';
 const RECORD = '.rec';
 const META = '.meta';
+const LEASE = '.lease';
 /** What the marker envelope holds; checked on open. */
 const MARKER_CONTENT = 'rotator per-key vault store v2';
 
@@ -74,6 +86,46 @@ export class RecordStore {
 
   lockPathOf(key: string): string {
     return path.join(this.locksDir, `${encodeKey(key)}.lock`);
+  }
+
+  /**
+   * The lease on `key` as its lease file says; undefined when there is none, or when the file is
+   * empty or damaged (what a crash or power loss can leave of a volatile file: its writer is gone).
+   * Call under the key's lock.
+   */
+  async readLease(key: string): Promise<LeaseRecord | undefined> {
+    const file = this.leasePathOf(key);
+    let text: string | undefined;
+    try {
+      text = readSmallFileIfExists(file)?.toString('utf8');
+    } catch (err) {
+      throw unavailable(`cannot read the vault lease ${file}: ${errnoCode(err)}`, err);
+    }
+    if (!text) return undefined;
+    try {
+      const lease = JSON.parse(text) as Partial<LeaseRecord>;
+      if (typeof lease.owner === 'string' && typeof lease.expiresAt === 'number') {
+        return { owner: lease.owner, expiresAt: lease.expiresAt };
+      }
+    } catch {
+      // Damaged: as if absent (see above).
+    }
+    return undefined;
+  }
+
+  /** Sets (or, undefined, removes) the lease on `key`, under the caller's lock on the key; not durable. */
+  async writeLease(key: string, lease: LeaseRecord | undefined): Promise<void> {
+    const file = this.leasePathOf(key);
+    try {
+      if (lease) await writeVolatile(file, JSON.stringify({ owner: lease.owner, expiresAt: lease.expiresAt }));
+      else await removeIfExists(file);
+    } catch (err) {
+      throw unavailable(`cannot write the vault lease ${file}: ${errnoCode(err)}`, err);
+    }
+  }
+
+  private leasePathOf(key: string): string {
+    return path.join(this.locksDir, `${encodeKey(key)}${LEASE}`);
   }
 
   /** Decrypts the marker: VAULT_CORRUPT when the key is not the one that made the store. */
@@ -147,7 +199,8 @@ export class RecordStore {
         stale = [rec, meta];
       }
       let removed = false;
-      for (const file of stale) removed = (await removeIfExists(file)) || removed;
+      // Usually there is nothing to remove: a synchronous stat costs far less than a failed unlink.
+      for (const file of stale) if (existsSync(file)) removed = (await removeIfExists(file)) || removed;
       // A removal that a power loss could undo would bring back an older state of the key.
       if (removed) await fsyncDirectory(this.keysDir);
     } catch (err) {
@@ -199,7 +252,7 @@ export class RecordStore {
 
   private async readFile(file: string): Promise<string | undefined> {
     try {
-      return (await readIfExists(file))?.toString('utf8');
+      return readSmallFileIfExists(file)?.toString('utf8');
     } catch (err) {
       throw unavailable(`cannot read the vault record ${file}: ${errnoCode(err)}`, err);
     }

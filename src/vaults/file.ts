@@ -18,9 +18,9 @@ import {
   applyDiscardPending,
   applyPromote,
   applyPutPending,
-  applyReleaseLease,
   applyUpdateMeta,
   type Applied,
+  type LeaseRecord,
   stateOf,
   type VaultDocument,
 } from './file-document';
@@ -230,15 +230,42 @@ export class FileVault implements Vault {
     return (await this.load(key)).get(key)?.versions ?? [];
   }
 
+  /**
+   * Takes the lease of `key` for `owner` (see Vault.acquireLease). The lease lives in its own
+   * volatile file (src/vaults/file-store.ts), so taking and releasing it costs no durable record
+   * write. The record is still read (and must decrypt) under the key's lock: a `lease` inside it,
+   * written by an earlier version or carried over by the migration, is honoured like the file's.
+   */
   async acquireLease(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
       throw new RotatorError('INTERNAL', `lease ttl must be a positive number of ms, got ${ttlMs}`, { plugin: 'file' });
     }
-    const held = await this.change(key, (doc) =>
-      applyAcquireLease(doc, key, owner, this.settings.clock.now(), ttlMs, ownerIsDeadLocally),
-    );
+    const { store } = this.settings;
+    const held = await this.locked(key, async () => {
+      const now = this.settings.clock.now();
+      const legacy = (await this.load(key)).get(key)?.lease;
+      const stored = await store.readLease(key);
+      for (const holder of [legacy, stored]) {
+        if (holder && !applyAcquireLease(leaseDoc(key, holder), key, owner, now, ttlMs, ownerIsDeadLocally).result) return null;
+      }
+      const lease = { owner, expiresAt: now + ttlMs };
+      await store.writeLease(key, lease);
+      return lease;
+    });
     if (!held) return null;
-    return new HeldLease(key, owner, held.expiresAt, () => this.change(key, (doc) => applyReleaseLease(doc, key, owner)));
+    return new HeldLease(key, owner, held.expiresAt, () => this.releaseLease(key, owner));
+  }
+
+  /**
+   * Removes `owner`'s lease on `key`, if it still holds it (an expired lease may have passed on).
+   * Only the lease file: a lease inside a record was written by another (older) process, never
+   * by an owner of this one.
+   */
+  private async releaseLease(key: string, owner: string): Promise<void> {
+    const { store } = this.settings;
+    await this.locked(key, async () => {
+      if ((await store.readLease(key))?.owner === owner) await store.writeLease(key, undefined);
+    });
   }
 
   /** Waits for changes in flight; later calls fail. */
@@ -249,8 +276,22 @@ export class FileVault implements Vault {
 
   /** Applies `operation` to the latest record of `key` under its lock; writes when it changed. */
   private change<T>(key: string, operation: (doc: VaultDocument) => Applied<T>): Promise<T> {
+    return this.locked(key, async () => {
+      // Decrypting first means a record we cannot read is never overwritten.
+      const doc = await this.load(key);
+      const { result, changed } = operation(doc);
+      if (changed) await this.settings.store.write(key, doc.get(key));
+      return result;
+    });
+  }
+
+  /**
+   * Runs `task` under the lock of `key`: one at a time per key within this instance (so they do
+   * not poll for their own lock), and under the key's lock file against other processes.
+   */
+  private locked<T>(key: string, task: () => Promise<T>): Promise<T> {
     this.assertOpen();
-    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => this.changeLocked(key, operation));
+    const run = (this.tails.get(key) ?? Promise.resolve()).then(() => this.underLockFile(key, task));
     const tail = run.catch(() => undefined);
     this.tails.set(key, tail);
     void tail.then(() => {
@@ -259,20 +300,15 @@ export class FileVault implements Vault {
     return run;
   }
 
-  private async changeLocked<T>(key: string, operation: (doc: VaultDocument) => Applied<T>): Promise<T> {
-    const { store } = this.settings;
-    const lock = await acquireFileLock(store.lockPathOf(key), {
+  private async underLockFile<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const lock = await acquireFileLock(this.settings.store.lockPathOf(key), {
       timeoutMs: this.settings.lockTimeoutMs,
       staleMs: STALE_LOCK_MS,
       vaultPath: `${this.storePath} (key ${key})`,
       log: this.settings.log,
     });
     try {
-      // Decrypting first means a record we cannot read is never overwritten.
-      const doc = await this.load(key);
-      const { result, changed } = operation(doc);
-      if (changed) await store.write(key, doc.get(key));
-      return result;
+      return await task();
     } finally {
       await lock.release();
     }
@@ -287,4 +323,9 @@ export class FileVault implements Vault {
   private assertOpen(): void {
     if (this.closed) throw new RotatorError('VAULT_UNAVAILABLE', `vault ${this.path} is closed`, { plugin: 'file' });
   }
+}
+
+/** A one-key document holding only `lease`, to judge it with the pure lease rules. */
+function leaseDoc(key: string, lease: LeaseRecord): VaultDocument {
+  return new Map([[key, { versions: [], lease }]]);
 }

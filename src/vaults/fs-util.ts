@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../types';
 
@@ -16,9 +16,23 @@ export function errnoCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error';
 }
 
-/** A name for a temp file next to `target`, unique per process and call. */
+/** Random per process, so a reused pid never reproduces a dead process's temp names. */
+const processNonce = randomBytes(6).toString('hex');
+let tempCounter = 0;
+
+/**
+ * A name for a temp file next to `target`, unique per process and call: the pid, a random
+ * nonce drawn once per process and a counter (not fresh random bytes per call: a rotation makes
+ * dozens of temp and lock files).
+ */
 export function tempPathFor(target: string): string {
-  return `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${target}.tmp-${process.pid}-${uniqueToken()}`;
+}
+
+/** A hex string unique across processes (random per process) and calls (a counter). */
+export function uniqueToken(): string {
+  tempCounter += 1;
+  return `${processNonce}${tempCounter.toString(16)}`;
 }
 
 const TEMP_NAME = /\.tmp-(\d+)-[0-9a-f]+$/;
@@ -72,8 +86,59 @@ export async function replaceAtomically(target: string, data: string | Buffer, m
   await fsyncDirectory(path.dirname(target));
 }
 
-/** Makes a rename or link in `dir` durable. Platforms that cannot fsync a directory skip it. */
-export async function fsyncDirectory(dir: string): Promise<void> {
+/**
+ * Writes `target` in place (created 0600 when missing), neither atomically nor durably: no temp
+ * file, no fsync. Only for small files that guard against other live processes and are read and
+ * written under one lock (leases): a reader under the lock never sees a half-written file, and
+ * a crash or power loss that leaves one (partial, empty or missing) also stopped the writer,
+ * whose guard then protects nothing. Never for a file that holds a value or anything a restart
+ * needs.
+ */
+export async function writeVolatile(target: string, data: string, mode: number = PRIVATE_FILE_MODE): Promise<void> {
+  await fs.writeFile(target, data, { mode });
+}
+
+/** Per directory: the fsync queued to start after the one in flight (see {@link fsyncDirectory}). */
+interface DirSync {
+  running: Promise<void>;
+  queued?: Promise<void>;
+}
+const dirSyncs = new Map<string, DirSync>();
+const ignore = () => undefined;
+
+/**
+ * Makes a rename, link or unlink done in `dir` before this call durable. Platforms that cannot
+ * fsync a directory skip it.
+ *
+ * Concurrent callers share fsyncs (group commit): a caller joins the fsync queued behind the one
+ * in flight, never the one in flight (which may have started before the caller's rename), so
+ * each caller resolves only after an fsync of `dir` that began after it called. With many
+ * writers in one folder (the vault's keys/), this turns one directory fsync per write into about
+ * one per disk round trip.
+ */
+export function fsyncDirectory(dir: string): Promise<void> {
+  let state = dirSyncs.get(dir);
+  if (!state) {
+    state = { running: Promise.resolve() };
+    dirSyncs.set(dir, state);
+  }
+  if (state.queued) return state.queued;
+  const self = state;
+  const queued = self.running.then(ignore, ignore).then(() => {
+    // From here on, new callers queue behind this fsync: it may start before their rename.
+    self.queued = undefined;
+    const run = syncDirectoryOnce(dir);
+    self.running = run;
+    void run.then(ignore, ignore).then(() => {
+      if (self.running === run && !self.queued && dirSyncs.get(dir) === self) dirSyncs.delete(dir);
+    });
+    return run;
+  });
+  self.queued = queued;
+  return queued;
+}
+
+async function syncDirectoryOnce(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, 'r');
@@ -127,6 +192,22 @@ export async function removeIfExists(file: string): Promise<boolean> {
 export async function readIfExists(file: string): Promise<Buffer | undefined> {
   try {
     return await fs.readFile(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads a small file (a record, a lease, a lock: a few KB) at once, or undefined when it does
+ * not exist. Synchronous on purpose: each asynchronous fs call is a round trip through libuv's
+ * thread pool (4 threads, busy with fsyncs during rotations) costing far more main-thread time
+ * than the read itself, which the page cache serves in microseconds, and a rotation makes
+ * dozens of these reads. Never for files that may be large or on a slow network mount.
+ */
+export function readSmallFileIfExists(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;

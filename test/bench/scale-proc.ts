@@ -85,7 +85,9 @@ export async function spawnCli(
   options: { env: NodeJS.ProcessEnv; cwd: string; vaultDir: string; probeOut: string; logFile: string },
 ): Promise<CliProcess> {
   const log = await open(options.logFile, 'w');
-  const child = spawn(process.execPath, ['--require', PROBE, BIN, ...args], {
+  // BENCH_CPU_PROF=<dir>: every CLI process writes a V8 CPU profile there (read the top self times).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--require', PROBE, BIN, ...args], {
     cwd: options.cwd,
     env: { ...options.env, BENCH_PROBE_OUT: options.probeOut, BENCH_VAULT_DIR: options.vaultDir },
     stdio: ['ignore', log.fd, log.fd],

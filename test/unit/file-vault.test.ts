@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { ManualClock } from '../../src/clock';
 import { memoryLogger, silentLogger } from '../../src/log';
 import { FileVault, openFileVault, type FileVaultOptions } from '../../src/vaults/file';
+import { openEnvelope, sealEnvelope } from '../../src/vaults/file-envelope';
 import { encodeKey } from '../../src/vaults/file-names';
 import { describeVaultContract, sampleValue } from '../vault-contract';
 
@@ -447,6 +448,60 @@ describe('FileVault locking', () => {
     expect((await fs.readdir(keysDir(vault))).sort()).toEqual(['a.rec', path.basename(live)]);
     expect(await fs.readdir(locksDir(vault))).toEqual([]);
     expect(await vault.list()).toEqual(['a']);
+  });
+});
+
+describe('FileVault leases', () => {
+  const leaseFile = (vault: FileVault, key: string) => path.join(locksDir(vault), `${encodeKey(key)}.lease`);
+
+  test('taking and releasing a lease rewrites no record: the lease is a 0600 file beside the lock, gone on release', async () => {
+    const clock = new ManualClock();
+    const vault = await open({ clock });
+    await rotate(vault, 'a', 'r1');
+    const records = await snapshotTree(keysDir(vault));
+    const lease = await vault.acquireLease('a', 'me', 60_000);
+    expect(lease).not.toBeNull();
+    expect(await vault.acquireLease('fresh', 'me', 60_000)).not.toBeNull();
+    expect(await snapshotTree(keysDir(vault))).toEqual(records); // and no .meta for 'fresh'
+    expect(await modeOf(leaseFile(vault, 'a'))).toBe(0o600);
+    expect(JSON.parse(await fs.readFile(leaseFile(vault, 'a'), 'utf8'))).toEqual({
+      owner: 'me',
+      expiresAt: clock.now() + 60_000,
+    });
+    await lease!.release();
+    expect(await snapshotTree(keysDir(vault))).toEqual(records);
+    expect((await fs.readdir(locksDir(vault))).sort()).toEqual(['fresh.lease']);
+  });
+
+  test('a lease is held against another instance (another process) of the same vault', async () => {
+    const vault = await open();
+    const other = await open({ path: vault.path });
+    expect(await vault.acquireLease('a', 'one', 60_000)).not.toBeNull();
+    expect(await other.acquireLease('a', 'two', 60_000)).toBeNull();
+  });
+
+  test('an empty or damaged lease file (what a power loss can leave) is no lease', async () => {
+    const vault = await open();
+    await vault.acquireLease('a', 'one', 60_000);
+    await fs.writeFile(leaseFile(vault, 'a'), '');
+    expect(await vault.acquireLease('a', 'two', 60_000)).toMatchObject({ owner: 'two' });
+    await fs.writeFile(leaseFile(vault, 'a'), '{"owner":"thr');
+    expect(await vault.acquireLease('a', 'three', 60_000)).toMatchObject({ owner: 'three' });
+  });
+
+  test('a lease inside a record (written by an earlier version) is honoured until it expires', async () => {
+    const clock = new ManualClock();
+    const vault = await open({ clock });
+    await rotate(vault, 'a', 'r1');
+    // Forge what an earlier version stored: the lease inside the encrypted record.
+    const key = Buffer.from(KEY_HEX, 'hex');
+    const text = await fs.readFile(recordFile(vault, 'a'), 'utf8');
+    const stored = JSON.parse(openEnvelope(text, key, { path: 'a', keySource: 'test' }, 'record').toString('utf8'));
+    stored.lease = { owner: 'old-process', expiresAt: clock.now() + 1_000 };
+    await fs.writeFile(recordFile(vault, 'a'), sealEnvelope(Buffer.from(JSON.stringify(stored)), key, 'record'));
+    expect(await vault.acquireLease('a', 'new', 60_000)).toBeNull();
+    clock.advance(1_001);
+    expect(await vault.acquireLease('a', 'new', 60_000)).toMatchObject({ owner: 'new' });
   });
 });
 

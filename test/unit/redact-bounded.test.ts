@@ -48,3 +48,29 @@ describe('SecretRegistry forgets dead credentials', () => {
     expect(registry.size).toBe(1);
   });
 });
+
+describe('SecretRegistry index of issued values', () => {
+  it('a value two credentials share stays scrubbed until the last one holding it is forgotten', () => {
+    const registry = new SecretRegistry();
+    registry.addIssued('a', 'r1', ['shared-secret-value'], HOUR, 0);
+    registry.addIssued('b', 'r1', ['shared-secret-value'], 2 * HOUR, 0);
+    registry.retain('a', [], HOUR);
+    expect(registry.scrub('x shared-secret-value')).toBe(`x ${REDACTED}`);
+    registry.retain('b', [], 2 * HOUR);
+    expect(registry.has('shared-secret-value')).toBe(false);
+    expect(registry.scrub('x shared-secret-value')).toBe('x shared-secret-value');
+  });
+
+  it('delete forgets an issued value everywhere, and a master value', () => {
+    const registry = new SecretRegistry();
+    registry.add('master-secret-value');
+    registry.addIssued('a', 'r1', ['issued-secret-value'], HOUR, 0);
+    registry.addIssued('a', 'r1', ['issued-secret-value', 'other-secret-value'], HOUR, 0);
+    registry.delete('issued-secret-value');
+    registry.delete('master-secret-value');
+    expect(registry.has('issued-secret-value')).toBe(false);
+    expect(registry.has('master-secret-value')).toBe(false);
+    expect(registry.scrub('issued-secret-value other-secret-value')).toBe(`issued-secret-value ${REDACTED}`);
+    expect(registry.size).toBe(1);
+  });
+});
