@@ -6,7 +6,6 @@
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotatorError } from '../../src/errors';
 import { configDir, runCli } from '../support/cli';
-import type { Logger } from '../../src/types';
 import { ManualClock } from '../../src/clock';
 import { silentLogger } from '../../src/log';
 import {
@@ -83,16 +82,25 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
       stages: ['AWSPREVIOUS'],
       secretString: NO_CURRENT_VALUE,
     });
-    expect(version).toMatchObject({ versionId: uuid(1), stages: ['AWSCURRENT'] });
+    // AWSPENDING stays on the promoted version (one UpdateSecretVersionStage per promotion).
+    expect(version).toMatchObject({ versionId: uuid(1), stages: ['AWSPENDING', 'AWSCURRENT'] });
     expect(JSON.parse(version!.secretString!)).toEqual(sampleValue(uuid(1)));
   });
 
-  test('AWS stages: AWSCURRENT on the new version, AWSPREVIOUS on the old one, no AWSPENDING left', async () => {
+  test('AWS stages: AWSCURRENT on the new version, AWSPREVIOUS on the old one, AWSPENDING only beside AWSCURRENT', async () => {
     await rotate('app', uuid(1));
     await rotate('app', uuid(2));
     await rotate('app', uuid(3));
     const staged = Object.fromEntries(emu.versions('rotator/app')!.map((v) => [v.versionId, v.stages]));
-    expect(staged).toEqual({ [NO_CURRENT_VERSION_ID]: [], [uuid(1)]: [], [uuid(2)]: ['AWSPREVIOUS'], [uuid(3)]: ['AWSCURRENT'] });
+    expect(staged).toEqual({
+      [NO_CURRENT_VERSION_ID]: [],
+      [uuid(1)]: [],
+      [uuid(2)]: ['AWSPREVIOUS'],
+      [uuid(3)]: ['AWSPENDING', 'AWSCURRENT'],
+    });
+    const state = await open(emu, clock).read('app');
+    expect(state.current?.versionId).toBe(uuid(3));
+    expect(state.pending).toBeUndefined(); // a version carrying both labels is read as current only
   });
 
   test('a pending version left by an interrupted run is read as pending (the engine resumes it)', async () => {
@@ -117,8 +125,8 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
         .map(([op, n]) => [op, n - (before[op] ?? 0)])
         .filter(([, n]) => n !== 0),
     );
-    // DescribeSecret (values are cached), PutSecretValue, 2× UpdateSecretVersionStage.
-    expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 1, UpdateSecretVersionStage: 2 });
+    // DescribeSecret (values are cached), PutSecretValue, 1 UpdateSecretVersionStage (the CAS).
+    expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 1, UpdateSecretVersionStage: 1 });
   });
 
   test('the engine on a warm instance: 6 requests per rotation, by operation', async () => {
@@ -140,8 +148,8 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
         .filter(([, k]) => k !== 0),
     );
     // lease (1 Put), read (Describe; values cached), putPending (1 Put), lease renewal (none: 90%
-    // of the ttl left), promote (2 Update: AWSCURRENT CAS, AWSPENDING off), release (1 Put).
-    expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 3, UpdateSecretVersionStage: 2 });
+    // of the ttl left), promote (1 Update: the AWSCURRENT CAS), release (1 Put).
+    expect(delta).toEqual({ DescribeSecret: 1, PutSecretValue: 3, UpdateSecretVersionStage: 1 });
     // AWS makes the lease secret's first version AWSCURRENT too; nothing reads that label there.
     expect(emu.versions('rotator/.lease/app')!.map((v) => v.stages)).toEqual([['AWSCURRENT'], [], [], ['ROTATOR_LEASE']]);
   });
@@ -252,57 +260,33 @@ secrets:
     });
   });
 
-  test('promote resolves once AWSCURRENT moved, even if taking AWSPENDING off fails (retried, then a warning)', async () => {
-    const warnings: string[] = [];
-    const log: Logger = { ...silentLogger, warn: (_obj, msg) => void warnings.push(String(msg)), child: () => log };
-    const logged = openAwsSecretsManagerVault(
-      { region: 'eu-central-1', endpoint: emu.url, prefix: 'rotator/', tags: {} },
-      { clock, log, credentials: CREDENTIALS },
-    );
-    const rotateWith = async (id: string) => {
-      const current = (await logged.read('app')).current?.versionId ?? null;
-      await logged.putPending('app', sampleValue(id), id);
-      await logged.promote('app', id, current);
-    };
-    await rotateWith(uuid(1));
-    // The CAS (first UpdateSecretVersionStage) goes through; the AWSPENDING removal is throttled
-    // twice, and the inline retry gets it through.
-    await logged.read('app');
-    await logged.putPending('app', sampleValue(uuid(2)), uuid(2));
+  test('promote is one request; AWSPENDING left beside AWSCURRENT is read as current only and moved by the next putPending', async () => {
+    await rotate('app', uuid(1));
+    await vault.putPending('app', sampleValue(uuid(2)), uuid(2));
     const before = emu.count('UpdateSecretVersionStage');
-    emu.faults.push({ status: 400, skip: 1, times: 2, operation: 'UpdateSecretVersionStage' });
-    await expect(logged.promote('app', uuid(2), uuid(1))).resolves.toBeUndefined();
-    expect(emu.count('UpdateSecretVersionStage') - before).toBe(4); // CAS, 2 throttled removals, 1 that went through
-    expect(warnings).toEqual([]);
-    expect(emu.versions('rotator/app')!.find((v) => v.versionId === uuid(2))!.stages).toEqual(['AWSCURRENT']);
-
-    // Throttled every time: promote still resolves, warns, and AWSPENDING stays on the new current.
-    await logged.read('app');
-    await logged.putPending('app', sampleValue(uuid(3)), uuid(3));
-    emu.faults.push({ status: 503, skip: 1, times: 100, operation: 'UpdateSecretVersionStage' });
-    await expect(logged.promote('app', uuid(3), uuid(2))).resolves.toBeUndefined();
-    emu.faults.length = 0;
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('AWSPENDING could not be taken off');
-    expect(
-      emu
-        .versions('rotator/app')!
-        .find((v) => v.versionId === uuid(3))!
-        .stages.sort(),
-    ).toEqual(['AWSCURRENT', 'AWSPENDING']);
-    const state = await open(emu, clock).read('app');
-    expect(state.current?.versionId).toBe(uuid(3));
-    expect(state.pending).toBeUndefined(); // a version carrying both is read as current only
+    await vault.promote('app', uuid(2), uuid(1));
+    expect(emu.count('UpdateSecretVersionStage') - before).toBe(1);
+    const other = open(emu, clock);
+    const state = await other.read('app');
+    expect(state.current?.versionId).toBe(uuid(2));
+    expect(state.previous?.versionId).toBe(uuid(1));
+    expect(state.pending).toBeUndefined();
+    // Promoting again (a retry) resolves; discarding it does not touch AWSCURRENT.
+    await other.promote('app', uuid(2), uuid(1));
+    await other.discardPending('app', uuid(2));
+    expect((await other.read('app')).current?.versionId).toBe(uuid(2));
     // The next rotation moves AWSPENDING to its own version and completes normally.
-    await rotateWith(uuid(4));
+    await other.putPending('app', sampleValue(uuid(3)), uuid(3));
+    expect((await vault.read('app')).pending?.versionId).toBe(uuid(3));
+    await vault.promote('app', uuid(3), uuid(2));
     const staged = Object.fromEntries(
       emu
         .versions('rotator/app')!
         .filter((v) => v.stages.length > 0)
         .map((v) => [v.versionId, v.stages]),
     );
-    expect(staged).toEqual({ [uuid(3)]: ['AWSPREVIOUS'], [uuid(4)]: ['AWSCURRENT'] });
-    await logged.close();
+    expect(staged).toEqual({ [uuid(2)]: ['AWSPREVIOUS'], [uuid(3)]: ['AWSPENDING', 'AWSCURRENT'] });
+    await other.close();
   });
 
   describe('leases across vault instances (separate processes in production)', () => {

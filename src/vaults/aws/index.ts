@@ -34,8 +34,7 @@ import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
  * - promote = UpdateSecretVersionStage(AWSCURRENT, MoveTo = pending, RemoveFrom = expected
  *   current, the placeholder when there is none yet): AWS refuses when AWSCURRENT is not on RemoveFromVersionId, or is attached and
  *   RemoveFromVersionId is missing, which is the compare-and-swap. AWS moves AWSPREVIOUS itself.
- *   Then AWSPENDING is taken off the promoted version (a version carrying both is read as
- *   current only, so a crash in between is harmless).
+ *   AWSPENDING stays on the promoted version (read as current only; the next putPending moves it).
  * - Rotation intents are tags on the secret (`rotator:intent…`), read for free with the
  *   DescribeSecret that every read() makes. They are written under the lease, so they need no
  *   compare-and-swap. An intent whose rotation already stored a version is not reported (that
@@ -72,8 +71,6 @@ const LEASE_GENESIS = 'genesis';
 const LAZY_RENEWAL_SHARE = 0.9;
 /** Version values kept per key (a rotation touches at most three). */
 const CACHED_VERSIONS_PER_KEY = 6;
-/** Attempts at taking AWSPENDING off a version that promote already made current. */
-const PENDING_REMOVAL_ATTEMPTS = 3;
 
 /**
  * The placeholder first version of every credential secret. AWS attaches AWSCURRENT to the
@@ -223,7 +220,7 @@ export class AwsSecretsManagerVault implements Vault {
     let map = this.stagesSeen.get(key);
     // What this instance saw last (under its lease) is trusted; anything else is looked up.
     if (!map || holderOf(map, 'AWSPENDING') !== token) map = await this.describeStages(key);
-    if (holderOf(map, 'AWSCURRENT') === token) return this.finishPromotion(key, name, token, map);
+    if (holderOf(map, 'AWSCURRENT') === token) return this.promoted(key, map);
     if (holderOf(map, 'AWSPENDING') !== token) {
       throw conflict(`cannot promote ${rotationId} on ${key}: the pending version is ${describeHolder(map, 'AWSPENDING')}`);
     }
@@ -251,7 +248,7 @@ export class AwsSecretsManagerVault implements Vault {
       if (refusal !== 'invalid-parameter' && refusal !== 'not-found') throw err;
       // Refused: current moved (or a retry of ours already went through). Look once.
       const now = await this.describeStages(key);
-      if (holderOf(now, 'AWSCURRENT') === token) return this.finishPromotion(key, name, token, now);
+      if (holderOf(now, 'AWSCURRENT') === token) return this.promoted(key, now);
       throw conflict(
         `cannot promote ${rotationId} on ${key}: current is ${describeHolder(now, 'AWSCURRENT')}, expected ` +
           `${expectedCurrentVersion ?? 'none'} (another rotation promoted first)`,
@@ -264,38 +261,18 @@ export class AwsSecretsManagerVault implements Vault {
       if (kept.length > 0) after[id] = kept;
     }
     after[token] = [...(after[token] ?? []).filter((l) => l !== 'AWSPENDING'), 'AWSCURRENT', 'AWSPENDING'];
-    await this.finishPromotion(key, name, token, after);
+    this.promoted(key, after);
   }
 
   /**
-   * Takes AWSPENDING off the (now current) version, if it is still there. AWSCURRENT is already on
-   * the version, so the promotion has happened: a failure here is retried a couple of times, then
-   * only logged. A version carrying both labels is read as current only, and the next putPending
-   * moves AWSPENDING anyway.
+   * Records what promote left: AWSCURRENT (and AWSPENDING, still) on the new version. AWSPENDING
+   * is not taken off with a second UpdateSecretVersionStage: a version carrying both labels is read
+   * as current only (stagesOf), AWS rotation treats AWSPENDING on the AWSCURRENT version as "no
+   * rotation in progress", and the next putPending moves the label anyway. One request saved per
+   * rotation.
    */
-  private async finishPromotion(key: string, name: string, token: string, map: StageMap): Promise<void> {
-    let labels = map[token] ?? [];
-    for (let attempt = 1; labels.includes('AWSPENDING'); attempt++) {
-      try {
-        await this.send(
-          'UpdateSecretVersionStage',
-          { SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token },
-          name,
-        );
-        labels = labels.filter((l) => l !== 'AWSPENDING');
-      } catch (err) {
-        // Not there any more: another run took it off, or moved it to its own version.
-        if (refusalOf(err) === 'invalid-parameter') labels = labels.filter((l) => l !== 'AWSPENDING');
-        else if (attempt >= PENDING_REMOVAL_ATTEMPTS || (err instanceof RotatorError && !err.retryable)) {
-          this.options.log.warn(
-            { key, versionId: decodeVersionId(token), error: err instanceof Error ? err.message : String(err) },
-            'promoted, but AWSPENDING could not be taken off the new current version; left there (it is read as current, and the next rotation moves it)',
-          );
-          break;
-        }
-      }
-    }
-    this.stagesSeen.set(key, { ...map, [token]: labels });
+  private promoted(key: string, map: StageMap): void {
+    this.stagesSeen.set(key, map);
   }
 
   async discardPending(key: string, rotationId: string): Promise<void> {
