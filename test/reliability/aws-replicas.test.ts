@@ -83,7 +83,15 @@ test(`${REPLICAS} replicas, one vault, ${SECRETS} due secrets: each rotated exac
   expect(issued).toHaveLength(SECRETS);
   const currents = new Set(ids.map((id) => JSON.parse(currentOf(id)!.secretString!).credentials.accessKey as string));
   expect(issued.filter((k) => !currents.has(k))).toEqual([]);
-  expect(ids.flatMap((id) => sm.versions(`rotator/${id}`)!.filter((v) => v.stages.includes('AWSPENDING')))).toEqual([]);
+  // AWSPENDING is left only beside AWSCURRENT (promote is one UpdateSecretVersionStage).
+  expect(
+    ids.flatMap((id) =>
+      sm.versions(`rotator/${id}`)!.filter((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT')),
+    ),
+  ).toEqual([]);
+  // Leases are claim tags: no lease secret, and no claim left behind.
+  expect(sm.secretNames().filter((n) => n.includes('.lease/'))).toEqual([]);
+  expect(ids.flatMap((id) => Object.keys(sm.tags(`rotator/${id}`)!).filter((k) => k.startsWith('rotator:lease:')))).toEqual([]);
 
   const promotedBy = daemons.map((d) => d.count(msg('promoted')));
   expect(promotedBy.reduce((a, b) => a + b, 0)).toBe(SECRETS);

@@ -57,16 +57,19 @@ export const DEFAULT_PREFIX = 'rotator/';
  * when a secret renews more often than this.
  */
 export const AWS_VAULT_LIMITS: VaultLimits = Object.freeze({ minRotationIntervalMs: 10 * 60_000 });
-export const LEASE_STAGE = 'ROTATOR_LEASE';
 const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
-const KIND_TAG = 'rotator:kind';
 /** A base64url intent split over up to 4 tags of 256 characters (AWS's tag value limit). */
 const INTENT_TAGS = ['rotator:intent', 'rotator:intent.2', 'rotator:intent.3', 'rotator:intent.4'];
 const TAG_VALUE_MAX = 256;
 const AWS_STAGE: Record<Stage, string> = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' };
-/** The chain of lease versions starts from this (virtual) version. */
-const LEASE_GENESIS = 'genesis';
+/** Claim tags: this prefix + the first 16 hex digits of sha256(owner). */
+const CLAIM_TAG_PREFIX = 'rotator:lease:';
+/** Claim rounds before "held elsewhere", and the random pause between them (ms, times the round). */
+const CLAIM_ATTEMPTS = 4;
+const CLAIM_BACKOFF_MS = 100;
+/** A claim made this long before ours is a holder's, not a racer's: no second round. */
+const CLAIM_RACE_MS = 5_000;
 /** A held lease with at least this share of a new ttl left is not rewritten on re-acquire. */
 const LAZY_RENEWAL_SHARE = 0.9;
 /** Version values kept per key (a rotation touches at most three). */
@@ -105,12 +108,8 @@ export interface AwsSecretsManagerVaultOptions {
 interface LeaseRecord {
   owner: string;
   expiresAt: number;
-  released?: boolean;
-}
-
-interface LeaseHead {
-  versionId: string;
-  record?: LeaseRecord;
+  /** The claimer's clock when it claimed (older claims are holders, not racers). */
+  claimedAt?: number;
 }
 
 type StageMap = Record<string, string[]>;
@@ -128,7 +127,18 @@ export class AwsSecretsManagerVault implements Vault {
   private readonly stagesSeen = new Map<string, StageMap>();
   /** Whether the key's AWS secret exists, as far as this instance knows. */
   private readonly exists = new Map<string, boolean>();
-  private readonly leaseHeads = new Map<string, LeaseHead>();
+  /** The lease this instance holds, per key (its claim tag is on the secret). */
+  private readonly held = new Map<string, LeaseRecord>();
+  /** Claim tags of expired or dead owners seen at acquire, dropped with the release. */
+  private readonly staleClaims = new Map<string, string[]>();
+  /**
+   * DescribeSecret answers made under a lease this instance just took, consumed by the next
+   * read() of the key: under the lease nobody else changes the stages (promote's CAS guards the
+   * rest), so reading again would only repeat the same answer.
+   */
+  private readonly fresh = new Map<string, Record<string, any>>();
+  /** Keys whose secret this instance's last createSecret created (with the tags given). */
+  private readonly createdByMe = new Set<string>();
 
   constructor(private readonly options: AwsSecretsManagerVaultOptions) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -146,7 +156,9 @@ export class AwsSecretsManagerVault implements Vault {
 
   async read(key: string): Promise<SecretState> {
     const name = this.nameOf(key);
-    const described = await this.describe(key);
+    const fresh = this.fresh.get(key);
+    this.fresh.delete(key);
+    const described = fresh ?? (await this.describe(key));
     if (!described) return {};
     const map = (described.VersionIdsToStages ?? {}) as StageMap;
     this.stagesSeen.set(key, map);
@@ -177,6 +189,7 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   async putPending(key: string, value: VaultValue, rotationId: string): Promise<VaultVersion> {
+    this.fresh.delete(key);
     const name = this.nameOf(key);
     const token = encodeVersionId(rotationId);
     const secretString = canonicalJson(value);
@@ -215,6 +228,7 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   async promote(key: string, rotationId: string, expectedCurrentVersion: string | null): Promise<void> {
+    this.fresh.delete(key);
     const name = this.nameOf(key);
     const token = encodeVersionId(rotationId);
     let map = this.stagesSeen.get(key);
@@ -276,6 +290,7 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   async discardPending(key: string, rotationId: string): Promise<void> {
+    this.fresh.delete(key);
     const name = this.nameOf(key);
     const token = encodeVersionId(rotationId);
     try {
@@ -325,114 +340,116 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   /**
-   * Leases, on what Secrets Manager offers. Tags are not atomic and UpdateSecretVersionStage can
-   * only compare the version a label sits on, so the lease is a chain of versions of a companion
-   * secret `<prefix>.lease/<key>` (keys never start with '.', so it cannot collide with a key),
-   * each holding `{owner, expiresAt}` and labelled ROTATOR_LEASE. The compare-and-swap is AWS's
-   * ClientRequestToken rule: the next lease version's token is derived from the version read as
-   * the head (sha256), so two processes that read the same head try to create the same version
-   * with different values, and AWS lets exactly one succeed (the other gets
-   * ResourceExistsException). Only a writer that saw the true head can extend the chain, so the
-   * label never moves backwards. Acquiring costs one PutSecretValue when this instance already
-   * knows the head (it wrote it), otherwise one GetSecretValue more; renewing and releasing
-   * cost one PutSecretValue each, except that re-acquiring a lease that still has 90% of the
-   * ttl left returns it unchanged (the engine re-acquires right before promoting). Expired leases, and leases of owners dead on this host, are
-   * taken over. The lease secret is separate so that the credential secret's versions stay the
-   * credentials' own (ListSecretVersionIds, AWS's 100-version quota).
+   * Leases as claim tags on the credential secret itself, so that a lease never creates a secret
+   * version (AWS keeps versions younger than 24 h against its ~100-version quota; the previous
+   * design burnt two per rotation). Each owner has its own tag `rotator:lease:<sha256(owner)>`
+   * holding `{owner, expiresAt}`:
    *
-   * Limits: every lease write is a version of the lease secret; AWS deletes deprecated
-   * versions only after 24 hours, so a key can take at most ~50 rotations a day (2 lease writes
-   * each) before PutSecretValue fails with LimitExceededException. Expiry compares the
-   * writers' clocks, so replicas need clocks within a small fraction of the lease ttl.
+   * 1. TagResource writes (or overwrites) this owner's claim;
+   * 2. DescribeSecret reads every claim (and the stages, which the engine's read() right after
+   *    reuses: see `fresh`).
+   * 3. The owner holds the lease only if no other unexpired claim (of an owner not dead on this
+   *    host) is visible; otherwise it takes its claim back (UntagResource) and returns null.
+   *
+   * Why "no other claim" and not "oldest claim wins": claims carry the claimer's clock, and a slow
+   * TagResource can land after a younger claimer already checked and saw nothing, so "oldest wins"
+   * could let both hold. With "no other claim", of two overlapping claimers the later checker
+   * always sees the earlier claim (its TagResource completed before the later DescribeSecret), so
+   * at most one holds; under exact contention both may back off (null: "held elsewhere"), and the
+   * engine tries again later. The compare-and-swap in promote stays the backstop (e.g. clocks
+   * further apart than a ttl, or tags read eventually-consistently).
+   *
+   * Costs: acquire 2 requests, and its DescribeSecret replaces the read that follows; release 1
+   * (UntagResource, which also drops expired claims seen, e.g. of crashed owners, so claims never
+   * approach AWS's 50-tag limit). Re-acquiring a lease with 90% of its ttl left costs nothing.
    */
   async acquireLease(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
       throw new RotatorError('INTERNAL', `lease ttl must be a positive number of ms, got ${ttlMs}`, { plugin: this.type });
     }
-    this.nameOf(key);
+    const name = this.nameOf(key);
     const now = this.options.clock.now();
-    const known = this.leaseHeads.get(key);
-    const mine = known?.record && !known.record.released && known.record.owner === owner ? known.record : undefined;
-    if (mine && mine.expiresAt - now >= LAZY_RENEWAL_SHARE * ttlMs) {
-      // Re-acquired moments after acquiring (the engine renews before promoting): the lease this
-      // instance wrote still has almost all of its ttl, so it is returned as it is, with its
-      // true expiry, instead of writing another version.
+    const mine = this.held.get(key);
+    if (mine && mine.owner === owner && mine.expiresAt - now >= LAZY_RENEWAL_SHARE * ttlMs) {
+      // Re-acquired moments after acquiring (the engine renews before promoting): returned as it
+      // is, with its true expiry, instead of writing the claim again.
       return new HeldLease(key, owner, mine.expiresAt, () => this.releaseLease(key, owner));
     }
-    const heldByOther = (head: LeaseHead | undefined) => {
-      const held = head?.record;
-      return Boolean(held && !held.released && held.owner !== owner && held.expiresAt > now && !ownerIsDeadLocally(held.owner));
-    };
-    // A cached head is only a guess: writing after it is the check (a stale guess conflicts). A
-    // cached head held by someone else may have been released since, so that one is re-read.
-    let head = known && !heldByOther(known) ? known : await this.readLeaseHead(key);
-    for (let attempt = 0; attempt < 4; attempt++) {
-      if (heldByOther(head)) {
-        this.leaseHeads.set(key, head);
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.claim(key, name, owner, now + ttlMs);
+      if (outcome !== 'contended') return outcome;
+      // Every contender that saw another claim backed off: try again after a random pause, so
+      // that one of them finds the field clear (liveness; safety never depends on the timing).
+      if (attempt >= CLAIM_ATTEMPTS) {
         this.leaseConflicts++;
         return null;
       }
-      const record: LeaseRecord = { owner, expiresAt: now + ttlMs };
-      const token = nextLeaseToken(head.versionId);
-      if (await this.writeLease(key, token, record)) {
-        this.leaseHeads.set(key, { versionId: token, record });
-        return new HeldLease(key, owner, record.expiresAt, () => this.releaseLease(key, owner));
-      }
-      head = await this.readLeaseHead(key);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * CLAIM_BACKOFF_MS * attempt)));
     }
-    this.leaseConflicts++;
-    return null;
   }
 
-  /** Ends the lease only while `owner` is still the head of the chain. */
-  private async releaseLease(key: string, owner: string): Promise<void> {
-    const head = this.leaseHeads.get(key);
-    if (!head || head.record?.owner !== owner || head.record.released) return;
-    const record: LeaseRecord = { owner, expiresAt: this.options.clock.now(), released: true };
-    const token = nextLeaseToken(head.versionId);
-    if (await this.writeLease(key, token, record)) this.leaseHeads.set(key, { versionId: token, record });
-    else this.leaseHeads.delete(key);
-  }
-
-  /** true when this write became the head; false when another writer extended the chain first. */
-  private async writeLease(key: string, token: string, record: LeaseRecord): Promise<boolean> {
-    const name = this.leaseNameOf(key);
-    const input = {
-      SecretId: name,
-      ClientRequestToken: token,
-      SecretString: JSON.stringify(record),
-      VersionStages: [LEASE_STAGE],
-    };
+  /** One claim round: the lease, null when another owner holds it, 'contended' when unclear. */
+  private async claim(key: string, name: string, owner: string, expiresAt: number): Promise<Lease | null | 'contended'> {
+    const now = this.options.clock.now();
+    const record: LeaseRecord = { owner, expiresAt, claimedAt: now };
+    const claim = { Key: claimTagOf(owner), Value: encodeClaim(record) };
     try {
-      await this.send('PutSecretValue', input, name);
-      return true;
+      await this.send('TagResource', { SecretId: name, Tags: [claim] }, name);
     } catch (err) {
-      if (refusalOf(err) === 'exists') return false;
       if (refusalOf(err) !== 'not-found') throw err;
+      await this.createSecret(key, name, { [claim.Key]: claim.Value });
+      if (!this.createdByMe.has(key)) await this.send('TagResource', { SecretId: name, Tags: [claim] }, name);
     }
-    await this.createLeaseSecret(name);
+    let described: Record<string, any> | undefined;
     try {
-      await this.send('PutSecretValue', input, name);
-      return true;
+      described = await this.describe(key);
     } catch (err) {
-      if (refusalOf(err) === 'exists') return false;
+      // Not rotator's secret (CONFIG): take the claim back off it before refusing.
+      await this.untagClaims(key, name, [claim.Key]).catch(() => undefined);
       throw err;
     }
+    const claims = claimsOf(described?.Tags);
+    const others = claims.filter((c) => c.tag !== claim.Key && c.record.expiresAt > now && !ownerIsDeadLocally(c.record.owner));
+    this.staleClaims.set(
+      key,
+      claims.filter((c) => c.tag !== claim.Key && !others.includes(c)).map((c) => c.tag),
+    );
+    if (others.length > 0) {
+      await this.untagClaims(key, name, [claim.Key]);
+      // Someone already held it (its claim is older than ours): held elsewhere. Otherwise we
+      // raced with claimers that may all have backed off.
+      if (others.some((c) => c.record.claimedAt === undefined || c.record.claimedAt < now - CLAIM_RACE_MS)) {
+        this.leaseConflicts++;
+        return null;
+      }
+      return 'contended';
+    }
+    if (described) this.fresh.set(key, described);
+    this.held.set(key, record);
+    return new HeldLease(key, owner, record.expiresAt, () => this.releaseLease(key, owner));
   }
 
-  private async readLeaseHead(key: string): Promise<LeaseHead> {
-    const name = this.leaseNameOf(key);
+  /** Takes this owner's claim back (and expired claims seen), if this instance still holds it. */
+  private async releaseLease(key: string, owner: string): Promise<void> {
+    const mine = this.held.get(key);
+    if (!mine || mine.owner !== owner) return;
+    this.held.delete(key);
+    this.fresh.delete(key);
+    await this.untagClaims(key, this.nameOf(key), [claimTagOf(owner), ...(this.staleClaims.get(key) ?? [])]);
+    this.staleClaims.delete(key);
+  }
+
+  private async untagClaims(key: string, name: string, tags: string[]): Promise<void> {
     try {
-      const out = await this.send('GetSecretValue', { SecretId: name, VersionStage: LEASE_STAGE }, name);
-      const record = parseLeaseRecord(out.SecretString);
-      return { versionId: String(out.VersionId), ...(record ? { record } : {}) };
+      await this.send('UntagResource', { SecretId: name, TagKeys: [...new Set(tags)] }, name);
     } catch (err) {
-      if (refusalOf(err) === 'not-found') return { versionId: LEASE_GENESIS };
-      throw err;
+      if (refusalOf(err) !== 'not-found') throw err;
+      this.exists.set(key, false);
     }
   }
 
   async recordIntent(key: string, intent: RotationIntent): Promise<void> {
+    this.fresh.delete(key);
     const name = this.nameOf(key);
     const tags = encodeIntent(intent);
     try {
@@ -447,6 +464,7 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   async clearIntent(key: string, rotationId: string): Promise<void> {
+    this.fresh.delete(key);
     const name = this.nameOf(key);
     const described = await this.describe(key);
     if (!described || decodeIntent(described.Tags)?.rotationId !== rotationId) return;
@@ -559,6 +577,8 @@ export class AwsSecretsManagerVault implements Vault {
       { ClientRequestToken: NO_CURRENT_VERSION_ID, SecretString: NO_CURRENT_VALUE },
     );
     this.exists.set(key, true);
+    if (created) this.createdByMe.add(key);
+    else this.createdByMe.delete(key);
     if (created) {
       this.stagesSeen.set(key, { [NO_CURRENT_VERSION_ID]: ['AWSCURRENT'] });
       return;
@@ -609,14 +629,6 @@ export class AwsSecretsManagerVault implements Vault {
     for (const [id, stages] of Object.entries(map)) after[id] = stages.filter((l) => l !== 'AWSPENDING');
     after[NO_CURRENT_VERSION_ID] = ['AWSCURRENT', 'AWSPENDING'];
     this.stagesSeen.set(key, after);
-  }
-
-  /**
-   * The lease secret is created without a value (its versions are lease records, read by the
-   * ROTATOR_LEASE label; AWS puts AWSCURRENT on the first one, which nothing reads).
-   */
-  private async createLeaseSecret(name: string): Promise<void> {
-    await this.create(name, { [KIND_TAG]: 'lease' });
   }
 
   /** CreateSecret; true when created, false when it already existed. */
@@ -679,10 +691,6 @@ export function encodeVersionId(rotationId: string): string {
 
 export function decodeVersionId(versionId: string): string {
   return versionId.length === 32 ? versionId.replace(/_+$/, '') : versionId;
-}
-
-function nextLeaseToken(previous: string): string {
-  return `lease-${createHash('sha256').update(previous).digest('hex').slice(0, 40)}`;
 }
 
 function holderOf(map: StageMap, label: string): string | undefined {
@@ -794,4 +802,39 @@ export function openAwsSecretsManagerVault(
     ...(config.tags ? { tags: config.tags } : {}),
     region: config.region,
   });
+}
+
+function claimTagOf(owner: string): string {
+  return CLAIM_TAG_PREFIX + createHash('sha256').update(owner).digest('hex').slice(0, 16);
+}
+
+/** base64url JSON (tag values allow letters, digits and _.:/=+-@ only), at most 256 characters. */
+function encodeClaim(record: LeaseRecord): string {
+  const value = Buffer.from(
+    JSON.stringify({ owner: record.owner, expiresAt: record.expiresAt, claimedAt: record.claimedAt }),
+    'utf8',
+  ).toString('base64url');
+  if (value.length > TAG_VALUE_MAX) {
+    throw new RotatorError('INTERNAL', `lease owner ${JSON.stringify(record.owner)} is too long for an AWS tag value`, {
+      plugin: 'aws-secrets-manager',
+    });
+  }
+  return value;
+}
+
+function claimsOf(tags: unknown): { tag: string; record: LeaseRecord }[] {
+  if (!Array.isArray(tags)) return [];
+  const claims: { tag: string; record: LeaseRecord }[] = [];
+  for (const t of tags as { Key?: string; Value?: string }[]) {
+    if (typeof t?.Key !== 'string' || !t.Key.startsWith(CLAIM_TAG_PREFIX)) continue;
+    let record: LeaseRecord | undefined;
+    try {
+      record = parseLeaseRecord(Buffer.from(t.Value ?? '', 'base64url').toString('utf8'));
+    } catch {
+      record = undefined;
+    }
+    // An unreadable claim is treated as expired (dropped with the next release).
+    claims.push({ tag: t.Key, record: record ?? { owner: '', expiresAt: 0 } });
+  }
+  return claims;
 }
