@@ -22,8 +22,8 @@ export type { ConfigProblem } from './problems';
 /** Used when neither `-c/--config` nor ROTATOR_CONFIG names a file; relative to the cwd. */
 export const DEFAULT_CONFIG_FILE = 'rotator.config.yaml';
 export const CONFIG_ENV_VAR = 'ROTATOR_CONFIG';
-/** A config is a few kilobytes; anything this large is a mistake (or an attack). */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** 10,000 secrets in block YAML take about 1.5 MB; anything past 16 MiB is a mistake (or an attack). */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export interface LoadOptions {
   /** Where `${VAR}` values come from. Default: process.env. */
@@ -444,6 +444,8 @@ function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderS
       params: provider.params,
       ...(entry.renewBefore === undefined ? {} : { renewBefore: entry.renewBefore }),
       ...(entry.jitter === undefined ? {} : { jitter: entry.jitter }),
+      ...(entry.window === undefined ? {} : { window: entry.window }),
+      ...(entry.paused === undefined ? {} : { paused: entry.paused }),
       outputs: entry.outputs.map((o) => resolveOutput(o, dir)),
       ...(entry.env === undefined ? {} : { env: entry.env }),
     };
@@ -456,6 +458,8 @@ function toRotatorConfig(file: ConfigFile, absolute: string, sections: ProviderS
     shutdownTimeoutMs: file.shutdownTimeout,
     defaults: file.defaults,
     ...(file.http === undefined ? {} : { http: file.http }),
+    ...(file.audit === undefined ? {} : { audit: { path: resolve(dir, file.audit.path) } }),
+    ...(file.notify === undefined || file.notify.length === 0 ? {} : { notify: file.notify }),
     secrets,
   };
 }

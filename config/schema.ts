@@ -1,8 +1,14 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import type { ProviderSchemas } from '../src/types';
-import { DURATION_HINT, FormatError, formatDuration, parseDuration, parsePercent } from '../src/duration';
+import { parseDuration, parsePercent } from '../src/duration';
 import { templateProblems } from '../src/distribute/template';
+import { durationField, parsed } from '../src/duration-field';
+
+export { durationField };
+import { auditSchema } from '../src/audit';
+import { windowSchema, type RotationWindow } from '../src/window';
+import { notifySchema, type NotifyTarget } from '../src/notify/schema';
 
 /**
  * The schema of rotator.config.yaml and the configuration type the rest of the code consumes.
@@ -38,6 +44,10 @@ export interface SecretConfig {
   renewBefore?: RenewBefore;
   /** Overrides `defaults.jitter`; 0..0.5. */
   jitter?: number;
+  /** Overrides `defaults.window`: scheduled rotations happen only inside it (src/window.ts). */
+  window?: RotationWindow;
+  /** Overrides `defaults.paused`: never rotated by the daemon or `--if-due`; still reported and alerted. */
+  paused?: boolean;
   outputs: OutputConfig[];
   /**
    * Environment variable names for credential fields (`get --format env`, `exec`, reload
@@ -82,9 +92,14 @@ export interface RotatorConfig {
   /** Rotations in flight at once, 1..64. */
   concurrency: number;
   shutdownTimeoutMs: number;
-  defaults: { renewBefore: RenewBefore; jitter: number };
+  /** What a secret gets when it does not say; `window` absent: any time; `paused` absent: false. */
+  defaults: { renewBefore: RenewBefore; jitter: number; window?: RotationWindow; paused?: boolean };
   /** Health and metrics listener; absent: none. */
   http?: { host: string; port: number };
+  /** Audit trail (src/audit.ts); absent: none. `path` is absolute. */
+  audit?: { path: string };
+  /** Alert targets (src/notify/); absent or empty: no alerts. */
+  notify?: NotifyTarget[];
   secrets: SecretConfig[];
   /**
    * Set by the sandbox (src/sandbox.ts), never by the file: file outputs are written under
@@ -115,35 +130,6 @@ export function integerField(min: number, max: number, unit = '') {
   const allowed = { error: `must be an integer from ${min} to ${max}${unit}` };
   const bounded = z.number(allowed).int(allowed).min(min, allowed).max(max, allowed);
   return z.union([bounded, z.string().regex(/^\d+$/, allowed).transform(Number).pipe(bounded)], allowed);
-}
-
-/**
- * Runs a src/duration.ts parser inside a zod transform: its FormatError (a 20-digit duration, a
- * percentage above 100%) becomes an issue of this key, reported with file and line like any
- * other, instead of escaping validation. `message` replaces the parser's own when given.
- */
-function parsed<T>(ctx: z.RefinementCtx, parse: () => T, message?: string): T | undefined {
-  try {
-    return parse();
-  } catch (err) {
-    if (!(err instanceof FormatError)) throw err;
-    ctx.addIssue({ code: 'custom', message: message ?? err.message });
-    return undefined;
-  }
-}
-
-/** A duration (src/duration.ts) from `minMs` to `maxMs`, in ms. */
-export function durationField(minMs: number, maxMs: number) {
-  const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
-  const allowed = { error: `must be a duration ${range}: ${DURATION_HINT}` };
-  return z
-    .string(allowed)
-    .regex(/^\d+(ms|s|m|h|d)$/, allowed)
-    .transform((text, ctx) => {
-      const ms = parsed(ctx, () => parseDuration(text));
-      if (ms !== undefined && (ms < minMs || ms > maxMs)) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return ms ?? 0;
-    });
 }
 
 /** A percentage from `min` to `max` (fractions, inclusive), as a fraction. */
@@ -315,6 +301,12 @@ const envMapField = z
   })
   .meta({ description: "Environment variable names for credential fields, overriding the provider's names." });
 
+const PAUSED_HINT = 'must be true or false';
+/** `paused:` — a boolean; `"true"`/`"false"` too, because `${VAR}` interpolation yields strings. */
+const pausedField = z
+  .union([z.boolean(), z.enum(['true', 'false']).transform((t) => t === 'true')], { error: PAUSED_HINT })
+  .meta({ description: 'Never rotate on schedule (status, plan and alerts still report it); `rotate --force` still can.' });
+
 const secretId = z.string({ error: 'must be a name' }).regex(SECRET_ID_PATTERN, {
   error: "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
 });
@@ -324,6 +316,8 @@ const secretCommonShape = {
   id: secretId,
   renewBefore: renewBeforeField.optional(),
   jitter: jitterField.optional(),
+  window: windowSchema.optional(),
+  paused: pausedField.optional(),
   outputs: z.array(outputSchema, { error: 'must be a list of outputs' }).prefault([]),
   env: envMapField.optional(),
 };
@@ -361,6 +355,8 @@ function configShape<S extends z.ZodType>(secret: S) {
       .strictObject({
         renewBefore: renewBeforeField.prefault(DEFAULTS.renewBefore),
         jitter: jitterField.prefault(DEFAULTS.jitter),
+        window: windowSchema.optional(),
+        paused: pausedField.optional(),
       })
       .prefault({}),
     http: z
@@ -369,6 +365,8 @@ function configShape<S extends z.ZodType>(secret: S) {
         port: integerField(0, 65535).prefault(DEFAULTS.httpPort),
       })
       .optional(),
+    audit: auditSchema.optional(),
+    notify: notifySchema,
     secrets: z.array(secret, { error: 'must be a list of secrets (write `secrets: []` for none)' }).prefault([]),
   };
 }
@@ -405,4 +403,5 @@ export type CheckedOutputs = [
   Assignable<z.output<typeof awsSecretsManagerVaultSchema>, AwsSecretsManagerVaultConfig>,
   Assignable<ConfigFile['defaults'], RotatorConfig['defaults']>,
   Assignable<NonNullable<ConfigFile['http']>, NonNullable<RotatorConfig['http']>>,
+  Assignable<NonNullable<ConfigFile['notify']>, NonNullable<RotatorConfig['notify']>>,
 ];

@@ -8,11 +8,28 @@ const REDACTED = '[REDACTED]';
 /** Values shorter than this are too likely to collide with ordinary text to be scrubbed. */
 const MIN_SCRUB_LENGTH = 6;
 
+/** One issued credential's secret values, as the registry remembers them. */
+interface IssuedEntry {
+  values: string[];
+  /** Epoch ms; after it the credential can do no harm, so its values may be forgotten. */
+  expiresAt: number;
+  /** Still current, pending or previous for its secret (set by `retain`). */
+  live: boolean;
+}
+
+/**
+ * Two kinds of values: master credentials (`add`), kept for the life of the process because they
+ * never expire on their own; and issued credentials (`addIssued`), remembered per secret and
+ * version and forgotten once they are neither current, pending nor previous AND past their
+ * expiry. That keeps a daemon rotating for months scrubbing against a bounded set (at most a few
+ * versions per secret) while a credential that could still work is never dropped early.
+ */
 export class SecretRegistry {
   private values = new Set<string>();
+  private issued = new Map<string, Map<string, IssuedEntry>>();
 
   add(...values: (string | undefined | null)[]): void {
-    for (const v of values) if (typeof v === 'string' && v.length >= MIN_SCRUB_LENGTH) this.values.add(v);
+    for (const v of values) if (scrubbable(v)) this.values.add(v);
   }
 
   /** Registers every string value of a credentials object. */
@@ -21,8 +38,41 @@ export class SecretRegistry {
     for (const v of Object.values(record)) if (typeof v === 'string') this.add(v);
   }
 
+  /**
+   * Registers the secret values of one issued credential of `owner` (a secret id), identified by
+   * `ref` (its provider reference or version id). New or re-registered entries count as live
+   * until a `retain` for that owner says otherwise. Forgets this owner's dead, expired entries.
+   */
+  addIssued(owner: string, ref: string, values: (string | undefined | null)[], expiresAt: number, now: number): void {
+    let versions = this.issued.get(owner);
+    if (!versions) this.issued.set(owner, (versions = new Map()));
+    const kept = values.filter(scrubbable);
+    const before = versions.get(ref);
+    versions.set(ref, { values: [...new Set([...(before?.values ?? []), ...kept])], expiresAt, live: true });
+    this.forgetDead(owner, now);
+  }
+
+  /**
+   * Declares which versions of `owner` are still current, pending or previous; the others are
+   * forgotten as soon as they expire (now, or at a later call once `now` has passed expiry).
+   */
+  retain(owner: string, liveRefs: Iterable<string>, now: number): void {
+    const versions = this.issued.get(owner);
+    if (!versions) return;
+    const live = new Set(liveRefs);
+    for (const [ref, entry] of versions) entry.live = live.has(ref);
+    this.forgetDead(owner, now);
+  }
+
+  private forgetDead(owner: string, now: number): void {
+    const versions = this.issued.get(owner)!;
+    for (const [ref, entry] of versions) if (!entry.live && entry.expiresAt <= now) versions.delete(ref);
+    if (versions.size === 0) this.issued.delete(owner);
+  }
+
+  /** How many distinct values are scrubbed (bounded: see the class comment). */
   get size(): number {
-    return this.values.size;
+    return this.all().size;
   }
 
   /**
@@ -31,19 +81,34 @@ export class SecretRegistry {
    */
   delete(value: string): void {
     this.values.delete(value);
+    for (const versions of this.issued.values())
+      for (const entry of versions.values()) entry.values = entry.values.filter((v) => v !== value);
   }
 
   /** Whether `value` is a registered secret. */
   has(value: string): boolean {
-    return this.values.has(value);
+    if (this.values.has(value)) return true;
+    for (const versions of this.issued.values())
+      for (const entry of versions.values()) if (entry.values.includes(value)) return true;
+    return false;
   }
 
   scrub(text: string): string {
-    if (this.values.size === 0) return text;
     let out = text;
-    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    for (const v of this.all()) if (out.includes(v)) out = out.split(v).join(REDACTED);
     return out;
   }
+
+  private all(): Set<string> {
+    if (this.issued.size === 0) return this.values;
+    const all = new Set(this.values);
+    for (const versions of this.issued.values()) for (const entry of versions.values()) for (const v of entry.values) all.add(v);
+    return all;
+  }
+}
+
+function scrubbable(v: unknown): v is string {
+  return typeof v === 'string' && v.length >= MIN_SCRUB_LENGTH;
 }
 
 /**

@@ -12,14 +12,22 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 15_000 };
 
 /**
+ * The longest a server's Retry-After is honoured: 60 s. A service asking for an hour
+ * (`Retry-After: 3600`) would otherwise hold a rotation past its lease and maybe past the
+ * credential's expiry; after the cap the attempt fails and the durable back-off takes over.
+ */
+export const RETRY_AFTER_CAP_MS = 60_000;
+
+/**
  * Delay before retry number `attempt` (1 = the first retry). Full jitter (AWS architecture
  * blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base × 2^(attempt-1))],
- * but never below a server's Retry-After. `random` is injected so tests are deterministic.
+ * but never below a server's Retry-After, itself capped at RETRY_AFTER_CAP_MS. `random` is
+ * injected so tests are deterministic.
  */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, random: () => number, retryAfterMs?: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.floor(random() * ceiling);
-  return Math.max(jittered, retryAfterMs ?? 0);
+  return Math.max(jittered, Math.min(retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
 }
 
 export interface RetryOptions {
@@ -32,6 +40,11 @@ export interface RetryOptions {
   what: string;
   /** Override the default decision (RotatorError.retryable). */
   retryable?: (err: unknown) => boolean;
+  /**
+   * Epoch ms (on `clock`) no retry may wait beyond: the lease's end or the credential's emergency
+   * margin. A retry whose delay would end after it is not attempted; the last error is thrown.
+   */
+  deadline?: number;
 }
 
 /**
@@ -50,6 +63,13 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       if (attempt >= policy.attempts || !canRetry(err) || options.signal?.aborted) throw err;
       const retryAfterMs = isRotatorError(err) ? err.retryAfterMs : undefined;
       const delay = retryDelayMs(policy, attempt, random, retryAfterMs);
+      if (options.deadline !== undefined && options.clock.now() + delay > options.deadline) {
+        options.log?.warn(
+          { attempt, of: policy.attempts, delayMs: delay, error: describeError(err) },
+          `${options.what} failed; not retrying: the wait would pass the deadline`,
+        );
+        throw err;
+      }
       options.log?.warn(
         { attempt, of: policy.attempts, delayMs: delay, error: describeError(err) },
         `${options.what} failed; retrying`,

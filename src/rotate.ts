@@ -502,7 +502,15 @@ class Rotation {
   private async read(): Promise<SecretState> {
     const state = await this.retrying('vault read', this.retry.vaultRead, () => this.deps.vault.read(this.key));
     // A resumed or compared credential may reach an error message: make sure it is scrubbed.
-    for (const version of [state.current, state.pending, state.previous]) if (version) registerCredentials(version.value);
+    // Versions no longer current, pending or previous are forgotten once expired (bounded registry).
+    const versions = [state.current, state.pending, state.previous].filter((v) => v !== undefined);
+    const now = this.deps.clock.now();
+    for (const version of versions) registerCredentials(this.key, version.value, now, this.target.provider.publicFields);
+    secrets.retain(
+      this.key,
+      versions.map((v) => v.value.providerRef),
+      now,
+    );
     this.currentValue = state.current?.value;
     // Vaults without durable meta: this process's memo stands in for it.
     const ref = state.previous?.value.providerRef;
@@ -557,7 +565,7 @@ class Rotation {
       if (attempt > 1 && intent) await this.recover(await this.read(), intent);
       return this.target.provider.issue(this.ctx(rotationId));
     });
-    registerCredentials(issued);
+    registerCredentials(this.key, issued, this.deps.clock.now(), this.target.provider.publicFields);
     const value: VaultValue = {
       ...issued.extra,
       provider: this.target.provider.type,
@@ -859,6 +867,16 @@ function isVerificationFailure(err: unknown): boolean {
 }
 
 /** Every credential field is secret except the provider's reference (see IssuedSecret). */
-function registerCredentials(value: { credentials: Record<string, string>; providerRef: string }): void {
-  for (const v of Object.values(value.credentials)) if (v !== value.providerRef) secrets.add(v);
+function registerCredentials(
+  secretId: string,
+  value: { credentials: Record<string, string>; providerRef: string; expiresAt: string },
+  now: number,
+  publicFields: readonly string[] = [],
+): void {
+  const values = Object.entries(value.credentials)
+    .filter(([k, v]) => v !== value.providerRef && !publicFields.includes(k))
+    .map(([, v]) => v);
+  // An unparsable expiry counts as never expiring: forgotten only when revoked.
+  const expiresAt = Date.parse(value.expiresAt);
+  secrets.addIssued(secretId, value.providerRef, values, Number.isNaN(expiresAt) ? Infinity : expiresAt, now);
 }

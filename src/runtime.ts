@@ -12,6 +12,7 @@ import { RotatorError } from './errors';
 import type { RotationDeps, RotationTarget } from './rotate';
 import type { RenewalPolicy } from './renewal';
 import { Distributor } from './distribute/outputs';
+import { auditProvider, auditVault, createAuditLog, noAudit, type AuditSink } from './audit';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -19,6 +20,11 @@ export interface RuntimeDeps {
   env?: NodeJS.ProcessEnv;
   /** Default: the registry (providers/index.ts). Descriptors are loaded on first use. */
   plugins?: readonly (ProviderPlugin | ProviderDescriptor)[];
+  /**
+   * Wraps the vault and each provider as they are created (the daemon counts their calls with
+   * src/metrics.ts). Passed in rather than imported so read-only commands never load prom-client.
+   */
+  instrument?: { vault<V extends Vault>(vault: V): V; provider<P extends Provider>(provider: P): P };
 }
 
 export interface Runtime {
@@ -36,13 +42,20 @@ export interface Runtime {
   pluginFor(secretId: string): ProviderSchemas;
   /** Writes each secret's outputs (files, reload commands): wire it to `onPromoted`. */
   distributor: Distributor;
+  /** The audit trail (`audit: { path }`); a no-op sink when not configured. Vault and providers already record through it. */
+  audit: AuditSink;
   close(): Promise<void>;
 }
 
+/** A secret's renewal policy: its own settings, else the config's `defaults`. */
 export function policyOf(config: RotatorConfig, secret: SecretConfig): RenewalPolicy {
+  const window = secret.window ?? config.defaults.window;
+  const paused = secret.paused ?? config.defaults.paused ?? false;
   return {
     renewBefore: secret.renewBefore ?? config.defaults.renewBefore,
     jitter: secret.jitter ?? config.defaults.jitter,
+    ...(window ? { window } : {}),
+    ...(paused ? { paused } : {}),
   };
 }
 
@@ -53,16 +66,19 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     if (!plugin) throw new RotatorError('CONFIG', `unknown provider '${type}'`);
     return plugin;
   };
+  const audit = config.audit ? createAuditLog(config.audit.path, { clock: deps.clock, log: deps.log }) : noAudit;
   const targets = new Map<string, RotationTarget>();
   const target = (secretId: string): RotationTarget => {
     const cached = targets.get(secretId);
     if (cached) return cached;
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
-    const provider: Provider = loadPlugin(pluginFor(secret.provider)).create(
+    const made: Provider = loadPlugin(pluginFor(secret.provider)).create(
       { id: secret.id, credentials: secret.credentials, params: secret.params },
       { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
     );
+    const instrumented = deps.instrument ? deps.instrument.provider(made) : made;
+    const provider = config.audit ? auditProvider(instrumented, audit, secret.id) : instrumented;
     const created: RotationTarget = {
       secretId: secret.id,
       provider,
@@ -74,7 +90,9 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
   };
   // Unknown provider types fail here, before the vault is opened.
   for (const secret of config.secrets) pluginFor(secret.provider);
-  const vault = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const opened = await createVault(config.vault, { clock: deps.clock, log: deps.log, env: deps.env ?? process.env });
+  const instrumented = deps.instrument ? deps.instrument.vault(opened) : opened;
+  const vault = config.audit ? auditVault(instrumented, audit) : instrumented;
   const pluginOf = (secretId: string) => {
     const secret = config.secrets.find((s) => s.id === secretId);
     if (!secret) throw notConfigured(secretId, config);
@@ -88,7 +106,9 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     owner: processOwnerId(),
     pluginFor: pluginOf,
     distributor: new Distributor({ config, pluginFor: pluginOf, log: deps.log, env: deps.env ?? process.env }),
+    audit,
     async close() {
+      await Promise.all([...targets.values()].map((t) => t.provider.close?.()));
       await vault.close?.();
     },
   };

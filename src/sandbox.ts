@@ -12,6 +12,7 @@ import type { RotatorConfig } from '../config/schema';
 import { providers } from '../providers';
 import { loadPlugin } from './runtime';
 import { RotatorError } from './errors';
+import { awsEnv, exportLine } from './sandbox-rehearsal';
 
 /** The credentials the sandbox Secrets Manager emulator accepts (not secret: loopback only). */
 export const SANDBOX_AWS_CREDENTIALS = { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } as const;
@@ -116,8 +117,8 @@ export async function startSandbox(config: RotatorConfig, deps: ProviderDeps, op
           : []),
         ...(started.has('aws-secrets-manager')
           ? [
-              '  to use the Secrets Manager emulator (aws CLI, or a config with vault type aws-secrets-manager):',
-              `    AWS_ENDPOINT_URL_SECRETS_MANAGER=${started.get('aws-secrets-manager')!.url} AWS_ACCESS_KEY_ID=${SANDBOX_AWS_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${SANDBOX_AWS_CREDENTIALS.secretAccessKey} AWS_REGION=us-east-1`,
+              '  to use the Secrets Manager emulator (aws CLI v1 or v2, or a config with vault type aws-secrets-manager):',
+              `    ${exportLine(awsEnv(started.get('aws-secrets-manager')!.url, SANDBOX_AWS_CREDENTIALS.accessKeyId, SANDBOX_AWS_CREDENTIALS.secretAccessKey))}`,
             ]
           : []),
       ].join('\n'),

@@ -260,7 +260,10 @@ export class Scheduler {
       entry.nextAttemptAt = clock.now() + (this.options.leaseRecheckMs ?? 60_000);
       return;
     }
-    entry.consecutiveFailures = 0;
+    // A distribution (output, reload hook) that exhausted its retries is a failure for readiness,
+    // state words and metrics, but the vault holds a good new credential: no re-rotation, the
+    // next attempt stays at wakeAt (which re-distributes).
+    entry.consecutiveFailures = result.distributionError === undefined ? 0 : entry.consecutiveFailures + 1;
     entry.lastError = result.distributionError;
     if (result.current) {
       entry.current = {

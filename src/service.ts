@@ -8,18 +8,26 @@
  */
 import type { Clock, Logger } from './types';
 import type { RotatorConfig } from '../config/schema';
-import { createRuntime, rotationDeps, type Runtime } from './runtime';
+import { createRuntime, policyOf, rotationDeps, type Runtime } from './runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { startStatusServer, type StatusServer } from './status-server';
 import { RotatorError } from './errors';
+import { createMetrics, instrumentProvider, instrumentVault, type Metrics } from './metrics';
+import { createAlertHub, type AlertHub } from './notify/wire';
+import { startupSummary } from './service-summary';
 
 export interface ServiceOptions {
   config: RotatorConfig;
   clock: Clock;
   log: Logger;
   env?: NodeJS.ProcessEnv;
-  /** Passed through to the scheduler (tests: manual sweeps, attempt callbacks). */
+  /**
+   * Passed through to the scheduler (tests: manual sweeps, attempt callbacks). `onAttempt` runs
+   * after the service's own (metrics, alerts); it does not replace them.
+   */
   scheduler?: Partial<Pick<SchedulerOptions, 'manualSweeps' | 'onAttempt' | 'backoff' | 'leaseRecheckMs'>>;
+  /** How often alerts look at secrets between attempts (expiry margins); default 60 s. */
+  alertCheckMs?: number;
 }
 
 export class RotatorService {
@@ -27,6 +35,9 @@ export class RotatorService {
   private schedulerInstance?: Scheduler;
   private statusServer?: StatusServer;
   private starting?: Promise<void>;
+  private metricsInstance?: Metrics;
+  private alerts?: AlertHub;
+  private stopWatching?: () => void;
   private stopped = false;
   private started = false;
 
@@ -42,6 +53,11 @@ export class RotatorService {
     return this.statusServer?.url;
   }
 
+  /** The service's metrics (one registry per service), once started. */
+  get metrics(): Metrics | undefined {
+    return this.metricsInstance;
+  }
+
   start(): Promise<void> {
     this.starting ??= this.startOnce().catch(async (err) => {
       await this.release(0);
@@ -52,10 +68,23 @@ export class RotatorService {
 
   private async startOnce(): Promise<void> {
     const { config, clock, log } = this.options;
-    this.runtime = await createRuntime(config, { clock, log, env: this.options.env ?? process.env });
+    const metrics = createMetrics({ clock });
+    this.metricsInstance = metrics;
+    this.runtime = await createRuntime(config, {
+      clock,
+      log,
+      env: this.options.env ?? process.env,
+      instrument: { vault: (v) => instrumentVault(v, metrics), provider: (p) => instrumentProvider(p, metrics) },
+    });
     const runtime = this.runtime;
+    const providerOf = (id: string) => runtime.pluginFor(id).type;
+    const pausedIds = new Set(config.secrets.filter((s) => policyOf(config, s).paused).map((s) => s.id));
+    const isPaused = (id: string) => pausedIds.has(id);
+    const alerts = createAlertHub(config.notify, { log, clock, providerOf, isPaused });
+    this.alerts = alerts;
     // A fresh host (or a deleted file) gets its output files from the vault before anything rotates.
     await runtime.distributor.restoreFiles(runtime.vault);
+    const testHook = this.options.scheduler?.onAttempt;
     this.schedulerInstance = new Scheduler({
       targets: config.secrets.map((s) => runtime.target(s.id)),
       rotation: rotationDeps(runtime, log, 'daemon'),
@@ -64,18 +93,27 @@ export class RotatorService {
       schedule: config.schedule,
       concurrency: config.concurrency,
       ...this.options.scheduler,
+      // Metrics first, then alerts (neither throws nor waits), then the caller's hook.
+      onAttempt: (entry, result, error) => {
+        metrics.recordAttempt(entry, result, error);
+        alerts.onAttempt(entry, result, error);
+        testHook?.(entry, result, error);
+      },
     });
     const scheduler = this.schedulerInstance;
+    const source = { snapshot: () => scheduler.snapshot(), providerOf, isPaused };
+    metrics.bindSource(source);
     // Bind the endpoint first: a taken port must fail start-up before anything rotates.
     if (config.http) {
-      this.statusServer = await startStatusServer(
-        { snapshot: () => scheduler.snapshot(), providerOf: (id) => runtime.pluginFor(id).type },
-        { ...config.http, clock, log },
-      );
+      this.statusServer = await startStatusServer(source, { ...config.http, clock, log, metrics });
     }
     if (this.stopped) throw new RotatorError('ABORTED', 'stopped during start-up');
     await scheduler.start();
+    this.stopWatching = alerts.watch(() => scheduler.snapshot(), this.options.alertCheckMs);
     this.started = true;
+    const summary = startupSummary(config, scheduler.snapshot(), isPaused, this.statusServer?.url);
+    const { message, ...fields } = summary;
+    log.info(fields, message);
   }
 
   /**
@@ -92,13 +130,34 @@ export class RotatorService {
 
   private async release(graceMs: number): Promise<boolean> {
     this.stopped = true;
+    this.stopWatching?.();
     const clean = (await this.schedulerInstance?.stop(graceMs)) ?? true;
     await this.statusServer?.close();
     await this.runtime?.close();
+    await this.alertsDelivered(graceMs);
     this.schedulerInstance = undefined;
     this.statusServer = undefined;
     this.runtime = undefined;
+    this.alerts = undefined;
+    this.stopWatching = undefined;
     return clean;
+  }
+
+  /**
+   * Alerts queued by the last attempts get up to `graceMs` to be delivered (a webhook that is
+   * down must not hold the process forever); what is left is logged, not silently dropped.
+   */
+  private async alertsDelivered(graceMs: number): Promise<void> {
+    const alerts = this.alerts;
+    if (!alerts) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+      timer.unref();
+    });
+    const delivered = await Promise.race([alerts.idle().then(() => true), gaveUp]);
+    clearTimeout(timer);
+    if (!delivered) this.options.log.warn({ graceMs }, 'alerts still being delivered at shutdown were dropped');
   }
 
   /** Second signal: abort everything at once. */

@@ -134,6 +134,10 @@ export interface Provider {
    * deleted when it blocks a slot). Only meaningful with `revoke`.
    */
   readonly revokePreviousAfterMs?: number;
+  /** Credential fields that are ids, not secrets (MongoDB clientId): not registered for scrubbing. */
+  readonly publicFields?: readonly string[];
+  /** Releases what the provider holds (MongoDB: revokes its cached OAuth token). Idempotent. */
+  close?(): Promise<void>;
 }
 
 /** Vault stages. AWS names: AWSCURRENT, AWSPENDING, AWSPREVIOUS. */

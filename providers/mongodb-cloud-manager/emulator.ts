@@ -81,6 +81,8 @@ export interface McmRecordedRequest {
   path: string;
   op: McmOp;
   auth: 'none' | 'digest' | 'bearer' | 'basic';
+  /** The client id of Basic credentials (token and revoke requests), to count mints per client. */
+  clientId?: string;
   /** 0 when the connection was dropped without an answer. */
   status: number;
 }
@@ -167,6 +169,22 @@ export function generateOrgId(): string {
 
 export function generateClientId(): string {
   return `mdb_sa_id_${hex(12)}`;
+}
+
+const DEFAULT_ITEMS_PER_PAGE = 100;
+const MAX_ITEMS_PER_PAGE = 500;
+
+/** An integer query parameter within bounds, its default when absent, else a 400. */
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const text = query.get(name);
+  if (text === null) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw apiError(400, 'INVALID_QUERY_PARAMETER', `Invalid query parameter ${name}: must be ${min} to ${max}.`, 'Bad Request', [
+      name,
+    ]);
+  }
+  return n;
 }
 
 function md5(text: string): string {
@@ -276,6 +294,7 @@ class McmServer {
             : 'none',
       status: 0,
     };
+    if (record.auth === 'basic') record.clientId = this.basicClientId(req);
     this.requests.push(record);
     const body = (await readBody(req)).toString('utf8');
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs).unref());
@@ -300,6 +319,14 @@ class McmServer {
           : apiError(500, 'UNEXPECTED_ERROR', `emulator bug: ${String(err)}`, 'Internal Server Error').reply;
     }
     record.status = reply.status;
+    // envelope=true: the status moves into the body ({status, content}) and the HTTP status is 200,
+    // as the Cloud Manager API does for clients that cannot read status codes.
+    // A Digest challenge stays a 401: a client must read WWW-Authenticate to authenticate at all.
+    const challenge = Boolean(reply.headers?.['WWW-Authenticate']);
+    const enveloped = new URL(url, 'http://emulator').searchParams.get('envelope') === 'true';
+    if (enveloped && !reply.raw && !challenge && route.op !== 'token' && route.op !== 'revoke') {
+      reply = { ...reply, status: 200, body: { status: reply.status, content: reply.body ?? {} } };
+    }
     this.send(res, reply, path.startsWith('/api/atlas/v2'));
     if (route.op === 'createSecret' && reply.status === 201 && this.options.onSecretCreated) {
       const created = reply.body as { id: string };
@@ -377,7 +404,7 @@ class McmServer {
       return principal;
     };
     if (!clientId && method === 'GET') {
-      return { op: 'listServiceAccounts', run: (req, url) => this.list(guard(req, url), scope) };
+      return { op: 'listServiceAccounts', run: (req, url) => this.list(guard(req, url), scope, url) };
     }
     if (clientId && !hasSecrets && method === 'GET') {
       return {
@@ -473,12 +500,29 @@ class McmServer {
 
   // ---- service accounts and secrets ------------------------------------------------------
 
-  private list(principal: Principal, scope: { kind: 'orgs' | 'groups'; id: string }): Reply {
-    const results = [...this.accounts.values()]
+  /**
+   * One page of the accounts in scope, as the service pages: `pageNum` (1-based, default 1) and
+   * `itemsPerPage` (1–500, default 100) → {results, links (self, and next while more remain),
+   * totalCount}. Out-of-range values are a 400 INVALID_QUERY_PARAMETER.
+   */
+  private list(principal: Principal, scope: { kind: 'orgs' | 'groups'; id: string }, url: string): Reply {
+    const query = new URL(url, 'http://emulator').searchParams;
+    const pageNum = intParam(query, 'pageNum', 1, 1, Number.MAX_SAFE_INTEGER);
+    const itemsPerPage = intParam(query, 'itemsPerPage', DEFAULT_ITEMS_PER_PAGE, 1, MAX_ITEMS_PER_PAGE);
+    const all = [...this.accounts.values()]
       .filter((a) => (scope.kind === 'orgs' ? a.orgId === scope.id : a.projectIds.has(scope.id)))
       .filter((a) => principal.kind === 'key' || a.orgId === principal.account.orgId)
-      .map((a) => this.view(a));
-    return { status: 200, body: { results, links: [], totalCount: results.length } };
+      .sort((a, b) => a.createdAtMs - b.createdAtMs || a.clientId.localeCompare(b.clientId));
+    const results = all.slice((pageNum - 1) * itemsPerPage, pageNum * itemsPerPage).map((a) => this.view(a));
+    const page = (n: number) => {
+      const u = new URL(url, 'http://emulator');
+      u.searchParams.set('pageNum', String(n));
+      u.searchParams.set('itemsPerPage', String(itemsPerPage));
+      return u.pathname + u.search;
+    };
+    const links = [{ rel: 'self', href: page(pageNum) }];
+    if (pageNum * itemsPerPage < all.length) links.push({ rel: 'next', href: page(pageNum + 1) });
+    return { status: 200, body: { results, links, totalCount: all.length } };
   }
 
   private view(a: Account): Record<string, unknown> {

@@ -83,47 +83,122 @@ function invalidFields(step: McmStep, issues: readonly { path: PropertyKey[] }[]
 }
 
 interface CachedToken {
-  secret: string;
+  client: TokenClient;
   token: string;
   expiresAtMs: number;
 }
+
+type AuthMode = AuthDescription['mode'];
 
 class MongoProvider implements Provider {
   readonly type = PLUGIN;
   readonly limits: ProviderLimits;
   readonly revokePreviousAfterMs: number | undefined;
+  /** clientId and providerRef are ids, not secrets: logs may show them. */
+  readonly publicFields = ['clientId'] as const;
   private readonly accountPath: string;
+  private readonly mode: AuthMode;
   private cachedToken: CachedToken | undefined;
 
   constructor(
     private readonly params: ResolvedParams,
     private readonly credentials: McmCredentials,
+    private readonly log: ProviderDeps['log'],
   ) {
     this.limits = mongoLimits(params.api);
     this.revokePreviousAfterMs = params.revokePreviousAfterMs;
     const scope = params.projectId ? `/groups/${params.projectId}` : `/orgs/${params.orgId}`;
     this.accountPath = `${scope}/serviceAccounts/${params.clientId}`;
+    this.mode =
+      credentials.publicKey !== undefined ? 'api-key' : credentials.clientId !== undefined ? 'service-account' : 'self-rotation';
   }
 
   private get selfRotating(): boolean {
-    return this.credentials.publicKey === undefined;
+    return this.mode === 'self-rotation';
   }
 
-  /** A client for this call; in self-rotation its token comes from the context's current secret. */
+  /**
+   * A client for this call: Digest with the API key, or a Bearer token (the admin service
+   * account's, or in self-rotation one minted from the context's current secret).
+   */
   private api(ctx: ProviderContext): McmApi {
     const who: AuthDescription = {
-      mode: this.selfRotating ? 'self-rotation' : 'api-key',
+      mode: this.mode,
       orgId: this.params.orgId,
       ...(this.params.projectId ? { projectId: this.params.projectId } : {}),
     };
-    const auth: ApiAuth = this.selfRotating
-      ? { kind: 'bearer', token: (signal) => this.selfToken(ctx, signal), refused: () => (this.cachedToken = undefined) }
-      : { kind: 'digest', pool: digestPoolFor(this.params.baseUrl, this.credentials.publicKey!, this.credentials.privateKey!) };
+    const refused = () => (this.cachedToken = undefined);
+    const auth: ApiAuth =
+      this.mode === 'api-key'
+        ? { kind: 'digest', pool: digestPoolFor(this.params.baseUrl, this.credentials.publicKey!, this.credentials.privateKey!) }
+        : this.mode === 'service-account'
+          ? { kind: 'bearer', token: (signal) => this.adminToken(ctx, signal), refused }
+          : { kind: 'bearer', token: (signal) => this.selfToken(ctx, signal), refused };
     return new McmApi(this.params.baseUrl, this.params.api, auth, who);
   }
 
-  private tokenClient(clientSecret: string): TokenClient {
-    return { tokenUrl: this.params.tokenUrl, revokeUrl: this.params.revokeUrl, clientId: this.params.clientId, clientSecret };
+  private tokenClient(clientSecret: string, clientId = this.params.clientId): TokenClient {
+    return { tokenUrl: this.params.tokenUrl, revokeUrl: this.params.revokeUrl, clientId, clientSecret };
+  }
+
+  /**
+   * The cached token for `client` while it has more than {@link TOKEN_REFRESH_MARGIN_MS} left;
+   * otherwise a new one (waiting for a slot of the 10-per-minute limit). The token it replaces is
+   * forgotten, not revoked: it expires within minutes, or its secret changed (self-rotation) and
+   * may already be deleted, which invalidates it.
+   */
+  private async bearer(client: TokenClient, ctx: ProviderContext, signal: AbortSignal | undefined): Promise<string> {
+    const now = ctx.clock.now();
+    const cached = this.cachedToken;
+    if (
+      cached &&
+      cached.client.clientId === client.clientId &&
+      cached.client.clientSecret === client.clientSecret &&
+      cached.expiresAtMs - TOKEN_REFRESH_MARGIN_MS > now
+    )
+      return cached.token;
+    await tokenLimiter.acquire(this.params.tokenUrl, client.clientId, ctx.clock, signal, ctx.log);
+    const minted = await mintToken(client, signal);
+    // The token it replaces is never sent again: forget it (see SecretRegistry.delete).
+    if (this.cachedToken) secrets.delete(this.cachedToken.token);
+    this.cachedToken = { client, token: minted.accessToken, expiresAtMs: now + minted.expiresInSec * 1000 };
+    return minted.accessToken;
+  }
+
+  /** Revokes a cached token (best effort: it expires within 1 h anyway), then forgets it. */
+  private async revokeCached(cached: CachedToken): Promise<void> {
+    try {
+      await revokeToken(cached.client, cached.token, AbortSignal.timeout(15_000));
+      secrets.delete(cached.token); // revoked: harmless now (see SecretRegistry.delete)
+    } catch (err) {
+      this.log.warn(
+        { clientId: cached.client.clientId, error: describeError(err) },
+        'a MongoDB access token could not be revoked; it expires within 1 h',
+      );
+    }
+  }
+
+  /** Shutdown: revokes the cached Bearer token, so no token outlives the process. */
+  async close(): Promise<void> {
+    const cached = this.cachedToken;
+    this.cachedToken = undefined;
+    if (cached) await this.revokeCached(cached);
+  }
+
+  /** Admin service account: a Bearer token from credentials.clientId/clientSecret. */
+  private async adminToken(ctx: ProviderContext, signal?: AbortSignal): Promise<string> {
+    const client = this.tokenClient(this.credentials.clientSecret!, this.credentials.clientId!);
+    try {
+      return await this.bearer(client, ctx, signal);
+    } catch (err) {
+      if (!(err instanceof TokenRefused)) throw err;
+      throw new RotatorError(
+        'PROVIDER_AUTH',
+        `MongoDB refused a token for the admin service account ${client.clientId} (${err.message}): check ` +
+          'credentials.clientId/clientSecret (the secret may have been deleted or have expired)',
+        { plugin: PLUGIN, details: { status: err.status } },
+      );
+    }
   }
 
   /**
@@ -140,16 +215,8 @@ class MongoProvider implements Provider {
         { plugin: PLUGIN },
       );
     }
-    const now = ctx.clock.now();
-    const cached = this.cachedToken;
-    if (cached && cached.secret === secret && cached.expiresAtMs - TOKEN_REFRESH_MARGIN_MS > now) return cached.token;
-    await tokenLimiter.acquire(this.params.tokenUrl, this.params.clientId, ctx.clock, signal, ctx.log);
     try {
-      const minted = await mintToken(this.tokenClient(secret), signal);
-      // The token it replaces is never sent again: forget it (see SecretRegistry.delete).
-      if (this.cachedToken) secrets.delete(this.cachedToken.token);
-      this.cachedToken = { secret, token: minted.accessToken, expiresAtMs: now + minted.expiresInSec * 1000 };
-      return minted.accessToken;
+      return await this.bearer(this.tokenClient(secret), ctx, signal);
     } catch (err) {
       if (!(err instanceof TokenRefused)) throw err;
       throw new RotatorError(
@@ -284,11 +351,19 @@ class MongoProvider implements Provider {
   }
 }
 
-function create(spec: ProviderSpec<McmCredentials, McmParams>, _deps: ProviderDeps): Provider {
+function create(spec: ProviderSpec<McmCredentials, McmParams>, deps: ProviderDeps): Provider {
   const credentials = parseSpecPart(PLUGIN, credentialsSchema, spec.credentials, 'credentials', spec.id);
   const params = parseSpecPart(PLUGIN, paramsSchema, spec.params, 'params', spec.id);
   secrets.add(credentials.privateKey, credentials.clientSecret);
-  return new MongoProvider(resolveParams(params), credentials);
+  if (credentials.clientId !== undefined && credentials.clientId === params.clientId) {
+    throw new RotatorError(
+      'CONFIG',
+      `secret ${spec.id} (${PLUGIN}): credentials.clientId is the rotated account itself (params.clientId); to rotate ` +
+        "an account's own secrets, drop credentials.clientId and keep clientSecret as the bootstrap (self-rotation)",
+      { plugin: PLUGIN },
+    );
+  }
+  return new MongoProvider(resolveParams(params), credentials, deps.log);
 }
 
 /** The sandbox's emulator and the API key it accepts. */

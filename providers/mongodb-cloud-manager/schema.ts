@@ -30,20 +30,38 @@ export const CLIENT_ID_PATTERN = /^mdb_sa_id_[0-9a-f]{24}$/;
 
 export type MongoApi = 'cloud-manager' | 'atlas-v2';
 
-const CREDENTIAL_KEYS = ['publicKey', 'privateKey', 'clientSecret'] as const;
+const CREDENTIAL_KEYS = ['publicKey', 'privateKey', 'clientId', 'clientSecret'] as const;
+
+/** Which credential pairs are allowed, for messages (validation explains where each belongs). */
+export const CREDENTIAL_MODES =
+  'set one of: publicKey + privateKey (a programmatic API key, HTTP Digest); clientId + clientSecret (an admin ' +
+  'service account, OAuth, Cloud Manager and Atlas v2 alike); clientSecret alone (self-rotation bootstrap); or nothing ' +
+  '(self-rotation from the vault)';
 
 /**
- * Two modes. API key: `publicKey` + `privateKey` (a programmatic API key with Organization Owner,
- * or Project Owner with projectId; HTTP Digest). Self-rotation: no API key; calls use a token
- * minted from the service account's current secret in the vault, and `clientSecret` is only the
- * bootstrap for the first rotation (used while the vault holds no current secret).
+ * Three modes. API key: `publicKey` + `privateKey` (a programmatic API key with Organization
+ * Owner, or Project Owner with projectId; HTTP Digest). Admin service account: `clientId` +
+ * `clientSecret` of another service account with the Owner role (OAuth client credentials, a
+ * Bearer token cached until shortly before it expires). Self-rotation: no API key; calls use a
+ * token minted from the service account's current secret in the vault, and `clientSecret` alone
+ * is only the bootstrap for the first rotation (used while the vault holds no current secret).
  */
 export const credentialsSchema = z
   .strictObject(
     {
       publicKey: nonEmpty('publicKey', 'the public part of a programmatic API key').optional(),
       privateKey: nonEmpty('privateKey', 'the private part of the programmatic API key').optional(),
-      clientSecret: nonEmpty('clientSecret', "the service account's current secret, for the first self-rotation").optional(),
+      clientId: z
+        .string({ error: 'clientId must be a string: the admin service account client id (mdb_sa_id_…)' })
+        .regex(CLIENT_ID_PATTERN, {
+          error: (issue) =>
+            `credentials.clientId must be mdb_sa_id_ followed by 24 hex characters: the admin service account (got ${show(issue.input)})`,
+        })
+        .optional(),
+      clientSecret: nonEmpty(
+        'clientSecret',
+        "the admin service account's secret (with clientId), or the rotated account's current secret for the first self-rotation",
+      ).optional(),
     },
     { error: unknownKeysMessage(CREDENTIAL_KEYS) },
   )
@@ -54,12 +72,19 @@ export const credentialsSchema = z
     if (c.privateKey !== undefined && c.publicKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['publicKey'], message: 'publicKey is required with privateKey (the API key pair)' });
     }
-    if (c.clientSecret !== undefined && (c.publicKey !== undefined || c.privateKey !== undefined)) {
+    const apiKey = c.publicKey !== undefined || c.privateKey !== undefined;
+    if (c.clientId !== undefined && c.clientSecret === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['clientSecret'],
-        message:
-          'clientSecret is the bootstrap for self-rotation (no API key): set either publicKey/privateKey or clientSecret, not both',
+        message: `clientSecret is required with clientId (the admin service account pair); ${CREDENTIAL_MODES}`,
+      });
+    }
+    if ((c.clientSecret !== undefined || c.clientId !== undefined) && apiKey) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.clientId !== undefined ? 'clientId' : 'clientSecret'],
+        message: `publicKey/privateKey and clientId/clientSecret cannot be combined: ${CREDENTIAL_MODES}`,
       });
     }
   });

@@ -13,7 +13,7 @@ import { ConfigError, formatProblem, loadConfig, resolveConfigPath, type LoadedC
 import type { RotatorConfig } from '../../config/schema';
 import { createRuntime, notConfigured, type Runtime } from '../runtime';
 import { startSandbox, withSandboxVault, type Sandbox } from '../sandbox';
-import { createLogger, type LogLevel } from '../log';
+import { createLogger, type LogFormat, type LogLevel } from '../log';
 import { RotatorError, describeError, isRotatorError } from '../errors';
 import { secrets } from '../redact';
 import { systemClock } from '../clock';
@@ -30,15 +30,20 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 
 /** Everything a command touches outside itself, injectable for tests. */
 export interface CliIo {
+  /** Confirmations and piped credentials (incident commands); default process.stdin. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   clock: Clock;
   /** Installs signal handlers for `run` and `sandbox`; resolves with the first signal. */
   onSignal: (handler: (signal: NodeJS.Signals) => void) => () => void;
+  /** Installs a SIGHUP handler for `run` (reload the configuration); absent: no reloads. */
+  onHangup?: (handler: () => void) => () => void;
 }
 
 export const defaultIo = (): CliIo => ({
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
@@ -50,6 +55,10 @@ export const defaultIo = (): CliIo => ({
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
     };
+  },
+  onHangup(handler) {
+    process.on('SIGHUP', handler);
+    return () => process.off('SIGHUP', handler);
   },
 });
 
@@ -63,6 +72,8 @@ export interface Prepared {
 export interface GlobalOptions {
   config?: string;
   logLevel?: LogLevel;
+  /** `--log-format`; absent: pretty on a terminal, JSON otherwise (createLogger decides). */
+  logFormat?: LogFormat;
 }
 
 export interface PrepareOptions {
@@ -99,6 +110,7 @@ export class CliContext {
     return createLogger({
       level: this.globals().logLevel ?? (fromEnv as LogLevel | undefined) ?? fallback,
       destination: this.io.stderr,
+      ...(this.globals().logFormat ? { format: this.globals().logFormat } : {}),
     });
   }
 

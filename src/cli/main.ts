@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { LOG_FORMATS } from '../log';
 import { CliContext, EXIT, LOG_LEVELS, defaultIo, reportError, type CliIo, type GlobalOptions } from './context';
 import * as validate from './commands/validate';
 import * as run from './commands/run';
@@ -16,6 +17,11 @@ import * as status from './commands/status';
 import * as get from './commands/get';
 import * as exec from './commands/exec';
 import * as sandbox from './commands/sandbox';
+import * as init from './commands/init';
+import * as revoke from './commands/revoke';
+import * as rollback from './commands/rollback';
+import * as adopt from './commands/adopt';
+import * as rekey from './commands/rekey';
 
 export { EXIT, type CliIo } from './context';
 export { splitExecArgs } from './commands/exec';
@@ -29,6 +35,11 @@ const COMMANDS: readonly { register(program: Command, ctx: CliContext): void }[]
   get,
   exec,
   sandbox,
+  init,
+  revoke,
+  rollback,
+  adopt,
+  rekey,
 ];
 
 /** Runs the CLI with `argv` (as process.argv: node, script, args…). Resolves with the exit code. */
@@ -38,6 +49,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', 'configuration file (default: $ROTATOR_CONFIG or ./rotator.config.yaml)')
     .addOption(new Option('--log-level <level>', 'log level (default: $ROTATOR_LOG_LEVEL, else info)').choices(LOG_LEVELS))
+    .addOption(
+      new Option('--log-format <format>', 'log lines as json or pretty (default: pretty on a terminal, json otherwise)').choices(
+        LOG_FORMATS,
+      ),
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run `rotator --help` for usage)')

@@ -16,7 +16,7 @@
  * `${ENV}` in header values (and anywhere else) is interpolated by the config loader.
  */
 import { z } from 'zod';
-import { DURATION_HINT, formatDuration, parseDuration } from '../duration';
+import { durationField as duration } from '../duration-field';
 
 /** Every alert event, in the order the docs list them. */
 export const ALERT_EVENTS = ['failure', 'expiring', 'recovered', 'distribution-failed'] as const;
@@ -27,19 +27,6 @@ export const NOTIFY_DEFAULTS = {
   timeout: '10s',
   retries: 5,
 } as const;
-
-function duration(minMs: number, maxMs: number) {
-  const range = `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
-  const allowed = { error: `must be a duration ${range}: ${DURATION_HINT}` };
-  return z
-    .string(allowed)
-    .regex(/^\d+(ms|s|m|h|d)$/, allowed)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms < minMs || ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return ms;
-    });
-}
 
 const httpUrl = z
   .string({ error: 'is required: the http(s) URL to POST alerts to' })

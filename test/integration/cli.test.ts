@@ -218,9 +218,9 @@ describe('rotator rotate / get', () => {
     await runCli(['rotate', 'deployer'], env);
     const table = await runCli(['status'], env);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^SECRET\s+PROVIDER\s+STATE\s+EXPIRES\s+RENEWS/);
-    expect(table.stdout).toMatch(/deployer\s+ncp-sts\s+ok\s/);
-    expect(table.stdout).toMatch(/admin\s+ncp-sts\s+missing\s/);
+    expect(table.stdout).toMatch(/^SECRET\s+STATE\s+LEFT\s+NEXT\s+LAST ERROR/);
+    expect(table.stdout).toMatch(/deployer\s+ok\s+5\dm( \d+s)?\s+renew in \d+m/);
+    expect(table.stdout).toMatch(/admin\s+missing\s+-\s+issue now/);
     const json = JSON.parse((await runCli(['status', '--json'], env)).stdout);
     expect(json.map((r: any) => [r.secretId, r.state])).toEqual([
       ['deployer', 'ok'],

@@ -5,7 +5,7 @@
  * rotation, and the reload command runs exactly once per rotation with the new values in its
  * environment. Failures are reported in `distributionError` and never roll the vault back.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +23,13 @@ const ROTATIONS = 100;
 const plugin = { type: 'fake', envNames: { id: 'FAKE_ID', secret: 'FAKE_SECRET' } } as unknown as ProviderPlugin;
 
 let dir: string;
+/** Child processes a test started; killed afterwards so a failed test never keeps jest alive. */
+const children: ChildProcess[] = [];
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rotator-outputs-'));
 });
 afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -110,6 +113,7 @@ test(`${ROTATIONS} rotations: the file is always complete, 0600, current after e
   const stop = join(dir, 'stop');
   const result = join(dir, 'reader.json');
   const reader = spawn(process.execPath, ['-e', READER, file, stop, result], { stdio: 'inherit' });
+  children.push(reader);
   const exited = new Promise((r) => reader.on('exit', r));
   while (!(await readdir(dir)).includes('reader.json.ready')) await new Promise((r) => setTimeout(r, 10));
 
@@ -141,7 +145,9 @@ test(`${ROTATIONS} rotations: the file is always complete, 0600, current after e
   console.log(
     `file output: ${ROTATIONS} rotations, reader process made ${seen.reads} reads, saw ${seen.seen.length} distinct complete versions, 0 partial/empty; hook ran ${hookLines.length} times`,
   );
-});
+  // A safety net, not a budget: 100 rotations each fsync a vault record and run a hook, which on a
+  // loaded 2-core machine takes far longer than jest's default.
+}, 300_000);
 
 test('the file holds the current version after each rotation, and the hook sees the same values', async () => {
   const file = join(dir, 'app.json');

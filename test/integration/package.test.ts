@@ -5,7 +5,7 @@
  * but that prefix and node. Dependencies come from the local npm cache (`--prefer-offline`); a
  * cache miss reaches the registry, as the CI machine can.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -58,12 +58,11 @@ afterAll(() => {
   if (pkg) rmSync(pkg.work, { recursive: true, force: true });
 });
 
+const bareEnv = () => ({ PATH: `${join(pkg.prefix, 'bin')}:${dirname(process.execPath)}`, HOME: pkg.elsewhere });
+
 /** Runs the installed `rotator` from the unrelated folder; only the prefix and node are on PATH. */
-async function rotator(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = run(join(pkg.prefix, 'bin/rotator'), args, {
-    cwd: pkg.elsewhere,
-    env: { PATH: `${join(pkg.prefix, 'bin')}:${dirname(process.execPath)}`, HOME: pkg.elsewhere, ...env },
-  });
+async function rotator(args: string[], env: NodeJS.ProcessEnv = {}, cwd = pkg.elsewhere) {
+  const child = run(join(pkg.prefix, 'bin/rotator'), args, { cwd, env: { ...bareEnv(), ...env } });
   try {
     const { stdout, stderr } = await child;
     return { code: 0, stdout, stderr };
@@ -156,5 +155,53 @@ describe('the installed package, run from an unrelated folder', () => {
     expect(JSON.parse(status.stdout)).toEqual(
       expect.arrayContaining([expect.objectContaining({ secretId: 'ncp-deployer', state: 'ok' })]),
     );
+  });
+
+  test('rotator --version prints the package version', async () => {
+    const manifest = JSON.parse(readFileSync(join(pkg.home, 'package.json'), 'utf8')) as { version: string };
+    expect(await rotator(['--version'])).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
+  });
+
+  test('rotator init writes a starter config (schema line to the installed schema) that validate --sandbox accepts', async () => {
+    const folder = mkdtempSync(join(pkg.work, 'init-'));
+    const init = await rotator(['init'], {}, folder);
+    expect(init.code).toBe(0);
+    const text = readFileSync(join(folder, 'rotator.config.yaml'), 'utf8');
+    expect(text).toContain(`$schema=${join(pkg.home, 'config/rotator.schema.json')}`);
+    const validated = await rotator(['validate', '--sandbox'], {}, folder);
+    expect(validated.code).toBe(0);
+    expect((await rotator(['init'], {}, folder)).code).toBe(2);
+  });
+
+  test('rotator sandbox --write-config, then rotate --all -c that config, from an empty folder', async () => {
+    const folder = mkdtempSync(join(pkg.work, 'rehearsal-'));
+    const file = join(folder, 'rehearsal.yaml');
+    const sandbox = spawn(join(pkg.prefix, 'bin/rotator'), ['sandbox', '--write-config', file, '--log-level', 'warn'], {
+      cwd: folder,
+      env: bareEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => sandbox.on('exit', (code) => resolve(code)));
+    try {
+      // Waits for the sandbox to say it is ready (the config is written before), however long that takes.
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        sandbox.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8');
+          if (/^ready/m.test(out)) resolve();
+        });
+        void exited.then((code) => reject(new Error(`rotator sandbox exited ${code}: ${out}`)));
+      });
+      expect(existsSync(file)).toBe(true);
+      const rotated = await rotator(['rotate', '--all', '-c', file, '--log-level', 'warn'], {}, folder);
+      expect(rotated).toEqual({
+        code: 0,
+        stdout: expect.stringMatching(/^ncp-deployer: rotated[\s\S]*^mongo-ci: rotated/m),
+        stderr: expect.any(String),
+      });
+    } finally {
+      sandbox.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });

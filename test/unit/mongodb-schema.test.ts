@@ -124,14 +124,14 @@ describe('mongodb-cloud-manager credentials (two auth modes)', () => {
     [
       'both modes at once',
       { publicKey: 'a', privateKey: 'b', clientSecret: 'c' },
-      'clientSecret: clientSecret is the bootstrap for self-rotation (no API key): set either publicKey/privateKey or clientSecret, not both',
+      'clientSecret: publicKey/privateKey and clientId/clientSecret cannot be combined: set one of: publicKey + privateKey (a programmatic API key, HTTP Digest); clientId + clientSecret (an admin service account, OAuth, Cloud Manager and Atlas v2 alike); clientSecret alone (self-rotation bootstrap); or nothing (self-rotation from the vault)',
     ],
     [
       'an empty privateKey',
       { publicKey: 'a', privateKey: '' },
       'privateKey: privateKey must not be empty (the private part of the programmatic API key)',
     ],
-    ['an unknown key', { apiKey: 'x' }, ': unknown key(s) apiKey; allowed: publicKey, privateKey, clientSecret'],
+    ['an unknown key', { apiKey: 'x' }, ': unknown key(s) apiKey; allowed: publicKey, privateKey, clientId, clientSecret'],
   ])('rejects %s', (_name, input, expected) => {
     expect(messages(credentialsSchema, input)).toContain(expected);
   });

@@ -40,4 +40,10 @@ describe('notify: config', () => {
   ])('rejects %j with a message saying what to fix', (input, pattern) => {
     expect(messages(input).join('\n')).toMatch(pattern);
   });
+
+  test('a 20-digit duration is an issue of its key, not an escaping FormatError (same field as the rest of the config)', () => {
+    const issues = messages([{ type: 'slack', url: 'https://hooks.slack.com/services/T/B/X', timeout: '99999999999999999999s' }]);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^0\.timeout: /);
+  });
 });
