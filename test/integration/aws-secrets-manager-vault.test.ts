@@ -308,14 +308,37 @@ secrets:
       const versions = emu.versions('rotator/app')!.length;
       const vaults = Array.from({ length: 10 }, () => open(emu, clock));
       const leases = await Promise.all(vaults.map((v, i) => v.acquireLease('app', owner(i), 60_000)));
-      // Safety is absolute; liveness is by random back-off between claim rounds (one wins
-      // unless all ten collide in every round).
-      expect(leases.filter((l) => l !== null).length).toBeLessThanOrEqual(1);
+      // Safety: never two. Liveness: racers are ranked, so one of them always holds.
+      expect(leases.filter((l) => l !== null)).toHaveLength(1);
       expect(emu.versions('rotator/app')!.length).toBe(versions);
       expect(emu.secretNames()).toEqual(['rotator/app']);
       await Promise.all(leases.map((l) => l?.release()));
       // Released: no claim tag is left behind.
       expect(Object.keys(emu.tags('rotator/app')!).filter((k) => k.startsWith('rotator:lease:'))).toEqual([]);
+      await Promise.all(vaults.map((v) => v.close()));
+    });
+
+    test('racing replicas never all back off: on every key exactly one of them takes the lease', async () => {
+      // Before claims were ranked, racers that saw each other all withdrew and retried after a
+      // random pause; when every round collided, nobody held the lease and each replica looked
+      // again only a minute later (the aws-replicas test's unrotated secret).
+      const keys = Array.from({ length: 12 }, (_, i) => `race-${i}`);
+      const vaults = Array.from({ length: 4 }, () => open(emu, clock));
+      // A remote service: a claim round takes longer than the random pause between rounds.
+      emu.latencyMs = 100;
+      const holders = await Promise.all(
+        keys.map(async (key) => {
+          const leases = await Promise.all(vaults.map((v, i) => v.acquireLease(key, owner(i), 60_000)));
+          const held = leases.filter((l) => l !== null);
+          await Promise.all(held.map((l) => l!.release()));
+          return held.length;
+        }),
+      );
+      expect(holders).toEqual(keys.map(() => 1));
+      // Losers took their claims back and the holder released: no claim is left on any key.
+      expect(keys.flatMap((k) => Object.keys(emu.tags(`rotator/${k}`)!).filter((t) => t.startsWith('rotator:lease:')))).toEqual(
+        [],
+      );
       await Promise.all(vaults.map((v) => v.close()));
     });
 

@@ -70,6 +70,14 @@ const CLAIM_ATTEMPTS = 4;
 const CLAIM_BACKOFF_MS = 100;
 /** A claim made this long before ours is a holder's, not a racer's: no second round. */
 const CLAIM_RACE_MS = 5_000;
+/**
+ * Looks of a racer that outranks every claim it sees, while it waits for the others to withdraw,
+ * and the longest pause between two looks (pauses double from CLAIM_BACKOFF_MS): about 2.5 s in
+ * all. Racers withdraw within one look; a claim still there after that is a holder's whose
+ * clock runs behind ours (see claimRank).
+ */
+const CLAIM_WAIT_ROUNDS = 6;
+const CLAIM_WAIT_MAX_MS = 1_000;
 /** A held lease with at least this share of a new ttl left is not rewritten on re-acquire. */
 const LAZY_RENEWAL_SHARE = 0.9;
 /** Version values kept per key (a rotation touches at most three). */
@@ -375,30 +383,50 @@ export class AwsSecretsManagerVault implements Vault {
       // is, with its true expiry, instead of writing the claim again.
       return new HeldLease(key, owner, mine.expiresAt, () => this.releaseLease(key, owner));
     }
+    // Our claim while we wait as the racer that outranks the others (it stays on the secret).
+    let waiting: LeaseRecord | undefined;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.claim(key, name, owner, now + ttlMs);
-      if (outcome !== 'contended') return outcome;
-      // Every contender that saw another claim backed off: try again after a random pause, so
-      // that one of them finds the field clear (liveness; safety never depends on the timing).
-      if (attempt >= CLAIM_ATTEMPTS) {
+      const record = waiting ?? { owner, expiresAt: now + ttlMs, claimedAt: this.options.clock.now() };
+      const outcome = await this.claim(key, name, record, waiting !== undefined);
+      if (outcome !== 'contended' && outcome !== 'outranks') return outcome;
+      // Racing claimers: the one that outranks every claim it sees keeps its claim and looks
+      // again (it takes the lease once the others withdrew); the others withdraw theirs. So one
+      // racer ends up holding: liveness does not depend on random timing.
+      waiting = outcome === 'outranks' ? record : undefined;
+      if (attempt >= (waiting ? CLAIM_WAIT_ROUNDS : CLAIM_ATTEMPTS)) {
+        if (waiting) await this.untagClaims(key, name, [claimTagOf(owner)]);
         this.leaseConflicts++;
         return null;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * CLAIM_BACKOFF_MS * attempt)));
+      const pause = waiting
+        ? Math.min(CLAIM_BACKOFF_MS * 2 ** (attempt - 1), CLAIM_WAIT_MAX_MS)
+        : CLAIM_BACKOFF_MS * attempt + Math.floor(Math.random() * CLAIM_BACKOFF_MS * attempt);
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 
-  /** One claim round: the lease, null when another owner holds it, 'contended' when unclear. */
-  private async claim(key: string, name: string, owner: string, expiresAt: number): Promise<Lease | null | 'contended'> {
+  /**
+   * One claim round for `record` (`again`: our claim is still on the secret from the last round,
+   * only look again). Returns the lease; null when another owner holds it, or a racing claim
+   * outranks ours (we withdrew; that racer takes the lease); 'outranks' when ours outranks every
+   * racing claim we see (ours stays on); 'contended' when our claim vanished meanwhile.
+   */
+  private async claim(
+    key: string,
+    name: string,
+    record: LeaseRecord,
+    again: boolean,
+  ): Promise<Lease | null | 'contended' | 'outranks'> {
     const now = this.options.clock.now();
-    const record: LeaseRecord = { owner, expiresAt, claimedAt: now };
-    const claim = { Key: claimTagOf(owner), Value: encodeClaim(record) };
-    try {
-      await this.send('TagResource', { SecretId: name, Tags: [claim] }, name);
-    } catch (err) {
-      if (refusalOf(err) !== 'not-found') throw err;
-      await this.createSecret(key, name, { [claim.Key]: claim.Value });
-      if (!this.createdByMe.has(key)) await this.send('TagResource', { SecretId: name, Tags: [claim] }, name);
+    const claim = { Key: claimTagOf(record.owner), Value: encodeClaim(record) };
+    if (!again) {
+      try {
+        await this.send('TagResource', { SecretId: name, Tags: [claim] }, name);
+      } catch (err) {
+        if (refusalOf(err) !== 'not-found') throw err;
+        await this.createSecret(key, name, { [claim.Key]: claim.Value });
+        if (!this.createdByMe.has(key)) await this.send('TagResource', { SecretId: name, Tags: [claim] }, name);
+      }
     }
     let described: Record<string, any> | undefined;
     try {
@@ -409,24 +437,25 @@ export class AwsSecretsManagerVault implements Vault {
       throw err;
     }
     const claims = claimsOf(described?.Tags);
+    // Our claim vanished while we waited (removed by hand?): claim afresh next round.
+    if (again && !claims.some((c) => c.tag === claim.Key)) return 'contended';
     const others = claims.filter((c) => c.tag !== claim.Key && c.record.expiresAt > now && !ownerIsDeadLocally(c.record.owner));
     this.staleClaims.set(
       key,
       claims.filter((c) => c.tag !== claim.Key && !others.includes(c)).map((c) => c.tag),
     );
     if (others.length > 0) {
+      // A claim older than a race is a holder's: held elsewhere.
+      const holder = others.some((c) => c.record.claimedAt === undefined || c.record.claimedAt < now - CLAIM_RACE_MS);
+      const mine = claimRank(key, claim.Key, record);
+      if (!holder && others.every((c) => claimRank(key, c.tag, c.record) > mine)) return 'outranks';
       await this.untagClaims(key, name, [claim.Key]);
-      // Someone already held it (its claim is older than ours): held elsewhere. Otherwise we
-      // raced with claimers that may all have backed off.
-      if (others.some((c) => c.record.claimedAt === undefined || c.record.claimedAt < now - CLAIM_RACE_MS)) {
-        this.leaseConflicts++;
-        return null;
-      }
-      return 'contended';
+      this.leaseConflicts++;
+      return null;
     }
     if (described) this.fresh.set(key, described);
     this.held.set(key, record);
-    return new HeldLease(key, owner, record.expiresAt, () => this.releaseLease(key, owner));
+    return new HeldLease(key, record.owner, record.expiresAt, () => this.releaseLease(key, record.owner));
   }
 
   /** Takes this owner's claim back (and expired claims seen), if this instance still holds it. */
@@ -802,6 +831,17 @@ export function openAwsSecretsManagerVault(
     ...(config.tags ? { tags: config.tags } : {}),
     region: config.region,
   });
+}
+
+/**
+ * The order among racing claims on one key, the same for every claimer: the earlier claim goes
+ * first (so a newcomer yields at once to a holder whose claim is still young), and equal times
+ * go by a hash of key and tag (so that no replica wins every tie). Only liveness depends on it:
+ * holding always requires seeing no other claim, so clock skew can delay a lease, never double it.
+ */
+function claimRank(key: string, tag: string, record: LeaseRecord): string {
+  const at = String(Math.max(0, Math.floor(record.claimedAt ?? 0))).padStart(16, '0');
+  return `${at}:${createHash('sha256').update(`${key}\0${tag}`).digest('hex')}`;
 }
 
 function claimTagOf(owner: string): string {
