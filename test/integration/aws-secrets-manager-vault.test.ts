@@ -203,7 +203,8 @@ describe('AwsSecretsManagerVault on AWS terms', () => {
       expect(provider.issued[0]!.revoked).toBe(true);
 
       const state = await open(emu, clock).read('app');
-      expect(state).toEqual({});
+      // No version at all; only the failure, recorded durably (meta tags) for every process's back-off.
+      expect(state).toEqual({ status: expect.objectContaining({ lastResult: 'failed', consecutiveFailures: 1 }) });
       expect(await vault.list()).toEqual([]);
 
       const dir = await configDir(`
@@ -226,7 +227,9 @@ secrets:
         await dir.cleanup();
       }
 
-      // The next --if-due run rotates (there is no current), and the verified credential becomes current.
+      // The next --if-due run after the recorded back-off rotates (there is no current), and the
+      // verified credential becomes current.
+      clock.advance(30_000);
       let n = 1;
       const deps = { vault, clock, log: silentLogger, owner: 'host:1:aa', newRotationId: () => uuid(++n) };
       expect(await rotateSecret(target(provider), deps, { ifDue: true })).toMatchObject({ outcome: 'rotated' });
@@ -241,7 +244,7 @@ secrets:
       await client.send(new CreateSecretCommand({ Name: 'rotator/app', Tags: [{ Key: 'rotator:managed', Value: 'true' }] }));
       const { seenByConsumers } = await failedFirstRotation().finally(() => client.destroy());
       expect(seenByConsumers).toEqual(['no current', NO_CURRENT_VALUE]);
-      expect(await vault.read('app')).toEqual({});
+      expect(await vault.read('app')).toEqual({ status: expect.objectContaining({ lastResult: 'failed' }) });
       await rotate('app', uuid(7));
       expect((await vault.read('app')).current?.versionId).toBe(uuid(7));
       expect((await open(emu, clock).read('app')).previous).toBeUndefined();
@@ -421,16 +424,16 @@ secrets:
     expect(await vault.list()).toEqual([]);
   });
 
-  test('intents are tags, returned by read, hidden once their rotation stored a version, cleared by rotation id', async () => {
+  test('intents are tags (updateMeta), returned by read, hidden once their rotation stored a version, cleared by rotation id', async () => {
     const intent = { rotationId: uuid(5), startedAt: new Date(clock.now()).toISOString(), liveBefore: ['a1b2c3', 'd4e5f6'] };
-    await vault.recordIntent('app', intent);
+    await vault.updateMeta('app', { intent });
     expect((await vault.read('app')).intent).toEqual(intent);
     expect(await vault.list()).toEqual([]);
-    await vault.clearIntent('app', uuid(6));
+    await vault.updateMeta('app', { intent: null }, { intentRotationId: uuid(6) });
     expect((await vault.read('app')).intent).toEqual(intent);
     await vault.putPending('app', sampleValue(uuid(5)), uuid(5));
     expect((await vault.read('app')).intent).toBeUndefined();
-    await vault.clearIntent('app', uuid(5));
+    await vault.updateMeta('app', { intent: null }, { intentRotationId: uuid(5) });
     expect(Object.keys(emu.tags('rotator/app')!).filter((k) => k.startsWith('rotator:intent'))).toEqual([]);
   });
 

@@ -185,7 +185,9 @@ secrets:
         },
       );
       const lost = '00000000-0000-4000-8000-00000000dead';
-      await vault.recordIntent('mongo-ci', { rotationId: lost, startedAt: new Date().toISOString(), liveBefore: [current] });
+      await vault.updateMeta('mongo-ci', {
+        intent: { rotationId: lost, startedAt: new Date().toISOString(), liveBefore: [current] },
+      });
       mcm.ensureServiceAccount({ orgId: org, clientId, secrets: [{ id: 'e'.repeat(24) }] });
       expect((await vault.read('mongo-ci')).intent?.rotationId).toBe(lost);
       await vault.close();

@@ -6,11 +6,14 @@ import { secrets as processSecrets } from '../../redact';
 import { conflict, mapAwsError, refusalOf, sameTokenConflict } from './errors';
 import { sdkApi, type AwsVaultDeps, type SdkInput, type SdkOperation, type SdkOutput, type SecretsManagerSdk } from './sdk';
 import type {
+  AttemptStatus,
   Clock,
   Lease,
   VaultLimits,
   Logger,
   RotationIntent,
+  SecretMeta,
+  SecretMetaPatch,
   SecretState,
   Stage,
   Vault,
@@ -18,6 +21,7 @@ import type {
   VaultVersion,
 } from '../../types';
 import { canonicalJson } from '../file-document';
+import { createLimiter } from '../../limit';
 import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
 
 /**
@@ -61,6 +65,19 @@ const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
 /** A base64url intent split over up to 4 tags of 256 characters (AWS's tag value limit). */
 const INTENT_TAGS = ['rotator:intent', 'rotator:intent.2', 'rotator:intent.3', 'rotator:intent.4'];
+/** The other meta fields, the same way (see updateMeta). */
+const META_TAGS: Record<keyof SecretMeta, string[]> = {
+  intent: INTENT_TAGS,
+  revokedPrevious: ['rotator:revoked', 'rotator:revoked.2'],
+  status: ['rotator:status', 'rotator:status.2', 'rotator:status.3', 'rotator:status.4'],
+};
+const META_FIELDS = Object.keys(META_TAGS) as (keyof SecretMeta)[];
+/** ListSecrets answers reused by readMany calls this close together (ms). */
+const LISTING_REUSE_MS = 10_000;
+/** BatchGetSecretValue takes at most 20 secret ids. */
+const BATCH_GET_MAX = 20;
+/** GetSecretValue calls of one readMany in flight at once. */
+const READ_MANY_CONCURRENCY = 8;
 const TAG_VALUE_MAX = 256;
 const AWS_STAGE: Record<Stage, string> = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' };
 /** Claim tags: this prefix + the first 16 hex digits of sha256(owner). */
@@ -145,6 +162,10 @@ export class AwsSecretsManagerVault implements Vault {
    * rest), so reading again would only repeat the same answer.
    */
   private readonly fresh = new Map<string, Record<string, any>>();
+  /** The meta this instance saw last (read) or wrote, per key. */
+  private readonly metaSeen = new Map<string, SecretMeta>();
+  /** The last ListSecrets answer, by key (see readMany). */
+  private lastListing?: { at: number; entries: Map<string, Record<string, any>> };
   /** Keys whose secret this instance's last createSecret created (with the tags given). */
   private readonly createdByMe = new Set<string>();
 
@@ -163,12 +184,71 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   async read(key: string): Promise<SecretState> {
-    const name = this.nameOf(key);
     const fresh = this.fresh.get(key);
     this.fresh.delete(key);
     const described = fresh ?? (await this.describe(key));
     if (!described) return {};
-    const map = (described.VersionIdsToStages ?? {}) as StageMap;
+    return this.stateOf(key, (described.VersionIdsToStages ?? {}) as StageMap, described.Tags);
+  }
+
+  /**
+   * Reads many keys with one paged ListSecrets under the prefix (it returns every secret's stages
+   * and tags, so meta costs nothing) and BatchGetSecretValue (20 secrets a call) for the current
+   * values this instance does not hold yet. A pending or previous value not seen before costs a
+   * GetSecretValue each (BatchGetSecretValue returns AWSCURRENT only), at most
+   * READ_MANY_CONCURRENCY at a time. Calls in a row (the scheduler reads in chunks) share one
+   * listing for LISTING_REUSE_MS: stages are read again under the lease before anything changes.
+   */
+  async readMany(keys: string[]): Promise<Map<string, SecretState>> {
+    for (const key of keys) this.nameOf(key);
+    const listing = await this.listing();
+    const out = new Map<string, SecretState>(keys.map((key) => [key, {}]));
+    const found = keys.flatMap((key) => {
+      const entry = listing.get(key);
+      return entry ? [{ key, entry }] : [];
+    });
+    // Current values not cached: BatchGetSecretValue, 20 per call.
+    const missing = found.filter(({ key, entry }) => {
+      const current = holderOf((entry.SecretVersionsToStages ?? {}) as StageMap, 'AWSCURRENT');
+      return current !== undefined && current !== NO_CURRENT_VERSION_ID && !this.values.get(key)?.has(decodeVersionId(current));
+    });
+    for (let i = 0; i < missing.length; i += BATCH_GET_MAX) {
+      const names = missing.slice(i, i + BATCH_GET_MAX).map(({ key }) => this.nameOf(key));
+      const batch = await this.send('BatchGetSecretValue', { SecretIdList: names }, names[0]!);
+      for (const item of (batch.SecretValues ?? []) as Record<string, any>[]) {
+        const name = String(item.Name ?? '');
+        if (!name.startsWith(this.prefix) || typeof item.VersionId !== 'string') continue;
+        this.store(name.slice(this.prefix.length), name, item.VersionId, item.SecretString, item.CreatedDate);
+      }
+      // Errors (deleted meanwhile, no access): those keys fall back to one GetSecretValue below.
+    }
+    const limiter = createLimiter(READ_MANY_CONCURRENCY);
+    await Promise.all(
+      found.map(({ key, entry }) =>
+        limiter.run(async () => {
+          const map = (entry.SecretVersionsToStages ?? {}) as StageMap;
+          this.exists.set(key, true);
+          out.set(key, await this.stateOf(key, map, entry.Tags));
+        }),
+      ),
+    );
+    return out;
+  }
+
+  /** Every managed secret under the prefix, by key (one paged ListSecrets, reused briefly). */
+  private async listing(): Promise<Map<string, Record<string, any>>> {
+    const now = this.options.clock.now();
+    if (this.lastListing && now - this.lastListing.at < LISTING_REUSE_MS && now >= this.lastListing.at)
+      return this.lastListing.entries;
+    const entries = new Map<string, Record<string, any>>();
+    await this.eachListed(this.prefix, (name, entry) => entries.set(name.slice(this.prefix.length), entry));
+    this.lastListing = { at: now, entries };
+    return entries;
+  }
+
+  /** Versions and meta from a secret's stages and tags; values from the cache or GetSecretValue. */
+  private async stateOf(key: string, map: StageMap, tags: unknown): Promise<SecretState> {
+    const name = this.nameOf(key);
     this.stagesSeen.set(key, map);
     const state: SecretState = {};
     // The placeholder is neither current (before the first promotion) nor previous (after it).
@@ -190,9 +270,12 @@ export class AwsSecretsManagerVault implements Vault {
       if (!version) continue;
       for (const stage of version.stages) state[stage] = version;
     }
-    const intent = decodeIntent(described.Tags);
+    const meta = decodeMeta(tags);
+    this.metaSeen.set(key, meta);
     const versionIds = new Set(Object.keys(map).map(decodeVersionId));
-    if (intent && !versionIds.has(intent.rotationId)) state.intent = intent;
+    if (meta.intent && !versionIds.has(meta.intent.rotationId)) state.intent = meta.intent;
+    if (meta.revokedPrevious !== undefined) state.revokedPrevious = meta.revokedPrevious;
+    if (meta.status !== undefined) state.status = meta.status;
     return state;
   }
 
@@ -318,9 +401,19 @@ export class AwsSecretsManagerVault implements Vault {
   }
 
   async list(prefix = ''): Promise<string[]> {
-    const base = this.prefix + prefix;
-    const leasePrefix = `${this.prefix}.lease/`;
     const keys: string[] = [];
+    await this.eachListed(this.prefix + prefix, (name, entry) => {
+      const labels = Object.entries((entry.SecretVersionsToStages ?? {}) as StageMap)
+        .filter(([versionId]) => versionId !== NO_CURRENT_VERSION_ID)
+        .flatMap(([, stages]) => stages);
+      if (labels.includes('AWSCURRENT') || labels.includes('AWSPENDING')) keys.push(name.slice(this.prefix.length));
+    });
+    return [...new Set(keys)].sort();
+  }
+
+  /** Pages through ListSecrets: every managed secret whose name starts with `base`. */
+  private async eachListed(base: string, each: (name: string, entry: Record<string, any>) => void): Promise<void> {
+    const leasePrefix = `${this.prefix}.lease/`;
     let nextToken: string | undefined;
     do {
       const filters = [
@@ -336,15 +429,10 @@ export class AwsSecretsManagerVault implements Vault {
         const name = String(entry.Name ?? '');
         // AWS's name filter is a case-insensitive prefix match: check exactly here.
         if (!name.startsWith(base) || name.startsWith(leasePrefix) || !isManaged(entry.Tags)) continue;
-        const labels = Object.entries((entry.SecretVersionsToStages ?? {}) as StageMap)
-          .filter(([versionId]) => versionId !== NO_CURRENT_VERSION_ID)
-          .flatMap(([, stages]) => stages);
-        if (!labels.includes('AWSCURRENT') && !labels.includes('AWSPENDING')) continue;
-        keys.push(name.slice(this.prefix.length));
+        each(name, entry);
       }
       nextToken = typeof out.NextToken === 'string' && out.NextToken ? out.NextToken : undefined;
     } while (nextToken);
-    return [...new Set(keys)].sort();
   }
 
   /**
@@ -477,31 +565,55 @@ export class AwsSecretsManagerVault implements Vault {
     }
   }
 
-  async recordIntent(key: string, intent: RotationIntent): Promise<void> {
+  /**
+   * Meta as tags on the secret, one group of tags per field (base64url JSON split over tags of
+   * 256 characters, AWS's limit for a value): `rotator:intent*` (4), `rotator:revoked*` (2),
+   * `rotator:status*` (4; error messages are shortened to fit). Setting fields is one TagResource
+   * (unused tags of a group are written empty), removing them one UntagResource: a patch never
+   * needs a read, except with a condition, which is checked against the intent this instance
+   * saw under the lease it holds on the key (else one DescribeSecret). The engine writes meta
+   * under the lease, so no compare-and-swap is needed. A key never written gets its secret
+   * (with the placeholder only: it reads as meta alone and is not listed).
+   */
+  async updateMeta(key: string, patch: SecretMetaPatch, condition?: { intentRotationId: string }): Promise<void> {
     this.fresh.delete(key);
     const name = this.nameOf(key);
-    const tags = encodeIntent(intent);
-    try {
-      await this.send('TagResource', { SecretId: name, Tags: tags }, name);
-      return;
-    } catch (err) {
-      if (refusalOf(err) !== 'not-found') throw err;
+    if (condition) {
+      const seen = this.held.has(key) ? this.metaSeen.get(key) : undefined;
+      const intent = seen ? seen.intent : decodeMeta((await this.describe(key))?.Tags).intent;
+      if (intent?.rotationId !== condition.intentRotationId) return;
     }
-    await this.createSecret(key, name, Object.fromEntries(tags.map((t) => [t.Key, t.Value])));
-    // Created by someone else meanwhile: tag it.
-    await this.send('TagResource', { SecretId: name, Tags: tags }, name);
-  }
-
-  async clearIntent(key: string, rotationId: string): Promise<void> {
-    this.fresh.delete(key);
-    const name = this.nameOf(key);
-    const described = await this.describe(key);
-    if (!described || decodeIntent(described.Tags)?.rotationId !== rotationId) return;
-    try {
-      await this.send('UntagResource', { SecretId: name, TagKeys: INTENT_TAGS }, name);
-    } catch (err) {
-      if (refusalOf(err) !== 'not-found') throw err;
+    const set: { Key: string; Value: string }[] = [];
+    const remove: string[] = [];
+    const meta = { ...(this.metaSeen.get(key) ?? {}) };
+    for (const field of META_FIELDS) {
+      const value = patch[field];
+      if (value === undefined) continue;
+      if (value === null) {
+        remove.push(...META_TAGS[field]);
+        delete meta[field];
+      } else {
+        set.push(...encodeMetaField(field, value));
+        (meta as Record<string, unknown>)[field] = value;
+      }
     }
+    if (set.length > 0) {
+      try {
+        await this.send('TagResource', { SecretId: name, Tags: set }, name);
+      } catch (err) {
+        if (refusalOf(err) !== 'not-found') throw err;
+        await this.createSecret(key, name, Object.fromEntries(set.map((t) => [t.Key, t.Value])));
+        if (!this.createdByMe.has(key)) await this.send('TagResource', { SecretId: name, Tags: set }, name);
+      }
+    }
+    if (remove.length > 0) {
+      try {
+        await this.send('UntagResource', { SecretId: name, TagKeys: remove }, name);
+      } catch (err) {
+        if (refusalOf(err) !== 'not-found') throw err;
+      }
+    }
+    this.metaSeen.set(key, meta);
   }
 
   async close(): Promise<void> {
@@ -574,8 +686,19 @@ export class AwsSecretsManagerVault implements Vault {
       if (refusalOf(err) === 'not-found') return undefined;
       throw err;
     }
-    if (out.SecretString === NO_CURRENT_VALUE) return undefined;
-    const value = parseVaultValue(out.SecretString);
+    return this.store(key, name, versionId, out.SecretString, out.CreatedDate);
+  }
+
+  /** Checks and caches a version's value (GetSecretValue or BatchGetSecretValue answer). */
+  private store(
+    key: string,
+    name: string,
+    versionId: string,
+    secretString: unknown,
+    createdDate: unknown,
+  ): { value: VaultValue; createdAt: string } | undefined {
+    if (secretString === NO_CURRENT_VALUE) return undefined;
+    const value = parseVaultValue(secretString);
     if (!value) {
       throw new RotatorError(
         'VAULT_CORRUPT',
@@ -584,9 +707,9 @@ export class AwsSecretsManagerVault implements Vault {
       );
     }
     processSecrets.addAll(value.credentials);
-    const created = out.CreatedDate instanceof Date ? out.CreatedDate : new Date(this.options.clock.now());
+    const created = createdDate instanceof Date ? createdDate : new Date(this.options.clock.now());
     const stored = { value, createdAt: created.toISOString() };
-    this.remember(key, id, stored);
+    this.remember(key, decodeVersionId(versionId), stored);
     return stored;
   }
 
@@ -877,4 +1000,57 @@ function claimsOf(tags: unknown): { tag: string; record: LeaseRecord }[] {
     claims.push({ tag: t.Key, record: record ?? { owner: '', expiresAt: 0 } });
   }
   return claims;
+}
+
+/** Splits base64url JSON of `value` over the field's tags (unused tags empty). */
+function encodeMetaField(field: keyof SecretMeta, value: unknown): { Key: string; Value: string }[] {
+  const tags = META_TAGS[field];
+  if (field === 'intent') return encodeIntent(value as RotationIntent);
+  let json = JSON.stringify(value);
+  const room = TAG_VALUE_MAX * tags.length;
+  // Only a status can grow (error messages): shorten its texts until it fits.
+  for (let cut = 200; b64(json).length > room && field === 'status' && cut >= 0; cut -= 50) {
+    const status = structuredClone(value) as AttemptStatus;
+    if (status.lastError) status.lastError.message = clip(status.lastError.message, cut);
+    if (status.distribution?.error) status.distribution.error = clip(status.distribution.error, cut);
+    json = JSON.stringify(status);
+  }
+  const encoded = b64(json);
+  if (encoded.length > room) {
+    throw new RotatorError(
+      'INTERNAL',
+      `the ${field} meta is too large for ${tags.length} AWS tags (${encoded.length} characters)`,
+      {
+        plugin: 'aws-secrets-manager',
+      },
+    );
+  }
+  return tags.map((Key, i) => ({ Key, Value: encoded.slice(i * TAG_VALUE_MAX, (i + 1) * TAG_VALUE_MAX) }));
+}
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/** The meta stored in a secret's tags; fields that cannot be decoded are absent. */
+export function decodeMeta(tags: unknown): SecretMeta {
+  const meta: SecretMeta = {};
+  const intent = decodeIntent(tags);
+  if (intent) meta.intent = intent;
+  if (!Array.isArray(tags)) return meta;
+  const byKey = new Map((tags as { Key?: string; Value?: string }[]).map((t) => [t.Key, t.Value ?? '']));
+  const group = (field: keyof SecretMeta): unknown => {
+    const encoded = META_TAGS[field].map((k) => byKey.get(k) ?? '').join('');
+    if (!encoded) return undefined;
+    try {
+      return JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  const revoked = group('revokedPrevious');
+  if (typeof revoked === 'string') meta.revokedPrevious = revoked;
+  const status = group('status') as AttemptStatus | undefined;
+  if (status && typeof status === 'object' && typeof status.lastAttemptAt === 'string' && typeof status.lastResult === 'string')
+    meta.status = status;
+  return meta;
 }
