@@ -236,7 +236,8 @@ secrets:
       const after = await vault.read('app');
       expect(after.current?.value.providerRef).toBe(provider.issued[1]!.ref);
       expect(after.previous).toBeUndefined(); // AWSPREVIOUS is on the placeholder: not reported
-      expect(Object.keys(after).sort()).toEqual(['current']);
+      expect(Object.keys(after).sort()).toEqual(['current', 'status']);
+      expect(after.status).toMatchObject({ lastResult: 'ok', consecutiveFailures: 0 });
     });
 
     test('a secret created by an older rotator (no version at all) gets the placeholder before its first credential', async () => {
