@@ -447,12 +447,12 @@ secrets:
   });
 });
 
-test('the vault declares its limits as data: at most one rotation per secret per 10 minutes (AWS guidance)', async () => {
+test('the vault declares its limits as data: at most one rotation per secret per 15 minutes (the 100-version quota over 24 h)', async () => {
   const emu = await startSecretsManagerEmulator({ credentials: { [CREDENTIALS.accessKeyId]: CREDENTIALS.secretAccessKey } });
   const vault = open(emu, new ManualClock('2026-03-01T00:00:00Z'));
   try {
-    expect(vault.limits).toEqual({ minRotationIntervalMs: 600_000 });
-    expect(AWS_VAULT_LIMITS.minRotationIntervalMs).toBe(600_000);
+    expect(vault.limits).toEqual({ minRotationIntervalMs: 900_000 });
+    expect(AWS_VAULT_LIMITS.minRotationIntervalMs).toBe(900_000);
   } finally {
     await vault.close();
     await emu.close();

@@ -56,11 +56,14 @@ import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
 export const DEFAULT_PREFIX = 'rotator/';
 
 /**
- * AWS recommends at most one PutSecretValue per secret every 10 minutes: each creates a version,
- * and versions younger than 24 hours are kept against the ~100-version quota. `validate` warns
- * when a secret renews more often than this.
+ * Each rotation creates one version (PutSecretValue), and AWS keeps versions younger than 24 hours
+ * against a quota of 100 per secret. AWS's guidance ("at most one PutSecretValue every 10
+ * minutes") is not enough: 144 versions a day hit the quota after about 16.7 hours (the emulator
+ * answers LimitExceededException at the 100th; test/integration/aws-requests.test.ts). 24 h / 100
+ * = 14.4 minutes, so 15 minutes (96 versions a day, plus the current and previous) is the
+ * shortest interval that never reaches it. Meant for `validate` to warn about shorter intervals.
  */
-export const AWS_VAULT_LIMITS: VaultLimits = Object.freeze({ minRotationIntervalMs: 10 * 60_000 });
+export const AWS_VAULT_LIMITS: VaultLimits = Object.freeze({ minRotationIntervalMs: 15 * 60_000 });
 const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
 /** A base64url intent split over up to 4 tags of 256 characters (AWS's tag value limit). */
@@ -94,6 +97,8 @@ const CLAIM_RACE_MS = 5_000;
  * clock runs behind ours (see claimRank).
  */
 const CLAIM_WAIT_ROUNDS = 6;
+/** Lapsed claims (other owners', expired or over an old AWSCURRENT) tolerated before a release drops them. */
+const STALE_CLAIMS_MAX = 8;
 const CLAIM_WAIT_MAX_MS = 1_000;
 /** A held lease with at least this share of a new ttl left is not rewritten on re-acquire. */
 const LAZY_RENEWAL_SHARE = 0.9;
@@ -135,6 +140,14 @@ interface LeaseRecord {
   expiresAt: number;
   /** The claimer's clock when it claimed (older claims are holders, not racers). */
   claimedAt?: number;
+  /**
+   * The AWSCURRENT version the claimer saw when it claimed: the claim lapses once AWSCURRENT
+   * moves (the holder's own promotion ends it, so a successful rotation needs no release).
+   * Absent: the claim lasts until released or expired.
+   */
+  over?: string;
+  /** Set by this instance once it promoted under the lease (not stored in the tag). */
+  promoted?: boolean;
 }
 
 type StageMap = Record<string, string[]>;
@@ -142,6 +155,8 @@ type StageMap = Record<string, string[]>;
 export class AwsSecretsManagerVault implements Vault {
   readonly type = 'aws-secrets-manager';
   readonly limits = AWS_VAULT_LIMITS;
+  /** The lease's DescribeSecret serves the read under it (see `fresh`): no look before leasing. */
+  readonly leaseReadsState = true;
   readonly prefix: string;
   private readonly counts: Record<string, number> = {};
   private leaseConflicts = 0;
@@ -378,6 +393,8 @@ export class AwsSecretsManagerVault implements Vault {
    */
   private promoted(key: string, map: StageMap): void {
     this.stagesSeen.set(key, map);
+    const mine = this.held.get(key);
+    if (mine) mine.promoted = true;
   }
 
   async discardPending(key: string, rotationId: string): Promise<void> {
@@ -474,8 +491,24 @@ export class AwsSecretsManagerVault implements Vault {
     // Our claim while we wait as the racer that outranks the others (it stays on the secret).
     let waiting: LeaseRecord | undefined;
     for (let attempt = 1; ; attempt++) {
-      const record = waiting ?? { owner, expiresAt: now + ttlMs, claimedAt: this.options.clock.now() };
+      const over = holderOf(this.stagesSeen.get(key) ?? {}, 'AWSCURRENT');
+      const record = waiting ?? {
+        owner,
+        expiresAt: now + ttlMs,
+        claimedAt: this.options.clock.now(),
+        ...(over !== undefined ? { over } : {}),
+      };
       const outcome = await this.claim(key, name, record, waiting !== undefined);
+      // Our claim named an AWSCURRENT that has moved since we last looked: claim again over the
+      // one we just saw (AWSCURRENT moved, so somebody rotated: this costs a replica that lost).
+      if (outcome === 'lapsed' && attempt < CLAIM_ATTEMPTS) {
+        waiting = undefined;
+        continue;
+      }
+      if (outcome === 'lapsed') {
+        this.leaseConflicts++;
+        return null;
+      }
       if (outcome !== 'contended' && outcome !== 'outranks') return outcome;
       // Racing claimers: the one that outranks every claim it sees keeps its claim and looks
       // again (it takes the lease once the others withdrew); the others withdraw theirs. So one
@@ -504,7 +537,7 @@ export class AwsSecretsManagerVault implements Vault {
     name: string,
     record: LeaseRecord,
     again: boolean,
-  ): Promise<Lease | null | 'contended' | 'outranks'> {
+  ): Promise<Lease | null | 'contended' | 'outranks' | 'lapsed'> {
     const now = this.options.clock.now();
     const claim = { Key: claimTagOf(record.owner), Value: encodeClaim(record) };
     if (!again) {
@@ -527,7 +560,18 @@ export class AwsSecretsManagerVault implements Vault {
     const claims = claimsOf(described?.Tags);
     // Our claim vanished while we waited (removed by hand?): claim afresh next round.
     if (again && !claims.some((c) => c.tag === claim.Key)) return 'contended';
-    const others = claims.filter((c) => c.tag !== claim.Key && c.record.expiresAt > now && !ownerIsDeadLocally(c.record.owner));
+    const current = holderOf((described?.VersionIdsToStages ?? {}) as StageMap, 'AWSCURRENT');
+    if (described) this.stagesSeen.set(key, (described.VersionIdsToStages ?? {}) as StageMap);
+    const live = (c: { record: LeaseRecord }) =>
+      c.record.expiresAt > now &&
+      !ownerIsDeadLocally(c.record.owner) &&
+      (c.record.over === undefined || c.record.over === current);
+    if (!live({ record })) {
+      // Lapsed at birth (AWSCURRENT moved since our last look): others ignore it, so must we.
+      this.staleClaims.set(key, [claim.Key]);
+      return 'lapsed';
+    }
+    const others = claims.filter((c) => c.tag !== claim.Key && live(c));
     this.staleClaims.set(
       key,
       claims.filter((c) => c.tag !== claim.Key && !others.includes(c)).map((c) => c.tag),
@@ -552,8 +596,12 @@ export class AwsSecretsManagerVault implements Vault {
     if (!mine || mine.owner !== owner) return;
     this.held.delete(key);
     this.fresh.delete(key);
-    await this.untagClaims(key, this.nameOf(key), [claimTagOf(owner), ...(this.staleClaims.get(key) ?? [])]);
+    const stale = this.staleClaims.get(key) ?? [];
     this.staleClaims.delete(key);
+    // Our promotion moved AWSCURRENT off `over`: the claim has lapsed for everyone, and stays as
+    // a tag until this owner claims again or a later release drops it with the other lapsed ones.
+    if (mine.promoted && mine.over !== undefined && stale.length < STALE_CLAIMS_MAX) return;
+    await this.untagClaims(key, this.nameOf(key), [claimTagOf(owner), ...stale]);
   }
 
   private async untagClaims(key: string, name: string, tags: string[]): Promise<void> {
@@ -974,9 +1022,14 @@ function claimTagOf(owner: string): string {
 /** base64url JSON (tag values allow letters, digits and _.:/=+-@ only), at most 256 characters. */
 function encodeClaim(record: LeaseRecord): string {
   const value = Buffer.from(
-    JSON.stringify({ owner: record.owner, expiresAt: record.expiresAt, claimedAt: record.claimedAt }),
+    JSON.stringify({ owner: record.owner, expiresAt: record.expiresAt, claimedAt: record.claimedAt, over: record.over }),
     'utf8',
   ).toString('base64url');
+  // Without `over` (a very long owner): the claim then lasts until released.
+  if (value.length > TAG_VALUE_MAX && record.over !== undefined) {
+    delete record.over;
+    return encodeClaim(record);
+  }
   if (value.length > TAG_VALUE_MAX) {
     throw new RotatorError('INTERNAL', `lease owner ${JSON.stringify(record.owner)} is too long for an AWS tag value`, {
       plugin: 'aws-secrets-manager',
