@@ -39,8 +39,8 @@ import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
  *   current, the placeholder when there is none yet): AWS refuses when AWSCURRENT is not on RemoveFromVersionId, or is attached and
  *   RemoveFromVersionId is missing, which is the compare-and-swap. AWS moves AWSPREVIOUS itself.
  *   AWSPENDING stays on the promoted version (read as current only; the next putPending moves it).
- * - Rotation intents are tags on the secret (`rotator:intent…`), read for free with the
- *   DescribeSecret that every read() makes. They are written under the lease, so they need no
+ * - Meta (intent, revokedPrevious, attempt status; see updateMeta) are tags on the secret,
+ *   read for free with the DescribeSecret that every read() makes (and the ListSecrets of readMany). They are written under the lease, so they need no
  *   compare-and-swap. An intent whose rotation already stored a version is not reported (that
  *   is how putPending "drops" it without an extra request).
  *
@@ -456,25 +456,37 @@ export class AwsSecretsManagerVault implements Vault {
    * Leases as claim tags on the credential secret itself, so that a lease never creates a secret
    * version (AWS keeps versions younger than 24 h against its ~100-version quota; the previous
    * design burnt two per rotation). Each owner has its own tag `rotator:lease:<sha256(owner)>`
-   * holding `{owner, expiresAt}`:
+   * holding `{owner, expiresAt, claimedAt, over}`:
    *
    * 1. TagResource writes (or overwrites) this owner's claim;
    * 2. DescribeSecret reads every claim (and the stages, which the engine's read() right after
    *    reuses: see `fresh`).
-   * 3. The owner holds the lease only if no other unexpired claim (of an owner not dead on this
-   *    host) is visible; otherwise it takes its claim back (UntagResource) and returns null.
+   * 3. The owner holds the lease only if no other live claim is visible. A claim is live while
+   *    unexpired, its owner is not dead on this host, and AWSCURRENT is still the version named in
+   *    `over` (when it names one).
    *
-   * Why "no other claim" and not "oldest claim wins": claims carry the claimer's clock, and a slow
-   * TagResource can land after a younger claimer already checked and saw nothing, so "oldest wins"
-   * could let both hold. With "no other claim", of two overlapping claimers the later checker
-   * always sees the earlier claim (its TagResource completed before the later DescribeSecret), so
-   * at most one holds; under exact contention both may back off (null: "held elsewhere"), and the
-   * engine tries again later. The compare-and-swap in promote stays the backstop (e.g. clocks
-   * further apart than a ttl, or tags read eventually-consistently).
+   * Safety: "no other live claim", not "oldest claim wins". Claims carry the claimer's clock, and
+   * a slow TagResource can land after a younger claimer already checked and saw nothing, so
+   * "oldest wins" could let both hold. With "no other live claim", of two overlapping claimers
+   * the later checker always sees the earlier claim (its TagResource completed before the later
+   * DescribeSecret), so at most one holds. The compare-and-swap in promote stays the backstop
+   * (e.g. clocks further apart than a ttl, or tags read eventually-consistently).
    *
-   * Costs: acquire 2 requests, and its DescribeSecret replaces the read that follows; release 1
-   * (UntagResource, which also drops expired claims seen, e.g. of crashed owners, so claims never
-   * approach AWS's 50-tag limit). Re-acquiring a lease with 90% of its ttl left costs nothing.
+   * Liveness: racing claimers are ranked (claimRank: the earlier claim, then a hash). The one that
+   * outranks every claim it sees keeps its claim and looks again until the others withdrew; every
+   * other racer withdraws (UntagResource) and gets null at once. So one racer always ends up
+   * holding (aws2's racers all withdrew and retried after random pauses; when every round
+   * collided, nobody held the lease and each replica looked again only after the scheduler's
+   * 60 s lease recheck).
+   *
+   * Costs: acquire 2 requests, and its DescribeSecret replaces the read that follows (so the
+   * vault declares `leaseReadsState` and the engine skips its look-before-lease read). Release:
+   * none after this owner promoted over the AWSCURRENT its claim named (the promotion made the
+   * claim lapse; the tag stays until this owner claims again or a release drops lapsed claims,
+   * at most STALE_CLAIMS_MAX of them, far below AWS's 50 tags), else 1 UntagResource. A claim
+   * made over an AWSCURRENT that moved since this instance last looked lapses at once and is
+   * made again (2 more requests: only a replica that lost a rotation to another pays them).
+   * Re-acquiring a lease with 90% of its ttl left costs nothing.
    */
   async acquireLease(key: string, owner: string, ttlMs: number): Promise<Lease | null> {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
