@@ -298,10 +298,10 @@ class Rotation {
   }
 
   private async execute(request: ActionRequest): Promise<RotationResult> {
-    if (request.mode === 'scheduled') {
+    if (request.mode === 'scheduled' && !this.deps.vault.leaseReadsState) {
       // Look before taking the lease: most scheduled checks find nothing to do, and a lease is a
-      // write (on AWS, a secret version counted against its quota). Whatever this read shows
-      // is read again under the lease before anything changes.
+      // write. Whatever this read shows is read again under the lease before anything changes.
+      // A vault whose lease reads the state anyway (leaseReadsState) skips this read.
       const state = await this.read();
       const action = this.decide(state, request);
       if (action.steps.length === 0 && !action.refusal) return this.notDue(state, action, {});

@@ -268,6 +268,12 @@ export interface Vault {
    */
   acquireLease?(key: string, owner: string, ttlMs: number): Promise<Lease | null>;
   /**
+   * Optional capability: taking the lease already reads the key's state (the `read` right after
+   * a granted lease costs no request), so the engine skips its look-before-lease read. Set when a
+   * lease costs no more than that read (AWS: a claim tag and the DescribeSecret that checks it).
+   */
+  readonly leaseReadsState?: boolean;
+  /**
    * Optional, with `clearIntent`: durably records `intent` for `key` (replacing any earlier one)
    * and resolves only once it is durable; `read` then returns it as `state.intent`. `putPending`
    * SHOULD drop an intent naming the same rotationId in the same write, where that costs nothing.

@@ -83,7 +83,24 @@ test(`${REPLICAS} replicas, one vault, ${SECRETS} due secrets: each rotated exac
   expect(issued).toHaveLength(SECRETS);
   const currents = new Set(ids.map((id) => JSON.parse(currentOf(id)!.secretString!).credentials.accessKey as string));
   expect(issued.filter((k) => !currents.has(k))).toEqual([]);
-  expect(ids.flatMap((id) => sm.versions(`rotator/${id}`)!.filter((v) => v.stages.includes('AWSPENDING')))).toEqual([]);
+  // AWSPENDING is left only beside AWSCURRENT (promote is one UpdateSecretVersionStage).
+  expect(
+    ids.flatMap((id) =>
+      sm.versions(`rotator/${id}`)!.filter((v) => v.stages.includes('AWSPENDING') && !v.stages.includes('AWSCURRENT')),
+    ),
+  ).toEqual([]);
+  // Leases are claim tags: no lease secret, and no live claim left behind. A claim names the
+  // AWSCURRENT it was made over; the holder's promotion moved AWSCURRENT, so its claim lapsed
+  // without an UntagResource, and losers took theirs back.
+  expect(sm.secretNames().filter((n) => n.includes('.lease/'))).toEqual([]);
+  const liveClaims = ids.flatMap((id) =>
+    Object.entries(sm.tags(`rotator/${id}`)!)
+      .filter(([k]) => k.startsWith('rotator:lease:'))
+      .map(([, v]) => JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as { over?: string })
+      .filter((claim) => claim.over === undefined || claim.over === currentOf(id)!.versionId)
+      .map(() => id),
+  );
+  expect(liveClaims).toEqual([]);
 
   const promotedBy = daemons.map((d) => d.count(msg('promoted')));
   expect(promotedBy.reduce((a, b) => a + b, 0)).toBe(SECRETS);
