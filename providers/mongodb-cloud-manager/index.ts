@@ -95,7 +95,7 @@ class MongoProvider implements Provider {
   readonly limits: ProviderLimits;
   readonly revokePreviousAfterMs: number | undefined;
   /** clientId and providerRef are ids, not secrets: logs may show them. */
-  readonly publicFields = ['clientId'] as const;
+  readonly publicFields = mongodbCloudManagerSchemas.publicFields;
   private readonly accountPath: string;
   private readonly mode: AuthMode;
   private cachedToken: CachedToken | undefined;

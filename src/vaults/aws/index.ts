@@ -559,7 +559,7 @@ export class AwsSecretsManagerVault implements Vault {
         { plugin: this.type },
       );
     }
-    processSecrets.addAll(value.credentials);
+    processSecrets.addCredentials(value);
     const created = out.CreatedDate instanceof Date ? out.CreatedDate : new Date(this.options.clock.now());
     const stored = { value, createdAt: created.toISOString() };
     this.remember(key, id, stored);
