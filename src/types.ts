@@ -312,6 +312,13 @@ export interface RotatorErrorShape {
 export interface ProviderDeps {
   log: Logger;
   clock: Clock;
+  /**
+   * A path prefix beside the vault (the file vault's `vault.path`) under which a provider may keep
+   * non-secret protocol state shared by every process, as `<statePath>.<provider-file>` (MongoDB:
+   * its remembered Digest challenge). config/boundaries refuses outputs there. Absent (AWS
+   * vault, library callers): keep nothing across processes.
+   */
+  statePath?: string;
 }
 
 /** A configured secret as the plugin sees it, after validation by its own schemas. */
