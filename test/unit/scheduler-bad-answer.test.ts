@@ -58,5 +58,5 @@ test.each([
     await scheduler.idle();
   }
   expect(provider.issueCalls).toBe(2);
-  await scheduler.stop();
+  await scheduler.stop(1_000);
 });
