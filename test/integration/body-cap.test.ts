@@ -75,7 +75,7 @@ test('MongoDB: a valid create answer padded to 10 MB is refused at the cap', asy
     },
     { log: memoryLogger(), clock: systemClock },
   );
-  const err = await provider.issue(context()).catch((e: unknown) => e as Error);
+  const err = (await provider.issue(context()).catch((e: unknown) => e)) as Error;
   expect(err).toMatchObject({
     code: 'PROVIDER_BAD_ANSWER',
     message: expect.stringContaining(`more than ${MAX_BODY_BYTES} bytes`),
