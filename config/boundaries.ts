@@ -1,7 +1,8 @@
 /**
  * Outputs never touch rotator's own files (issue 10): a file output that resolves to the vault
  * (for the file vault: its file or folder, key file, lock, temp and backup files, which are all
- * named after the vault or key path), the config file, or another output is a config problem.
+ * named after the vault or key path), the config file, the audit log, or another output is a
+ * config problem.
  * Paths are compared after `..`, the config folder and symlinks are resolved, so a symlinked or
  * roundabout spelling of the vault path is caught too.
  */
@@ -20,6 +21,11 @@ export function outputPathProblems(config: RotatorConfig): PathProblem[] {
   const protectedPaths: { prefix: string; exact: boolean; what: string }[] = [
     { prefix: canonical(config.file), exact: true, what: 'the config file' },
   ];
+  // The audit log is rotator's own append-only trail: an output rewriting it would erase the
+  // record of every state change (and put credentials in a file shipped to a SIEM).
+  if (config.audit !== undefined) {
+    protectedPaths.push({ prefix: canonical(config.audit.path), exact: true, what: `the audit log (${config.audit.path})` });
+  }
   if (config.vault.type === 'file') {
     const keyFile = config.vault.keyFile ?? `${config.vault.path}.key`;
     protectedPaths.push(

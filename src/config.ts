@@ -5,6 +5,7 @@
  */
 import { loadConfig as loadWith, parseConfig as parseWith, type LoadOptions, type LoadedConfig } from '../config/load';
 import { providers } from '../providers';
+import { secrets } from './redact';
 
 export { resolveConfigPath, ConfigError, formatProblem, type LoadedConfig } from '../config/load';
 
@@ -12,10 +13,22 @@ export type ConfigOptions = Omit<LoadOptions, 'plugins'> & Partial<Pick<LoadOpti
 
 /** {@link loadWith config/load's loadConfig}, with every registered provider unless `plugins` is given. */
 export function loadConfig(path: string, options: ConfigOptions = {}): LoadedConfig {
+  declarePublicFields(options);
   return loadWith(path, { ...options, plugins: options.plugins ?? providers });
 }
 
 /** {@link parseWith config/load's parseConfig} (no file system), with every registered provider by default. */
 export function parseConfig(text: string, options: ConfigOptions & { file: string; absolute: string }): LoadedConfig {
+  declarePublicFields(options);
   return parseWith(text, { ...options, plugins: options.plugins ?? providers });
+}
+
+/**
+ * The providers' public fields (ids such as MongoDB's clientId) stay readable once a value is
+ * read from the vault: declared before anything reads one, here where the registry and the
+ * providers meet.
+ */
+function declarePublicFields(options: ConfigOptions): void {
+  const registry = options.secretRegistry ?? secrets;
+  for (const p of options.plugins ?? providers) registry.declarePublicFields(p.type, p.publicFields);
 }

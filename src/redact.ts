@@ -29,6 +29,8 @@ export class SecretRegistry {
   private issued = new Map<string, Map<string, IssuedEntry>>();
   /** How many issued entries hold each value: lets `delete` and `has` skip scanning every owner. */
   private issuedRefs = new Map<string, number>();
+  /** Per provider type, the credential fields that are ids, not secrets (see declarePublicFields). */
+  private publicFields = new Map<string, ReadonlySet<string>>();
 
   add(...values: (string | undefined | null)[]): void {
     for (const v of values) if (scrubbable(v)) this.values.add(v);
@@ -38,6 +40,25 @@ export class SecretRegistry {
   addAll(record: Record<string, unknown> | undefined): void {
     if (!record) return;
     for (const v of Object.values(record)) if (typeof v === 'string') this.add(v);
+  }
+
+  /**
+   * Declares the credential fields of `provider` that are identifiers, not secrets (MongoDB's
+   * `clientId`), as its descriptor says: {@link addCredentials} leaves them readable in logs and
+   * errors. Called where the provider registry meets the config (src/config.ts), so every
+   * command, the daemon and the library reader agree. Undeclared providers: every field is secret.
+   */
+  declarePublicFields(provider: string, fields: readonly string[] | undefined): void {
+    if (fields && fields.length > 0) this.publicFields.set(provider, new Set(fields));
+  }
+
+  /**
+   * Registers the secret fields of a stored value (`get`, `exec`, the library reader, a vault
+   * read): every string field except the declared public ones of `value.provider`.
+   */
+  addCredentials(value: { provider: string; credentials: Record<string, unknown> }): void {
+    const open = this.publicFields.get(value.provider);
+    for (const [field, v] of Object.entries(value.credentials)) if (!open?.has(field) && typeof v === 'string') this.add(v);
   }
 
   /**

@@ -75,7 +75,11 @@ export async function createRuntime(config: RotatorConfig, deps: RuntimeDeps): P
     if (!secret) throw notConfigured(secretId, config);
     const made: Provider = loadPlugin(pluginFor(secret.provider)).create(
       { id: secret.id, credentials: secret.credentials, params: secret.params },
-      { log: deps.log.child({ secretId: secret.id }), clock: deps.clock },
+      {
+        log: deps.log.child({ secretId: secret.id }),
+        clock: deps.clock,
+        ...(config.vault.type === 'file' ? { statePath: config.vault.path } : {}),
+      },
     );
     const instrumented = deps.instrument ? deps.instrument.provider(made) : made;
     const provider = config.audit ? auditProvider(instrumented, audit, secret.id) : instrumented;

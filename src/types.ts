@@ -318,6 +318,13 @@ export interface RotatorErrorShape {
 export interface ProviderDeps {
   log: Logger;
   clock: Clock;
+  /**
+   * A path prefix beside the vault (the file vault's `vault.path`) under which a provider may keep
+   * non-secret protocol state shared by every process, as `<statePath>.<provider-file>` (MongoDB:
+   * its remembered Digest challenge). config/boundaries refuses outputs there. Absent (AWS
+   * vault, library callers): keep nothing across processes.
+   */
+  statePath?: string;
 }
 
 /** A configured secret as the plugin sees it, after validation by its own schemas. */
@@ -340,7 +347,7 @@ export interface EmulatorHandle {
  */
 export type ProviderSchemas<C = any, P = any> = Pick<
   ProviderPlugin<C, P>,
-  'type' | 'credentialsSchema' | 'paramsSchema' | 'accountOf' | 'envNames'
+  'type' | 'credentialsSchema' | 'paramsSchema' | 'accountOf' | 'envNames' | 'publicFields'
 >;
 
 /**
@@ -373,6 +380,12 @@ export interface ProviderPlugin<C = any, P = any> {
    * what the provider's own tools read, e.g. `{ accessKey: 'NCLOUD_ACCESS_KEY' }`.
    */
   readonly envNames?: Readonly<Record<string, string>>;
+  /**
+   * Credential fields that are identifiers, not secrets (MongoDB `clientId`): `get`, the reader
+   * and the logs show them in clear; every other field is registered for scrubbing. The
+   * {@link Provider} instance declares the same list for the credentials it issues.
+   */
+  readonly publicFields?: readonly string[];
   /**
    * Sandbox support: start this provider's emulator on loopback and rewrite a configured secret
    * so it points at it with credentials the emulator accepts. Never touches the real service.

@@ -23,6 +23,9 @@ export const mongodbCloudManagerSchemas: ProviderSchemas<McmCredentials, McmPara
   // What the Atlas CLI reads for a service account:
   // https://www.mongodb.com/docs/atlas/cli/current/atlas-cli-env-variables/
   envNames: { clientId: 'MONGODB_ATLAS_CLIENT_ID', clientSecret: 'MONGODB_ATLAS_CLIENT_SECRET' },
+  // The service account's id is no secret (it names the account in every API path): logs, `get`
+  // and errors show it; clientSecret is scrubbed.
+  publicFields: ['clientId'],
 };
 
 export const mongodbCloudManagerDescriptor: ProviderDescriptor<McmCredentials, McmParams> = {

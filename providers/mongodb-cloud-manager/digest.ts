@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DigestClient } from 'digest-fetch';
 import { asTimeout, httpBounds, readCapped } from '../kit/http';
+import { fileNonceCache, type NonceCache } from './nonce-cache';
 
 /**
  * HTTP Digest for the MongoDB Cloud Manager / Atlas Admin API, on digest-fetch (the mandated
@@ -22,6 +23,9 @@ import { asTimeout, httpBounds, readCapped } from '../kit/http';
  *   trips included) and the shutdown signal, and buffers every body (capped at 1 MiB) so a
  *   connection is never held by an unread 401.
  * After the first request of a client, its nonce is cached: one round trip per request.
+ * Across processes (one-off `rotate`), a pool given a {@link NonceCache} seeds its first client
+ * with the last challenge the server answered, so the first request goes out authorized with a
+ * fresh cnonce and nc=00000001; a 401 (stale or not) falls back to the normal challenge once.
  */
 
 export interface DigestRequest {
@@ -109,6 +113,16 @@ export function normalizeChallenge(header: string | null | undefined): string {
 interface Slot {
   client: DigestClient;
   busy: boolean;
+  /** Set while the slot's first exchange answers a remembered challenge (not yet confirmed). */
+  seeded?: boolean;
+  /** The challenge last written to the nonce cache by this slot (no rewrite per request). */
+  saved?: string;
+}
+
+/** Where a pool remembers challenges across processes, and under which server origin. */
+export interface NonceReuse {
+  origin: string;
+  cache: NonceCache;
 }
 
 /** Per-request state the slot's fetch needs (set while the slot serves that request). */
@@ -131,6 +145,7 @@ export class DigestPool {
     private readonly publicKey: string,
     private readonly privateKey: string,
     readonly size: number = DEFAULT_POOL_SIZE,
+    private readonly reuse?: NonceReuse,
   ) {}
 
   async request(req: DigestRequest): Promise<DigestResponse> {
@@ -148,7 +163,9 @@ export class DigestPool {
           ...(req.body === undefined ? {} : { body: req.body }),
         }),
       })) as Response;
-      return { status: res.status, headers: res.headers, text: await res.text() };
+      const text = await res.text();
+      this.remember(slot, res.status);
+      return { status: res.status, headers: res.headers, text };
     } catch (err) {
       // The server may have accepted this nc before the connection failed; digest-fetch only
       // counts answered requests, so move on to avoid offering the same nc again (a replay).
@@ -166,6 +183,18 @@ export class DigestPool {
     const parseAuth = client.parseAuth.bind(client);
     client.parseAuth = (header: string) => parseAuth(normalizeChallenge(header));
     client.getClient = async () => (url: string, options: RequestInit) => this.send(slot, url, options);
+    // Only the first client answers a remembered challenge: a server counting nc per nonce would
+    // refuse a second client's nc=00000001 on the same nonce.
+    const remembered = this.slots.length === 0 ? this.reuse?.cache.get(this.reuse.origin) : undefined;
+    if (remembered !== undefined) {
+      try {
+        client.parseAuth(remembered); // a fresh cnonce, nc=00000001
+        slot.seeded = client.hasAuth;
+        slot.saved = remembered;
+      } catch {
+        client.hasAuth = false; // an unusable entry (e.g. another algorithm): challenge as usual
+      }
+    }
     this.stats.clients++;
     this.slots.push(slot);
     return slot;
@@ -177,10 +206,25 @@ export class DigestPool {
     this.stats.roundTrips++;
     const signal = this.inFlight.get(slot)?.signal;
     const res = await fetch(url, { ...options, ...(signal ? { signal } : {}), redirect: 'manual' });
+    if (slot.seeded) {
+      slot.seeded = false;
+      // A plain 401 to a remembered nonce: this server does not let a new client reuse it.
+      if (res.status === 401 && this.reuse && parseChallenge(res.headers.get('www-authenticate'))?.stale === false) {
+        this.reuse.cache.refuse(this.reuse.origin);
+      }
+    }
     // Capped at 1 MiB after decompression (BodyTooLarge); the signal is the request's total deadline.
     const body = await readCapped(res);
     const empty = res.status === 204 || res.status === 304 || res.status < 200;
     return new Response(empty ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
+
+  /** After an answered request: a challenge the server accepted is offered to later processes. */
+  private remember(slot: Slot, status: number): void {
+    const challenge = slot.client.lastAuth as string | undefined;
+    if (!this.reuse || status === 401 || !slot.client.hasAuth || !challenge || challenge === slot.saved) return;
+    slot.saved = challenge;
+    this.reuse.cache.put(this.reuse.origin, challenge);
   }
 
   private acquire(signal: AbortSignal): Promise<Slot> {
@@ -219,12 +263,14 @@ const pools = new Map<string, DigestPool>();
  * The pool shared by every provider instance using this API key at this origin, so twenty
  * secrets behind one key pay a handful of challenges, not twenty.
  */
-export function digestPoolFor(baseUrl: string, publicKey: string, privateKey: string): DigestPool {
+export function digestPoolFor(baseUrl: string, publicKey: string, privateKey: string, nonceFile?: string): DigestPool {
   const keyHash = createHash('sha256').update(`${publicKey}\0${privateKey}`).digest('hex');
-  const key = `${new URL(baseUrl).origin} ${keyHash}`;
+  const origin = new URL(baseUrl).origin;
+  const key = `${origin} ${keyHash}`;
   let pool = pools.get(key);
   if (!pool) {
-    pool = new DigestPool(publicKey, privateKey);
+    const reuse = nonceFile === undefined ? undefined : { origin, cache: fileNonceCache(nonceFile) };
+    pool = new DigestPool(publicKey, privateKey, DEFAULT_POOL_SIZE, reuse);
     pools.set(key, pool);
   }
   return pool;

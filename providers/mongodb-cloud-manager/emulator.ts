@@ -68,6 +68,13 @@ export interface McmEmulatorOptions {
   serviceAccounts?: McmServiceAccountSeed[];
   /** Nonce lifetime; an older nonce is answered 401 stale=true. Default 5 min. */
   nonceLifetimeMs?: number;
+  /**
+   * How `nc` replays are detected. `nonce` (default): nc strictly increases per nonce, whoever
+   * sends it, so a second client cannot reuse a nonce. `client`: per (nonce, cnonce), so a new
+   * client may answer a known nonce with a fresh cnonce and nc=00000001 (RFC 7616 §3.4: the
+   * count is the client's); a repeated (nonce, cnonce, nc) is still a replay.
+   */
+  ncScope?: 'nonce' | 'client';
   /** Write the challenge's qop as the documentation prints it (`op="auth"`). Default qop. */
   challengeQopParam?: 'qop' | 'op';
   latencyMs?: number;
@@ -224,7 +231,7 @@ class McmServer {
   latencyMs: number;
   private readonly clock: Clock;
   private readonly accounts = new Map<string, Account>();
-  private readonly nonces = new Map<string, { createdAtMs: number; lastNc: number }>();
+  private readonly nonces = new Map<string, { createdAtMs: number; lastNc: number; perClient?: Map<string, number> }>();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly tokenRequests = new Map<string, number[]>();
 
@@ -493,11 +500,14 @@ class McmServer {
       throw this.challenge(true);
     }
     const nc = parseInt(p.nc, 16);
-    if (!Number.isFinite(nc) || nc <= nonce.lastNc) {
+    const perClient = this.options.ncScope === 'client' ? (nonce.perClient ??= new Map()) : undefined;
+    const last = perClient ? (perClient.get(p.cnonce) ?? 0) : nonce.lastNc;
+    if (!Number.isFinite(nc) || nc <= last) {
       this.digest.replays++;
       throw this.challenge(false);
     }
-    nonce.lastNc = nc;
+    if (perClient) perClient.set(p.cnonce, nc);
+    else nonce.lastNc = nc;
     return { kind: 'key', key };
   }
 

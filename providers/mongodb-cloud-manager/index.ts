@@ -95,7 +95,7 @@ class MongoProvider implements Provider {
   readonly limits: ProviderLimits;
   readonly revokePreviousAfterMs: number | undefined;
   /** clientId and providerRef are ids, not secrets: logs may show them. */
-  readonly publicFields = ['clientId'] as const;
+  readonly publicFields = mongodbCloudManagerSchemas.publicFields;
   private readonly accountPath: string;
   private readonly mode: AuthMode;
   private cachedToken: CachedToken | undefined;
@@ -104,6 +104,8 @@ class MongoProvider implements Provider {
     private readonly params: ResolvedParams,
     private readonly credentials: McmCredentials,
     private readonly log: ProviderDeps['log'],
+    /** Where Digest challenges are remembered across processes (nonce-cache.ts); none: not kept. */
+    private readonly nonceFile?: string,
   ) {
     this.limits = mongoLimits(params.api);
     this.revokePreviousAfterMs = params.revokePreviousAfterMs;
@@ -130,7 +132,10 @@ class MongoProvider implements Provider {
     const refused = () => (this.cachedToken = undefined);
     const auth: ApiAuth =
       this.mode === 'api-key'
-        ? { kind: 'digest', pool: digestPoolFor(this.params.baseUrl, this.credentials.publicKey!, this.credentials.privateKey!) }
+        ? {
+            kind: 'digest',
+            pool: digestPoolFor(this.params.baseUrl, this.credentials.publicKey!, this.credentials.privateKey!, this.nonceFile),
+          }
         : this.mode === 'service-account'
           ? { kind: 'bearer', token: (signal) => this.adminToken(ctx, signal), refused }
           : { kind: 'bearer', token: (signal) => this.selfToken(ctx, signal), refused };
@@ -363,7 +368,8 @@ function create(spec: ProviderSpec<McmCredentials, McmParams>, deps: ProviderDep
       { plugin: PLUGIN },
     );
   }
-  return new MongoProvider(resolveParams(params), credentials, deps.log);
+  const nonceFile = deps.statePath === undefined ? undefined : `${deps.statePath}.mongodb-digest.json`;
+  return new MongoProvider(resolveParams(params), credentials, deps.log, nonceFile);
 }
 
 /** The sandbox's emulator and the API key it accepts. */

@@ -136,7 +136,7 @@ export function createSecretReader(options: SecretReaderOptions = {}): SecretRea
       const current = (await (await vault()).read(id)).current;
       if (!current)
         throw new RotatorError('NOT_FOUND', `'${id}' has no current version in the vault yet (run \`rotator rotate ${id}\`)`);
-      secrets.addAll(current.value.credentials);
+      secrets.addCredentials(current.value);
       entry.failure = undefined;
       if (entry.value && entry.value.rotationId !== current.value.rotationId)
         log.info({ secretId: id, expiresAt: current.value.expiresAt }, 'new credential read');

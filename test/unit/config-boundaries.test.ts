@@ -4,11 +4,12 @@
  * `-c` reads regular files only. Real provider registry, files in a temporary folder.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 import { SecretRegistry } from '../../src/redact';
+import { runCli } from '../support/cli';
 
 const ENV = { NCP_ACCESS_KEY: 'AKID-boundary', NCP_SECRET_KEY: 'boundary-secret-0001' };
 let dir: string;
@@ -77,6 +78,28 @@ describe('an output that resolves to rotator’s own files is a config error at 
         /^8:\d+ secrets\[0\]\.outputs\[1\]\.path: .* is already written by secrets\[0\] 'deployer' outputs\[0\]/,
       ),
     ]);
+  });
+
+  test('the audit log, also through a symlinked folder (an output would erase the trail and put credentials in it)', () => {
+    const audit = 'audit: { path: logs/audit.jsonl }';
+    expect(problemsOf(() => load(['{ type: file, path: logs/audit.jsonl, format: env }'], audit))).toEqual([
+      expect.stringMatching(/^8:\d+ secrets\[0\]\.outputs\[0\]\.path: .*is the audit log \(.*logs\/audit\.jsonl\)/),
+    ]);
+    mkdirSync(join(dir, 'logs'));
+    symlinkSync(join(dir, 'logs'), join(dir, 'alias'));
+    expect(problemsOf(() => load(['{ type: file, path: alias/audit.jsonl, format: env }'], audit))).toEqual([
+      expect.stringContaining('is the audit log'),
+    ]);
+  });
+
+  test('validate refuses an output onto the audit log: exit 2 naming file:line', async () => {
+    load([], 'audit: { path: logs/audit.jsonl }'); // the same file without the output loads
+    const file = join(dir, 'rotator.config.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8') + '      - { type: file, path: logs/audit.jsonl, format: env }\n');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    outputs: []\n', '    outputs:\n'));
+    const run = await runCli(['validate', '-c', file], ENV);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:8:\\d+.*is the audit log`));
   });
 
   test('ordinary outputs, also beside the vault, load', () => {

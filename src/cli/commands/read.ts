@@ -14,7 +14,7 @@ export async function readValue(runtime: Runtime, id: string, stage: 'current' |
       `'${id}' has no ${stage} version in the vault yet` + (stage === 'current' ? ` (run \`rotator rotate ${id}\`)` : ''),
     );
   }
-  secrets.addAll(version.value.credentials);
+  secrets.addCredentials(version.value);
   return version.value;
 }
 

@@ -766,7 +766,7 @@ export class AwsSecretsManagerVault implements Vault {
         { plugin: this.type },
       );
     }
-    processSecrets.addAll(value.credentials);
+    processSecrets.addCredentials(value);
     const created = createdDate instanceof Date ? createdDate : new Date(this.options.clock.now());
     const stored = { value, createdAt: created.toISOString() };
     this.remember(key, decodeVersionId(versionId), stored);
