@@ -63,6 +63,9 @@ const CORE_SCHEMA = FAILSAFE_SCHEMA.extend({
 
 class Decline extends Error {}
 
+/** One frozen empty list for the many literal strings (10,000 secrets have ~100,000). */
+const NO_USES = Object.freeze([]) as unknown as VariableUse[];
+
 /**
  * js-yaml's per-node hook: at 'close' the node's anchor and tag are known. `?` is a plain
  * scalar, `!` a quoted one (or the non-specific tag, a string to both parsers), and our implicit
@@ -94,7 +97,7 @@ export function parseYamlFast(
   if (parsed === undefined || parsed === null) return undefined;
   const strings = new Map<string, VariableUse[]>();
   try {
-    const value = plain(parsed, [], 0, { env, options, strings });
+    const value = plain(parsed, [], 0, { env, options, strings, seen: new Map() });
     return { value, positions: new Map(), strings, problems: [] };
   } catch (err) {
     if (err instanceof Decline) return undefined;
@@ -106,6 +109,20 @@ interface FastWalk {
   env: Readonly<Record<string, string | undefined>>;
   options: InterpolationOptions;
   strings: Map<string, VariableUse[]>;
+  /** Each distinct string value once. */
+  seen: Map<string, string>;
+}
+
+/**
+ * The first string equal to `value`. The daemon keeps the config for its life: 10,000 secrets
+ * repeat the same endpoints, provider names and interpolated credentials, and each copy (often a
+ * concatenation that also keeps its parts) cost heap per secret.
+ */
+function intern(value: string, walk: FastWalk): string {
+  const known = walk.seen.get(value);
+  if (known !== undefined) return known;
+  walk.seen.set(value, value);
+  return value;
 }
 
 /** The same plain value parseYamlTree's toPlain builds: strings interpolated, keys restored. */
@@ -114,8 +131,8 @@ function plain(node: unknown, path: KeyPath, depth: number, walk: FastWalk): unk
   if (typeof node === 'string') {
     const result = interpolate(restoreReferences(node), walk.env, walk.options);
     if (result.malformed || result.unset.length > 0) throw new Decline();
-    walk.strings.set(formatKeyPath(path), result.uses);
-    return result.value;
+    walk.strings.set(formatKeyPath(path), result.uses.length > 0 ? result.uses : NO_USES);
+    return intern(result.value, walk);
   }
   if (Array.isArray(node)) return node.map((item, index) => plain(item, [...path, index], depth + 1, walk));
   if (node === null || typeof node !== 'object') return node;
