@@ -71,6 +71,14 @@ export interface Metrics {
 
 const SECRET_LABELS = ['secret', 'provider'] as const;
 
+/**
+ * How often the event-loop lag monitor samples (prom-client's default is 10 ms). Each sample is
+ * a timer wake-up outside JavaScript: at 10 ms an idle daemon spent ~7 ms of CPU a second on it,
+ * more than everything else it does while idle (measured at 10,000 secrets: 0.7 % of a core).
+ * At 100 ms a stall long enough to matter to a rotation still shows in the lag metrics.
+ */
+export const EVENT_LOOP_PRECISION_MS = 100;
+
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   const { clock } = options;
@@ -81,7 +89,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const labelsOf = (s: SecretSchedule) => ({ secret: s.secretId, provider: source!.providerOf(s.secretId) });
   const seconds = (ms: number) => Math.floor(ms / 1000);
 
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS });
+  }
 
   new Gauge({
     name: 'rotator_build_info',
