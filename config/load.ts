@@ -11,6 +11,7 @@ import type { ConfigProblem, KeyPath } from './problems';
 import { configFileSchema } from './schema';
 import type { ConfigFile, OutputConfig, RotatorConfig, SecretConfig, VaultConfig } from './schema';
 import { parseYamlTree } from './yaml-tree';
+import { parseYamlFast } from './yaml-fast';
 import { outputPathProblems } from './boundaries';
 import { templateProblems } from '../src/distribute/template';
 import type { Position, TreeProblem, YamlTree } from './yaml-tree';
@@ -81,7 +82,22 @@ export function loadConfig(path: string, options: LoadOptions): LoadedConfig {
 export function parseConfig(text: string, options: LoadOptions & { file: string; absolute: string }): LoadedConfig {
   const env = options.env ?? process.env;
   const lenient = options.sandbox === true || options.readOnly === true;
-  const tree = parseYamlTree(text, env, { sandbox: lenient });
+  // The fast tree has no positions, so it is trusted only with nothing to point at: any problem
+  // or warning parses again with positions (config/yaml-fast.ts says why and when it declines).
+  const fast = parseYamlFast(text, env, { sandbox: lenient });
+  if (fast) {
+    try {
+      const config = fromTree(fast, options, lenient);
+      if (config.warnings.length === 0) return config;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
+  return fromTree(parseYamlTree(text, env, { sandbox: lenient }), options, lenient);
+}
+
+/** Validates a parsed tree; throws {@link ConfigError} with every problem. */
+function fromTree(tree: YamlTree, options: LoadOptions & { file: string; absolute: string }, lenient: boolean): LoadedConfig {
   const fail = (problems: TreeProblem[]): never => {
     throw new ConfigError(sortProblems(dedupe(problems.map((p) => ({ file: options.file, ...p })))));
   };

@@ -113,12 +113,12 @@ const OPEN = '\uE000';
 const CLOSE = '\uE001';
 const SHIELDABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n,[\]{}]*)?)\}/g;
 
-function shieldReferences(text: string): string {
+export function shieldReferences(text: string): string {
   if (text.includes(OPEN) || text.includes(CLOSE)) return text;
   return text.replace(SHIELDABLE, (_m, inner: string) => `$${OPEN}${inner}${CLOSE}`);
 }
 
-function restoreReferences(value: string): string {
+export function restoreReferences(value: string): string {
   return value.includes(OPEN) ? value.split(`$${OPEN}`).join('${').split(CLOSE).join('}') : value;
 }
 

@@ -6,6 +6,8 @@
  * (a SIGTERM during start-up); it then waits for start to settle and stops whatever it started.
  * A `start()` that fails stops what it had started before rethrowing, so nothing keeps running.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Clock, Logger } from './types';
 import type { RotatorConfig } from '../config/schema';
 import { createRuntime, policyOf, rotationDeps, type Runtime } from './runtime';
@@ -15,6 +17,27 @@ import { RotatorError } from './errors';
 import { createMetrics, instrumentProvider, instrumentVault, type Metrics } from './metrics';
 import { createAlertHub, type AlertHub } from './notify/wire';
 import { startupSummary } from './service-summary';
+
+/** Below this many secrets start-up garbage is a few MB: not worth a full collection. */
+export const STARTUP_GC_MIN_SECRETS = 1_000;
+
+/**
+ * One full, compacting garbage collection once start-up is done. Loading 10,000 secrets
+ * allocates ~100 MB that is garbage once the scheduler runs (parse trees, validation copies,
+ * vault pages); V8 grows the heap for it and, in a process that then idles, keeps it: the
+ * daemon's RSS stayed ~12 MB above what a collection leaves (measured, see the bench). Node
+ * offers gc() only under --expose-gc, which `rotator run` is not started with: the flag is set
+ * at run time and `gc` read from a fresh context, so the main context gains no global (the
+ * expose-gc package does the same in two lines; not worth a dependency). Best effort.
+ */
+function collectStartupGarbage(): void {
+  try {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  } catch {
+    // A runtime without the flag: the heap shrinks on its own schedule instead.
+  }
+}
 
 export interface ServiceOptions {
   config: RotatorConfig;
@@ -114,6 +137,7 @@ export class RotatorService {
     const summary = startupSummary(config, scheduler.snapshot(), isPaused, this.statusServer?.url);
     const { message, ...fields } = summary;
     log.info(fields, message);
+    if (config.secrets.length >= STARTUP_GC_MIN_SECRETS) collectStartupGarbage();
   }
 
   /**

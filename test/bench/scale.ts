@@ -1,6 +1,7 @@
 /**
  * The scale bench (`npm run bench:scale -- [--n 2000] [--concurrency 4,32] [--vault file,aws]
- * [--aws-n N] [--idle-n 10000] [--idle-seconds 60] [--idle-timeout 600] [--latency 20]`).
+ * [--aws-n N] [--idle-n 10000] [--idle-seconds 60] [--idle-timeout 600] [--latency 20]
+ * [--workspace DIR]`).
  *
  * It drives the real CLI as a user would: a generated config in a temp folder, `rotator rotate
  * --all` with every secret due (empty vault), then `rotator run` idle over a seeded vault. The
@@ -8,10 +9,16 @@
  * are used (CLI, config, the emulators' start functions), so the bench keeps measuring whatever
  * the vault and engine become. Figures are printed and written to bench-results.json; nothing
  * is asserted against a time (the machine may be shared: say so next to the figures).
+ *
+ * `--workspace DIR` keeps the idle run's folder (config, seeded vault, logs) in DIR and, when DIR
+ * already holds a seeded workspace for the same N, reuses it instead of seeding again (seeding
+ * 10,000 secrets takes minutes). The reused vault's credentials must still be fresh: the NCP
+ * secrets last an hour, so a workspace older than ~40 minutes has due secrets and the idle
+ * figures then include rotations (the run says how many provider requests it saw).
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchConfig, benchEnv, type BenchVault } from './scale-config';
 import { freePort, ROOT, sampleProc, spawnCli, startEmulatorProcess, type EmulatorProcess } from './scale-proc';
@@ -47,7 +54,8 @@ interface RotateRun {
 interface IdleRun {
   kind: 'idle-daemon';
   n: number;
-  seed: { exitCode: number | string; wallS: number };
+  /** `reused`: a kept, already seeded workspace (--workspace); then wallS is 0. */
+  seed: { exitCode: number | string; wallS: number; reused: boolean };
   ready: boolean;
   /** Until /readyz answered 200. */
   startupS: number | null;
@@ -89,6 +97,7 @@ function parse() {
       'idle-timeout': { type: 'string', default: '600' },
       latency: { type: 'string', default: '20' },
       out: { type: 'string', default: join(ROOT, 'bench-results.json') },
+      workspace: { type: 'string' },
     },
   });
   const int = (name: string, text: string) => {
@@ -109,6 +118,7 @@ function parse() {
     idleTimeoutS: int('idle-timeout', values['idle-timeout']),
     latencyMs: int('latency', values.latency),
     out: values.out,
+    workspace: values.workspace === undefined ? undefined : resolve(values.workspace),
   };
 }
 
@@ -118,6 +128,28 @@ async function workspace(yaml: string) {
   const file = join(dir, 'rotator.config.yaml');
   await writeFile(file, yaml);
   return { dir, file, vaultDir: join(dir, 'vault') };
+}
+
+/** Written into a kept workspace once its seed succeeded, with the N it was seeded for. */
+const SEEDED_MARK = 'seeded.json';
+
+/**
+ * The idle run's workspace: a kept one in `dir` (reused when already seeded for `n`: its config
+ * gets the new status port) or a fresh temp folder.
+ */
+async function idleWorkspace(yaml: string, n: number, port: number, dir: string | undefined) {
+  if (dir === undefined) return { ...(await workspace(yaml)), seeded: false, keep: false };
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'rotator.config.yaml');
+  const mark = await readFile(join(dir, SEEDED_MARK), 'utf8').catch(() => undefined);
+  if (mark !== undefined && (JSON.parse(mark) as { n: number }).n === n) {
+    const kept = await readFile(file, 'utf8');
+    await writeFile(file, kept.replace(/^http: \{ port: \d+ \}$/m, `http: { port: ${port} }`));
+    return { dir, file, vaultDir: join(dir, 'vault'), seeded: true, keep: true };
+  }
+  await rm(join(dir, 'vault'), { recursive: true, force: true });
+  await writeFile(file, yaml);
+  return { dir, file, vaultDir: join(dir, 'vault'), seeded: false, keep: true };
 }
 
 async function tail(file: string, lines = 15): Promise<string> {
@@ -220,25 +252,30 @@ async function idleDaemon(
   idleSeconds: number,
   timeoutS: number,
   latencyMs: number,
+  keepDir: string | undefined,
 ): Promise<IdleRun> {
   const port = await freePort();
   const config = benchConfig(emu.info, { n, concurrency: 32, vault: 'file', httpPort: port });
   await emu.send({ cmd: 'serviceAccounts', orgId: config.orgId, clientIds: config.clientIds });
-  const ws = await workspace(config.yaml);
+  const ws = await idleWorkspace(config.yaml, n, port, keepDir);
   const env = benchEnv(emu.info);
-  // Seed: every secret gets a current credential (no latency: the seed is not what is measured).
-  await emu.send({ cmd: 'latency', ms: 0 });
-  const seedStart = process.hrtime.bigint();
-  const seeded = await spawnCli(['rotate', '--all', '-c', ws.file], {
-    env,
-    cwd: ws.dir,
-    vaultDir: ws.vaultDir,
-    probeOut: join(ws.dir, 'seed-probe.json'),
-    logFile: join(ws.dir, 'seed.log'),
-  });
-  const seed = { exitCode: await seeded.exited, wallS: round(elapsedS(seedStart)) };
-  await emu.send({ cmd: 'latency', ms: latencyMs });
-  if (seed.exitCode !== 0) process.stderr.write(`seed exited ${seed.exitCode}:\n${await tail(join(ws.dir, 'seed.log'))}\n`);
+  let seed: IdleRun['seed'] = { exitCode: 0, wallS: 0, reused: true };
+  if (!ws.seeded) {
+    // Seed: every secret gets a current credential (no latency: the seed is not what is measured).
+    await emu.send({ cmd: 'latency', ms: 0 });
+    const seedStart = process.hrtime.bigint();
+    const seeded = await spawnCli(['rotate', '--all', '-c', ws.file], {
+      env,
+      cwd: ws.dir,
+      vaultDir: ws.vaultDir,
+      probeOut: join(ws.dir, 'seed-probe.json'),
+      logFile: join(ws.dir, 'seed.log'),
+    });
+    seed = { exitCode: await seeded.exited, wallS: round(elapsedS(seedStart)), reused: false };
+    await emu.send({ cmd: 'latency', ms: latencyMs });
+    if (seed.exitCode !== 0) process.stderr.write(`seed exited ${seed.exitCode}:\n${await tail(join(ws.dir, 'seed.log'))}\n`);
+    else if (ws.keep) await writeFile(join(ws.dir, SEEDED_MARK), `${JSON.stringify({ n, at: new Date().toISOString() })}\n`);
+  }
 
   const logFile = join(ws.dir, 'run.log');
   const start = process.hrtime.bigint();
@@ -286,7 +323,7 @@ async function idleDaemon(
     await daemon.exited;
   }
   const probe = daemon.probe();
-  await rm(ws.dir, { recursive: true, force: true });
+  if (!ws.keep) await rm(ws.dir, { recursive: true, force: true });
   return {
     kind: 'idle-daemon',
     n,
@@ -315,7 +352,8 @@ function describe(run: Run): string {
     );
   }
   return (
-    `run (idle)    vault=file N=${run.n}: seed ${run.seed.wallS} s (exit ${run.seed.exitCode}); ` +
+    `run (idle)    vault=file N=${run.n}: ` +
+    (run.seed.reused ? 'seeded workspace reused; ' : `seed ${run.seed.wallS} s (exit ${run.seed.exitCode}); `) +
     (run.ready
       ? `ready in ${run.startupS} s (scheduler started at ${run.schedulerStartedS} s, stop took ${run.stopS} s), RSS ${run.rssMbAtReady} MB at ready, ` +
         `${run.rssMbAfterIdle} MB after ${run.idleSeconds} s idle (peak ${run.peakRssMb} MB), idle CPU ${run.idleCpuPercent} % of a core, ` +
@@ -348,7 +386,7 @@ async function main(): Promise<void> {
       }
     }
     if (args.idleN > 0) {
-      const run = await idleDaemon(emu, args.idleN, args.idleSeconds, args.idleTimeoutS, args.latencyMs);
+      const run = await idleDaemon(emu, args.idleN, args.idleSeconds, args.idleTimeoutS, args.latencyMs, args.workspace);
       results.runs.push(run);
       process.stdout.write(`${describe(run)}\n`);
       await save();

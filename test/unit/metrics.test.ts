@@ -126,3 +126,19 @@ describe('secretStateOf', () => {
     ['healthy', 'ok', e({}), T, false],
   ])('%s → %s', (_n, expected, entry, now, paused) => expect(secretStateOf(entry, now, paused)).toBe(expected));
 });
+
+test('providers of one type share the counting wrapper but each call reaches its own provider', async () => {
+  const clock = new ManualClock('2026-12-01T00:00:00Z');
+  const metrics = createMetrics({ clock, defaultMetrics: false });
+  const fakes = [new FakeProvider({ lifetimeMs: H }), new FakeProvider({ lifetimeMs: H })];
+  const [a, b] = fakes.map((f) => instrumentProvider(f, metrics));
+  fakes[1]!.issueFailures = [new RotatorError('PROVIDER_UNAVAILABLE', 'bad gateway', { details: { status: 502 } })];
+  const ctx = { clock, log: silentLogger };
+  await a!.issue(ctx);
+  await expect(b!.issue(ctx)).rejects.toThrow('bad gateway');
+  await b!.issue(ctx);
+  expect(fakes.map((f) => f.issued.length)).toEqual([1, 1]);
+  const text = await metrics.render();
+  expect(text).toMatch(/^rotator_provider_requests_total\{provider="fake",operation="issue",code="ok"\} 2$/m);
+  expect(text).toMatch(/^rotator_provider_requests_total\{provider="fake",operation="issue",code="502"\} 1$/m);
+});
