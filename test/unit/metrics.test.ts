@@ -133,7 +133,7 @@ test('providers of one type share the counting wrapper but each call reaches its
   const fakes = [new FakeProvider({ lifetimeMs: H }), new FakeProvider({ lifetimeMs: H })];
   const [a, b] = fakes.map((f) => instrumentProvider(f, metrics));
   fakes[1]!.issueFailures = [new RotatorError('PROVIDER_UNAVAILABLE', 'bad gateway', { details: { status: 502 } })];
-  const ctx = { clock, log: silentLogger };
+  const ctx = { clock, log: silentLogger, secretId: 's', rotationId: 'r' };
   await a!.issue(ctx);
   await expect(b!.issue(ctx)).rejects.toThrow('bad gateway');
   await b!.issue(ctx);
