@@ -53,8 +53,6 @@ export interface DistributorOptions {
   /** The environment commands inherit (PATH, HOME…), without the vault key or master credentials (see inheritableEnv). */
   env?: NodeJS.ProcessEnv;
   commandRetry?: CommandRetry;
-  /** Where the distribution memos live; default {@link memoDirectory} of the config. */
-  memoDir?: string;
 }
 
 /** The content of a file output for `value`. Throws (naming no secret) when it cannot be rendered. */
@@ -84,7 +82,7 @@ export class Distributor {
 
   constructor(private readonly options: DistributorOptions) {
     this.retry = options.commandRetry ?? DEFAULT_COMMAND_RETRY;
-    this.memo = new MemoStore(options.memoDir ?? memoDirectory(options.config));
+    this.memo = new MemoStore(memoDirectory(options.config));
   }
 
   private secret(secretId: string): SecretConfig | undefined {
