@@ -93,7 +93,7 @@ describe('memo decision and store', () => {
 
   test('the output set id changes with the outputs, the env names and the host, not between calls', () => {
     const config = fixture().config;
-    const secret = config.secrets[0];
+    const secret = config.secrets[0]!;
     const id = outputSetId(secret, config, 'host-a');
     expect(outputSetId(secret, config, 'host-a')).toBe(id);
     expect(outputSetId(secret, config, 'host-b')).not.toBe(id);
@@ -161,7 +161,7 @@ describe('after a crash between the file outputs and the memo', () => {
 
   test('a command that keeps failing leaves the memo unwritten: the next process tries again', async () => {
     const { config, hookRuns } = fixture();
-    const failing = configWith([...config.secrets[0].outputs, { type: 'command', run: 'exit 3', timeoutMs: 10_000 }]);
+    const failing = configWith([...config.secrets[0]!.outputs, { type: 'command', run: 'exit 3', timeoutMs: 10_000 }]);
     await expect(distributor(failing).distribute(value(1))).rejects.toThrow(/1 of 3 outputs of 'app' failed/);
     await expect(distributor(failing).distributeIfFilesChanged(value(1))).rejects.toThrow(/exited with code 3/);
     expect(await hookRuns()).toEqual(['rot-1', 'rot-1']);
