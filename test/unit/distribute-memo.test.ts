@@ -75,9 +75,9 @@ function fixture() {
   const hookRuns = async () => (await readFile(hookLog, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   /** The disk as a process killed during the hook leaves it: the file holds `v`, the memo still names the version before. */
   const crashedDuringHook = async (v: VaultValue) => {
-    const output = config.secrets[0].outputs[0] as Extract<OutputConfig, { type: 'file' }>;
+    const output = config.secrets[0]!.outputs[0] as Extract<OutputConfig, { type: 'file' }>;
     await mkdir(join(dir, 'out'), { recursive: true });
-    await writeFile(file, renderFileOutput(output, v, secretEnvEntries(v, plugin.envNames)), { mode: 0o600 });
+    await writeFile(file, renderFileOutput(output, v, secretEnvEntries(v, plugin.envNames, undefined)), { mode: 0o600 });
   };
   return { config, file, hookRuns, crashedDuringHook };
 }
