@@ -332,7 +332,7 @@ describe('rotator run', () => {
     const memoDir = join(dir.dir, 'vault', 'vault.json.distributed');
     const memoNames = (await readdir(memoDir)).filter((n) => n.startsWith('deployer.'));
     expect(memoNames).toHaveLength(1);
-    const memo = join(memoDir, memoNames[0]);
+    const memo = join(memoDir, memoNames[0]!);
     const memoBefore = await readFile(memo);
     expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0);
     // The disk as a kill during the hook leaves it: the files hold the new version, the memo
