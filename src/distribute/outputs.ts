@@ -8,6 +8,10 @@
  *   in its environment (never in the command line), killed after its timeout; a failure is
  *   retried with bounded back-off, then reported. The vault is never rolled back.
  *
+ * A version whose outputs all succeeded is recorded in the distribution memo (./memo.ts); a
+ * process that starts or recovers after a crash runs the distribution again (commands included)
+ * when the current version is not the memo's.
+ *
  * In the sandbox (config.sandbox) file outputs go under the sandbox folder instead of their
  * configured paths, and commands are logged but not run: sandbox credentials must not overwrite
  * a real file or reload a real service.
@@ -22,6 +26,7 @@ import { inheritableEnv, secrets } from '../redact';
 import { formatEnv, metadataEnv, secretEnvEntries } from './env';
 import { renderTemplate } from './template';
 import { removeStaleTempFiles, writeFileAtomically } from './atomic';
+import { MemoStore, alreadyDistributed, memoDirectory, outputSetId } from './memo';
 
 export type FileOutput = Extract<OutputConfig, { type: 'file' }>;
 export type CommandOutput = Extract<OutputConfig, { type: 'command' }>;
@@ -73,9 +78,11 @@ export class Distributor {
   private readonly distributed = new Map<string, string>();
   /** Output paths already checked for loose permissions: one warning per path and process. */
   private readonly permissionsChecked = new Set<string>();
+  private readonly memo: MemoStore;
 
   constructor(private readonly options: DistributorOptions) {
     this.retry = options.commandRetry ?? DEFAULT_COMMAND_RETRY;
+    this.memo = new MemoStore(memoDirectory(options.config));
   }
 
   private secret(secretId: string): SecretConfig | undefined {
@@ -91,18 +98,30 @@ export class Distributor {
    * Rejects with a DISTRIBUTION error summing up the failures (for `result.distributionError`).
    */
   async distribute(value: VaultValue): Promise<void> {
+    await this.distributeAll(value, false);
+  }
+
+  /**
+   * Every output of `value.secretId`, then the memo when all succeeded. `onlyIfChanged`: file
+   * outputs already holding the right content are left alone (catching up, not promoting).
+   * Returns how many files were written.
+   */
+  private async distributeAll(value: VaultValue, onlyIfChanged: boolean): Promise<number> {
     const secret = this.secret(value.secretId);
-    if (!secret || secret.outputs.length === 0) return;
+    if (!secret || secret.outputs.length === 0) return 0;
     // Recorded before the attempt: a failed output is reported once, not re-run at every check
-    // (commands already retry on their own).
+    // of this process (commands already retry on their own). The durable memo is written only
+    // after success, so another process (a restart, the next cron run) tries again.
     this.distributed.set(secret.id, value.rotationId);
     const log = this.options.log.child({ secretId: secret.id, rotationId: value.rotationId });
     const failures: string[] = [];
+    let written = 0;
     for (const [index, output] of secret.outputs.entries()) {
       const what = `outputs[${index}] (${output.type})`;
       try {
-        if (output.type === 'file') await this.writeFile(secret, output, value, log);
-        else await this.runCommand(secret, output, value, log);
+        if (output.type === 'file') {
+          if (await this.writeFile(secret, output, value, log, onlyIfChanged)) written++;
+        } else await this.runCommand(secret, output, value, log);
       } catch (err) {
         failures.push(`${what}: ${isRotatorError(err) ? err.message : describeError(err)}`);
         log.error({ output: index, error: describeError(err) }, 'output failed');
@@ -113,6 +132,27 @@ export class Distributor {
         'DISTRIBUTION',
         `${failures.length} of ${secret.outputs.length} outputs of '${secret.id}' failed: ${failures.join('; ')}`,
       );
+    }
+    try {
+      await this.memo.write(secret.id, outputSetId(secret, this.options.config), value.rotationId);
+    } catch (err) {
+      // The outputs are done; without the record a later process merely runs them once more.
+      log.warn(
+        { memo: this.memo.dir, error: describeError(err) },
+        'could not record the completed distribution; a restart or the next `rotate --if-due` will run it again',
+      );
+    }
+    return written;
+  }
+
+  /** Whether the memo says `rotationId` was fully distributed on this host (an unreadable memo: no). */
+  private async memoCurrent(secret: SecretConfig, rotationId: string, log: Logger): Promise<boolean> {
+    const outputSet = outputSetId(secret, this.options.config);
+    try {
+      return alreadyDistributed(await this.memo.read(secret.id, outputSet), rotationId, outputSet);
+    } catch (err) {
+      log.warn({ memo: this.memo.dir, error: describeError(err) }, 'could not read the distribution memo; distributing again');
+      return false;
     }
   }
 
@@ -127,22 +167,24 @@ export class Distributor {
   }
 
   /**
-   * For a process with no memory of what it distributed (`rotator rotate --if-due` from cron on
-   * a host whose peer rotated): re-writes the file outputs that differ from `value`, and runs the
-   * reload commands only when a file actually changed. A secret with command outputs only is left
-   * alone, since nothing shows whether its command already ran for this version.
+   * For a process with no memory of its own (`rotator rotate --if-due` from cron, after a peer
+   * rotated or after a crash): distributes `value` again (changed files re-written, every reload
+   * command run) unless the memo says this host already fully distributed it and every file
+   * output still holds it. Files alone cannot tell: a process killed while a reload command ran
+   * had already written them.
    */
   async distributeIfFilesChanged(value: VaultValue): Promise<void> {
     const secret = this.secret(value.secretId);
-    const files = secret?.outputs.filter((o): o is FileOutput => o.type === 'file') ?? [];
-    if (!secret || files.length === 0) return;
-    let changed = false;
-    for (const output of files) {
+    if (!secret || secret.outputs.length === 0) return;
+    const log = this.options.log.child({ secretId: secret.id, rotationId: value.rotationId });
+    let needed = !(await this.memoCurrent(secret, value.rotationId, log));
+    for (const output of secret.outputs) {
+      if (needed || output.type !== 'file') continue;
       const content = renderFileOutput(output, value, this.envEntries(secret, value));
       const existing = await readFile(outputPath(this.options.config, output), 'utf8').catch(() => undefined);
-      if (existing !== content) changed = true;
+      if (existing !== content) needed = true;
     }
-    if (changed) await this.distribute(value);
+    if (needed) await this.distributeAll(value, true);
     else this.distributed.set(secret.id, value.rotationId);
   }
 
@@ -150,9 +192,11 @@ export class Distributor {
    * `rotator run` start: writes every file output from the vault's current value, so a fresh
    * host (or a deleted file) gets its files without waiting for the next rotation. Files that
    * already hold the right content are left alone (no needless change event for watchers).
-   * Commands are not run here: a reload at every daemon start is not what a hook promises.
+   * Reload commands run only when the memo does not record the current version as fully
+   * distributed on this host (a crash during its distribution, a new output set, a first
+   * start): a reload at every daemon start is not what a hook promises, a missed one is worse.
    * Temp files left by a process killed mid-write are removed first.
-   * Never throws; problems are logged.
+   * Never throws; problems are logged. Returns how many files were written.
    */
   async restoreFiles(vault: Vault): Promise<number> {
     let written = 0;
@@ -162,11 +206,25 @@ export class Distributor {
       const log = this.options.log.child({ secretId: secret.id });
       try {
         for (const output of files) await removeStaleTempFiles(outputPath(this.options.config, output));
+        await this.memo.removeStaleTemps(secret.id, outputSetId(secret, this.options.config));
         const current = (await vault.read(secret.id)).current;
         if (!current) continue;
+        if (!(await this.memoCurrent(secret, current.value.rotationId, log))) {
+          log.info(
+            { rotationId: current.value.rotationId },
+            'the current version is not recorded as distributed on this host: distributing it (files and reload commands)',
+          );
+          try {
+            written += await this.distributeAll(current.value, true);
+          } catch (err) {
+            // Logged per output by distributeAll; the memo stays unwritten, so the next start retries.
+            log.error({ error: describeError(err) }, 'distribution at start failed');
+          }
+          continue;
+        }
         for (const output of files) if (await this.writeFile(secret, output, current.value, log, true)) written++;
         // This version is on this host now: only a newer one is distributed (hooks included).
-        this.distributed.set(secret.id, current.versionId);
+        this.distributed.set(secret.id, current.value.rotationId);
       } catch (err) {
         log.warn({ error: describeError(err) }, 'could not restore file outputs from the vault');
       }

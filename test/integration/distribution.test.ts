@@ -327,6 +327,38 @@ describe('rotator run', () => {
     expect(d.stderr).not.toContain((await current('deployer')).credentials.keySecret);
   });
 
+  test('`run` after a crash between the files and the distribution memo: the hook runs once at start, not at the next start', async () => {
+    expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0);
+    const memoDir = join(dir.dir, 'vault', 'vault.json.distributed');
+    const memoNames = (await readdir(memoDir)).filter((n) => n.startsWith('deployer.'));
+    expect(memoNames).toHaveLength(1);
+    const memo = join(memoDir, memoNames[0]!);
+    const memoBefore = await readFile(memo);
+    expect((await runCli(['rotate', 'deployer'], env)).code).toBe(0);
+    // The disk as a kill during the hook leaves it: the files hold the new version, the memo
+    // (written only after every output succeeded) still the one before.
+    await writeFile(memo, memoBefore);
+    const hookLog = join(dir.dir, 'hook.log');
+    const lines = async () => (await readFile(hookLog, 'utf8')).split('\n').filter(Boolean);
+    expect(await lines()).toHaveLength(2);
+    const value = await current('deployer');
+
+    const d = spawnRotator(['run'], { ...env, ROTATOR_LOG_LEVEL: 'info' });
+    await d.waitFor((l) => l.msg === 'reload command succeeded' && l.secretId === 'deployer', 15_000, 'hook ran at start');
+    await d.waitFor(msg('scheduler started'), 15_000, 'scheduler started');
+    process.kill(d.child.pid!, 'SIGTERM');
+    expect((await d.exited).code).toBe(0);
+    expect(await lines()).toHaveLength(3);
+    expect((await lines())[2]).toMatch(new RegExp(`^${value.rotationId} ${value.credentials.accessKey} `));
+
+    // Recorded now: the next start leaves the hook alone.
+    const again = spawnRotator(['run'], { ...env, ROTATOR_LOG_LEVEL: 'info' });
+    await again.waitFor(msg('scheduler started'), 15_000, 'scheduler started');
+    process.kill(again.child.pid!, 'SIGTERM');
+    expect((await again.exited).code).toBe(0);
+    expect(await lines()).toHaveLength(3);
+  });
+
   test('the daemon writes outputs and runs the hook once after each of its rotations', async () => {
     const d = spawnRotator(['run'], { ...env, ROTATOR_LOG_LEVEL: 'info' });
     const promoted = await d.waitFor(msg('promoted', 'deployer'), 15_000, 'deployer promoted');

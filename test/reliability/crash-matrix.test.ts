@@ -355,30 +355,24 @@ test.each(CASES)(
 );
 
 /**
- * KNOWN BUG (reported to the lead, not fixed here): the same crash with the file output written
- * before the reload command. The files already hold the new value, so a one-off recovery
- * (`rotate --if-due`: `distributeIfFilesChanged` in src/distribute/outputs.ts compares files, as
- * it has no memory of what ran) cannot tell that the reload command never finished, and the
- * service is never reloaded. Nothing durable records which version was fully distributed
- * (`AttemptStatus.distribution` has no rotationId and is written only when it changes).
- * `test.failing`: this passes while the bug exists and fails once it is fixed; then make it `test`.
+ * The same crash with the file output written before the reload command. The files already hold
+ * the new value, so comparing files cannot tell that the reload command never finished; the
+ * distribution memo (src/distribute/memo.ts), written only after every output succeeded, still
+ * names the previous version, so the one-off recovery (`rotate --if-due`) runs the command again.
  */
-test.failing(
-  'killed during a reload command that runs after the file output: the one-off recovery runs the command again',
-  async () => {
-    const fx = (fixture = await setUp('ncp-sts', 'file', { fileFirst: true }));
-    expect((await runCli(['rotate', 'app'], fx.env)).code).toBe(0);
-    const trigger = arm(fx, 'during outputs', 'file', undefined);
-    victim = new Daemon(['rotate', 'app', '--force'], fx.env);
-    expect(await Promise.race([trigger.fired, victim.exited.then(() => 'exited')])).toBe('reload command running');
-    expect((await victim.exited).signal).toBe('SIGKILL');
-    victim = undefined;
-    const current = await stage(fx, 'current');
-    expect(JSON.parse(await readFile(fx.output, 'utf8'))).toMatchObject({ credentials: current!.credentials });
-    const runsAtKill = await fx.hookRuns();
+test('killed during a reload command that runs after the file output: the one-off recovery runs the command again', async () => {
+  const fx = (fixture = await setUp('ncp-sts', 'file', { fileFirst: true }));
+  expect((await runCli(['rotate', 'app'], fx.env)).code).toBe(0);
+  const trigger = arm(fx, 'during outputs', 'file', undefined);
+  victim = new Daemon(['rotate', 'app', '--force'], fx.env);
+  expect(await Promise.race([trigger.fired, victim.exited.then(() => 'exited')])).toBe('reload command running');
+  expect((await victim.exited).signal).toBe('SIGKILL');
+  victim = undefined;
+  const current = await stage(fx, 'current');
+  expect(JSON.parse(await readFile(fx.output, 'utf8'))).toMatchObject({ credentials: current!.credentials });
+  const runsAtKill = await fx.hookRuns();
 
-    const recovery = await runCli(['rotate', 'app', '--if-due'], fx.env);
-    expect({ code: recovery.code, stderr: recovery.stderr }).toMatchObject({ code: 0 });
-    expect(await fx.hookRuns()).toBeGreaterThan(runsAtKill);
-  },
-);
+  const recovery = await runCli(['rotate', 'app', '--if-due'], fx.env);
+  expect({ code: recovery.code, stderr: recovery.stderr }).toMatchObject({ code: 0 });
+  expect(await fx.hookRuns()).toBeGreaterThan(runsAtKill);
+});
