@@ -1,7 +1,7 @@
 /**
  * The scale bench (`npm run bench:scale -- [--n 2000] [--concurrency 4,32] [--vault file,aws]
  * [--aws-n N] [--idle-n 10000] [--idle-seconds 60] [--idle-timeout 600] [--latency 20]
- * [--workspace DIR]`).
+ * [--workspace DIR] [--daemon-node-options FLAGS]`).
  *
  * It drives the real CLI as a user would: a generated config in a temp folder, `rotator rotate
  * --all` with every secret due (empty vault), then `rotator run` idle over a seeded vault. The
@@ -54,6 +54,8 @@ interface RotateRun {
 interface IdleRun {
   kind: 'idle-daemon';
   n: number;
+  /** NODE_OPTIONS the daemon ran with ('' = node's defaults). */
+  nodeOptions: string;
   /** `reused`: a kept, already seeded workspace (--workspace); then wallS is 0. */
   seed: { exitCode: number | string; wallS: number; reused: boolean };
   ready: boolean;
@@ -98,6 +100,8 @@ function parse() {
       latency: { type: 'string', default: '20' },
       out: { type: 'string', default: join(ROOT, 'bench-results.json') },
       workspace: { type: 'string' },
+      /** NODE_OPTIONS for the idle daemon (e.g. what deploy/systemd/rotator.service sets). */
+      'daemon-node-options': { type: 'string', default: '' },
     },
   });
   const int = (name: string, text: string) => {
@@ -119,6 +123,7 @@ function parse() {
     latencyMs: int('latency', values.latency),
     out: values.out,
     workspace: values.workspace === undefined ? undefined : resolve(values.workspace),
+    daemonNodeOptions: values['daemon-node-options'],
   };
 }
 
@@ -253,6 +258,7 @@ async function idleDaemon(
   timeoutS: number,
   latencyMs: number,
   keepDir: string | undefined,
+  nodeOptions: string,
 ): Promise<IdleRun> {
   const port = await freePort();
   const config = benchConfig(emu.info, { n, concurrency: 32, vault: 'file', httpPort: port });
@@ -281,7 +287,7 @@ async function idleDaemon(
   const start = process.hrtime.bigint();
   const startEpochMs = Date.now();
   const daemon = await spawnCli(['run', '-c', ws.file], {
-    env: { ...env, ROTATOR_LOG_LEVEL: 'info' },
+    env: { ...env, ROTATOR_LOG_LEVEL: 'info', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
     cwd: ws.dir,
     vaultDir: ws.vaultDir,
     probeOut: join(ws.dir, 'run-probe.json'),
@@ -326,6 +332,7 @@ async function idleDaemon(
   if (!ws.keep) await rm(ws.dir, { recursive: true, force: true });
   return {
     kind: 'idle-daemon',
+    nodeOptions,
     n,
     seed,
     ready: startupS !== null,
@@ -352,7 +359,7 @@ function describe(run: Run): string {
     );
   }
   return (
-    `run (idle)    vault=file N=${run.n}: ` +
+    `run (idle)    vault=file N=${run.n}${run.nodeOptions ? ` NODE_OPTIONS='${run.nodeOptions}'` : ''}: ` +
     (run.seed.reused ? 'seeded workspace reused; ' : `seed ${run.seed.wallS} s (exit ${run.seed.exitCode}); `) +
     (run.ready
       ? `ready in ${run.startupS} s (scheduler started at ${run.schedulerStartedS} s, stop took ${run.stopS} s), RSS ${run.rssMbAtReady} MB at ready, ` +
@@ -386,7 +393,15 @@ async function main(): Promise<void> {
       }
     }
     if (args.idleN > 0) {
-      const run = await idleDaemon(emu, args.idleN, args.idleSeconds, args.idleTimeoutS, args.latencyMs, args.workspace);
+      const run = await idleDaemon(
+        emu,
+        args.idleN,
+        args.idleSeconds,
+        args.idleTimeoutS,
+        args.latencyMs,
+        args.workspace,
+        args.daemonNodeOptions,
+      );
       results.runs.push(run);
       process.stdout.write(`${describe(run)}\n`);
       await save();
