@@ -9,10 +9,11 @@ import { renewBeforeMs } from '../src/renewal';
 import type { ProviderSchemas, VaultLimits } from '../src/types';
 import type { RenewBefore, RotatorConfig } from './schema';
 
-/** What a vault declares, plus why its minimum exists (shown in the warning). */
-export interface VaultLimitsEntry extends VaultLimits {
-  /** One sentence saying why `minRotationIntervalMs` exists; required when it is set. */
-  readonly minRotationIntervalWhy?: string;
+/** What a vault declares: its limits (exactly `Vault.limits`) and why each exists. */
+export interface VaultLimitsEntry {
+  readonly limits: VaultLimits;
+  /** One phrase per limit saying why it exists, shown in the warning. */
+  readonly reasons?: { readonly [K in keyof VaultLimits]?: string };
 }
 
 /** Limits by vault `type`; a type absent from the table has no limits. */
@@ -45,7 +46,7 @@ export function rotationIntervalWarnings(
   limits: VaultLimitsTable,
 ): IntervalWarning[] {
   const vault = limits[config.vault.type];
-  const minimum = vault?.minRotationIntervalMs;
+  const minimum = vault?.limits.minRotationIntervalMs;
   if (minimum === undefined) return [];
   const lifetimeOf = new Map(plugins.map((p) => [p.type, p.lifetime]));
   const out: IntervalWarning[] = [];
@@ -57,7 +58,8 @@ export function rotationIntervalWarnings(
     const renewBefore = secret.renewBefore ?? config.defaults.renewBefore;
     const interval = renewalIntervalMs(lifetimeMs, renewBefore);
     if (interval >= minimum) return;
-    const why = vault?.minRotationIntervalWhy ? `: ${vault.minRotationIntervalWhy}` : '';
+    const reason = vault?.reasons?.minRotationIntervalMs;
+    const why = reason ? `: ${reason}` : '';
     out.push({
       index,
       message:

@@ -15,13 +15,15 @@ import type { VaultConfig } from '../../config/schema';
  * interval that never reaches it.
  */
 const AWS_SECRETS_MANAGER: VaultLimitsEntry = Object.freeze({
-  minRotationIntervalMs: 15 * 60_000,
-  minRotationIntervalWhy:
-    'every rotation writes a Secrets Manager version, AWS keeps versions younger than 24h and allows about 100 per secret',
+  limits: Object.freeze({ minRotationIntervalMs: 15 * 60_000 }),
+  reasons: Object.freeze({
+    minRotationIntervalMs:
+      'every rotation writes a Secrets Manager version, AWS keeps versions younger than 24h and allows about 100 per secret',
+  }),
 });
 
 /** The file vault keeps `history` versions per key and has no rate limit. */
 export const VAULT_LIMITS: VaultLimitsTable & Readonly<Record<VaultConfig['type'], VaultLimitsEntry>> = Object.freeze({
-  file: Object.freeze({}),
+  file: Object.freeze({ limits: Object.freeze({}) }),
   'aws-secrets-manager': AWS_SECRETS_MANAGER,
 });

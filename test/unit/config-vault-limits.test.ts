@@ -12,6 +12,7 @@ import { renewalIntervalMs, rotationIntervalWarnings } from '../../config/vault-
 import { ncpStsDescriptor } from '../../providers/ncp-sts/descriptor';
 import { mongodbCloudManagerDescriptor } from '../../providers/mongodb-cloud-manager/descriptor';
 import type { VaultLimitsTable } from '../../config/vault-limits';
+import type { ProviderDescriptor } from '../../src/types';
 
 const ROOT = resolve(__dirname, '../..');
 const ENV = {
@@ -67,7 +68,7 @@ function warningsOf(vault: string, secret: string, options: { defaults?: string;
 }
 
 describe('provider descriptors declare the lifetime their params ask for', () => {
-  test.each([
+  test.each<[string, ProviderDescriptor, object, number, string]>([
     ['ncp-sts, durationSec given', ncpStsDescriptor, { durationSec: 900 }, 900_000, 'durationSec'],
     ['ncp-sts, durationSec defaulted by the schema (3600)', ncpStsDescriptor, {}, 3_600_000, 'durationSec'],
     [
@@ -86,9 +87,9 @@ describe('provider descriptors declare the lifetime their params ask for', () =>
 
 describe('the vault limits are one table', () => {
   test('the AWS vault exposes the table entry; the file vault declares no minimum', () => {
-    expect(AWS_VAULT_LIMITS).toBe(VAULT_LIMITS['aws-secrets-manager']);
+    expect(AWS_VAULT_LIMITS).toBe(VAULT_LIMITS['aws-secrets-manager'].limits);
     expect(AWS_VAULT_LIMITS.minRotationIntervalMs).toBe(15 * 60_000);
-    expect(VAULT_LIMITS.file.minRotationIntervalMs).toBeUndefined();
+    expect(VAULT_LIMITS.file.limits.minRotationIntervalMs).toBeUndefined();
   });
 });
 
@@ -128,7 +129,7 @@ describe('validate warns when a secret renews faster than its vault allows', () 
       AWS_VAULT,
       mongo(8, '450m'),
       /'db' renews every 48m \(secretExpiresAfterHours gives a 8h lifetime, renewBefore takes 432m\), below the aws-secrets-manager vault's 1h minimum; raise secretExpiresAfterHours or lower renewBefore$/,
-      { vaultLimits: { 'aws-secrets-manager': { minRotationIntervalMs: 3_600_000 } } },
+      { vaultLimits: { 'aws-secrets-manager': { limits: { minRotationIntervalMs: 3_600_000 } } } },
     ],
   ];
 
@@ -164,7 +165,7 @@ describe('rotationIntervalWarnings (pure)', () => {
   test('no table entry for the vault, or a provider without a lifetime: no warning', () => {
     const config = { vault: { type: 'file', path: '/v', keyFile: '/k', history: 2 } as const, defaults, secrets: [secret] };
     expect(rotationIntervalWarnings(config, [ncpStsDescriptor], {})).toEqual([]);
-    const aws = { ...config, vault: { type: 'aws-secrets-manager', region: 'us-east-1', prefix: 'rotator/' } as const };
+    const aws = { ...config, vault: { type: 'aws-secrets-manager' as const, region: 'us-east-1', prefix: 'rotator/', tags: {} } };
     expect(rotationIntervalWarnings(aws, [{ ...ncpStsDescriptor, lifetime: undefined }], VAULT_LIMITS)).toEqual([]);
     expect(rotationIntervalWarnings(aws, [ncpStsDescriptor], VAULT_LIMITS)).toEqual([
       { index: 0, message: expect.stringContaining("'s' renews every 10m") },
