@@ -13,6 +13,7 @@ import type { ConfigFile, OutputConfig, RotatorConfig, SecretConfig, VaultConfig
 import { parseYamlTree } from './yaml-tree';
 import { parseYamlFast } from './yaml-fast';
 import { outputPathProblems } from './boundaries';
+import { rotationIntervalWarnings, type VaultLimitsTable } from './vault-limits';
 import { templateProblems } from '../src/distribute/template';
 import type { Position, TreeProblem, YamlTree } from './yaml-tree';
 import type { VariableUse } from './interpolate';
@@ -47,6 +48,11 @@ export interface LoadOptions {
    * imported: config/ sits below providers/ (src/config.ts passes the registry).
    */
   plugins: readonly ProviderSchemas[];
+  /**
+   * Each vault type's limits (src/vaults/limits.ts). Injected like `plugins`: config/ sits below
+   * the vaults. A secret renewing more often than its vault allows gets a warning. Default: none.
+   */
+  vaultLimits?: VaultLimitsTable;
   /** Resolves a relative config path. Default: process.cwd(). */
   cwd?: string;
   /** Where credential values are registered for log scrubbing. Default: the process registry. */
@@ -119,6 +125,8 @@ function fromTree(tree: YamlTree, options: LoadOptions & { file: string; absolut
   const config = toRotatorConfig(file, options.absolute, secrets);
   for (const p of outputPathProblems(config)) ctx.problems.push(problemAt(ctx, p.path, p.message));
   if (ctx.problems.length > 0) return fail(ctx.problems);
+  for (const w of rotationIntervalWarnings(config, ctx.plugins, options.vaultLimits ?? {}))
+    warn(ctx, ['secrets', w.index], w.message);
   const warnings = sortProblems(ctx.warnings.map((w) => ({ file: options.file, ...w }))).map(formatProblem);
   return { ...config, warnings };
 }

@@ -6,6 +6,7 @@
 import { loadConfig as loadWith, parseConfig as parseWith, type LoadOptions, type LoadedConfig } from '../config/load';
 import { providers } from '../providers';
 import { secrets } from './redact';
+import { VAULT_LIMITS } from './vaults/limits';
 
 export { resolveConfigPath, ConfigError, formatProblem, type LoadedConfig } from '../config/load';
 
@@ -14,13 +15,13 @@ export type ConfigOptions = Omit<LoadOptions, 'plugins'> & Partial<Pick<LoadOpti
 /** {@link loadWith config/load's loadConfig}, with every registered provider unless `plugins` is given. */
 export function loadConfig(path: string, options: ConfigOptions = {}): LoadedConfig {
   declarePublicFields(options);
-  return loadWith(path, { ...options, plugins: options.plugins ?? providers });
+  return loadWith(path, { ...options, plugins: options.plugins ?? providers, vaultLimits: options.vaultLimits ?? VAULT_LIMITS });
 }
 
 /** {@link parseWith config/load's parseConfig} (no file system), with every registered provider by default. */
 export function parseConfig(text: string, options: ConfigOptions & { file: string; absolute: string }): LoadedConfig {
   declarePublicFields(options);
-  return parseWith(text, { ...options, plugins: options.plugins ?? providers });
+  return parseWith(text, { ...options, plugins: options.plugins ?? providers, vaultLimits: options.vaultLimits ?? VAULT_LIMITS });
 }
 
 /**

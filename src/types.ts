@@ -347,7 +347,7 @@ export interface EmulatorHandle {
  */
 export type ProviderSchemas<C = any, P = any> = Pick<
   ProviderPlugin<C, P>,
-  'type' | 'credentialsSchema' | 'paramsSchema' | 'accountOf' | 'envNames' | 'publicFields'
+  'type' | 'credentialsSchema' | 'paramsSchema' | 'accountOf' | 'envNames' | 'publicFields' | 'lifetime'
 >;
 
 /**
@@ -375,6 +375,12 @@ export interface ProviderPlugin<C = any, P = any> {
    * would delete the other's secrets to make room. Omit when secrets never interfere (NCP STS).
    */
   accountOf?(params: P): string | undefined;
+  /**
+   * The lifetime a secret's validated params ask for (defaults applied), as data: `param` names
+   * the key an operator edits to change it, `ms(params)` computes it. Config warns when the
+   * renewal interval it implies is below the vault's minimum. Omit when the params do not fix it.
+   */
+  readonly lifetime?: { readonly param: string; ms(params: P): number };
   /**
    * Environment variable names for the credential fields (`rotator get --format env`), following
    * what the provider's own tools read, e.g. `{ accessKey: 'NCLOUD_ACCESS_KEY' }`.

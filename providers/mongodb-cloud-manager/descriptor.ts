@@ -26,6 +26,8 @@ export const mongodbCloudManagerSchemas: ProviderSchemas<McmCredentials, McmPara
   // The service account's id is no secret (it names the account in every API path): logs, `get`
   // and errors show it; clientSecret is scrubbed.
   publicFields: ['clientId'],
+  // Required by the schema (no default): each issued secret expires this many hours after creation.
+  lifetime: { param: 'secretExpiresAfterHours', ms: (params) => params.secretExpiresAfterHours * 3_600_000 },
 };
 
 export const mongodbCloudManagerDescriptor: ProviderDescriptor<McmCredentials, McmParams> = {

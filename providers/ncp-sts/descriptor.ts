@@ -11,6 +11,8 @@ export const ncpStsSchemas: ProviderSchemas<NcpCredentials, NcpParams> = {
   paramsSchema,
   // What the NCP Terraform provider and ncloud tooling read from the environment.
   envNames: { accessKey: 'NCLOUD_ACCESS_KEY', keySecret: 'NCLOUD_SECRET_KEY' },
+  // The schema defaults durationSec (DEFAULT_DURATION_SEC), so validated params always carry it.
+  lifetime: { param: 'durationSec', ms: (params) => params.durationSec * 1000 },
 };
 
 export const ncpStsDescriptor: ProviderDescriptor<NcpCredentials, NcpParams> = {

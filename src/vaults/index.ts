@@ -10,6 +10,8 @@ import type { AwsSecretsManagerVaultConfig, FileVaultConfig, VaultConfig } from 
  * never loads it (`import()` is left as-is in this CommonJS build and would need ESM paths).
  */
 export type { AwsSecretsManagerVaultConfig, FileVaultConfig, VaultConfig };
+/** Each vault type's limits as data (what `validate` compares renewal intervals with). */
+export { VAULT_LIMITS } from './limits';
 
 export interface VaultDeps {
   clock: Clock;

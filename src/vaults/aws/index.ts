@@ -4,6 +4,7 @@ import { RotatorError } from '../../errors';
 import { ownerIsDeadLocally } from '../../owner';
 import { secrets as processSecrets } from '../../redact';
 import { conflict, mapAwsError, refusalOf, sameTokenConflict } from './errors';
+import { VAULT_LIMITS } from '../limits';
 import { sdkApi, type AwsVaultDeps, type SdkInput, type SdkOperation, type SdkOutput, type SecretsManagerSdk } from './sdk';
 import type {
   AttemptStatus,
@@ -63,7 +64,7 @@ export const DEFAULT_PREFIX = 'rotator/';
  * = 14.4 minutes, so 15 minutes (96 versions a day, plus the current and previous) is the
  * shortest interval that never reaches it. Meant for `validate` to warn about shorter intervals.
  */
-export const AWS_VAULT_LIMITS: VaultLimits = Object.freeze({ minRotationIntervalMs: 15 * 60_000 });
+export const AWS_VAULT_LIMITS: VaultLimits = VAULT_LIMITS['aws-secrets-manager'].limits;
 const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
 /** A base64url intent split over up to 4 tags of 256 characters (AWS's tag value limit). */
