@@ -1,13 +1,14 @@
 /**
  * Outputs never touch rotator's own files (issue 10): a file output that resolves to the vault
  * (for the file vault: its file or folder, key file, lock, temp and backup files, which are all
- * named after the vault or key path), the config file, the audit log, or another output is a
- * config problem.
+ * named after the vault or key path), the config file, the audit log, the distribution memos
+ * (config/host-state.ts), or another output is a config problem.
  * Paths are compared after `..`, the config folder and symlinks are resolved, so a symlinked or
  * roundabout spelling of the vault path is caught too.
  */
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { memoDirectory } from './host-state';
 import type { KeyPath } from './problems';
 import type { RotatorConfig } from './schema';
 
@@ -26,6 +27,10 @@ export function outputPathProblems(config: RotatorConfig): PathProblem[] {
   if (config.audit !== undefined) {
     protectedPaths.push({ prefix: canonical(config.audit.path), exact: true, what: `the audit log (${config.audit.path})` });
   }
+  // The distribution memos say which version every consumer already has; an output over them
+  // would make rotator skip (or endlessly repeat) reload commands.
+  const memos = memoDirectory(config);
+  protectedPaths.push({ prefix: canonical(memos), exact: false, what: `rotator's distribution records (${memos})` });
   if (config.vault.type === 'file') {
     const keyFile = config.vault.keyFile ?? `${config.vault.path}.key`;
     protectedPaths.push(

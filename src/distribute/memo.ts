@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { RotatorConfig, SecretConfig } from '../../config/schema';
 import { readIfExists } from '../vaults/fs-util';
 import { removeStaleTempFiles, writeFileAtomically } from './atomic';
@@ -33,19 +33,8 @@ export interface DistributionMemo {
   rotationId: string;
 }
 
-/**
- * Where the memos live. Host-local state belongs beside the vault's own host-local files
- * (lock, key, record folder): that folder exists, rotator can write it, and it is private
- * (0700), whereas a config folder is often read-only (/etc, a Kubernetes ConfigMap). A vault
- * with no local folder (AWS Secrets Manager) uses `.rotator/` beside the config file, where the
- * default file vault would live. The sandbox keeps its memos in its own folder, apart from a
- * real vault's.
- */
-export function memoDirectory(config: RotatorConfig): string {
-  if (config.sandbox) return join(dirname(config.sandbox.outputsDir), 'distributed');
-  if (config.vault.type === 'file') return `${config.vault.path}.distributed`;
-  return join(dirname(config.file), '.rotator', 'distributed');
-}
+/** Where the memos live: decided in config/host-state.ts (the output-path check protects it too). */
+export { memoDirectory } from '../../config/host-state';
 
 /** A short stable id of what `secret`'s distribution consists of on this host (see the file comment). */
 export function outputSetId(secret: SecretConfig, config: RotatorConfig, host: string = hostname()): string {

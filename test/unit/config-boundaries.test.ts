@@ -92,6 +92,30 @@ describe('an output that resolves to rotator’s own files is a config error at 
     ]);
   });
 
+  test('the distribution records (which version each consumer has), for the file vault and for Secrets Manager', () => {
+    expect(problemsOf(() => load(['{ type: file, path: state/vault.json.distributed/deployer.json, format: env }']))).toEqual([
+      expect.stringMatching(/^7:\d+ secrets\[0\]\.outputs\[0\]\.path: .*is rotator's distribution records/),
+    ]);
+    const file = join(dir, 'aws.config.yaml');
+    writeFileSync(
+      file,
+      [
+        'vault: { type: aws-secrets-manager, region: eu-central-1 }',
+        'secrets:',
+        '  - id: deployer',
+        '    provider: ncp-sts',
+        '    credentials: { accessKey: ${NCP_ACCESS_KEY}, secretKey: ${NCP_SECRET_KEY} }',
+        '    outputs:',
+        '      - { type: file, path: .rotator/distributed/deployer.json, format: env }',
+      ].join('\n') + '\n',
+    );
+    expect(problemsOf(() => loadConfig(file, { env: ENV, secretRegistry: new SecretRegistry() }))).toEqual([
+      expect.stringMatching(
+        /^7:\d+ secrets\[0\]\.outputs\[0\]\.path: .*is rotator's distribution records \(.*\.rotator\/distributed\)/,
+      ),
+    ]);
+  });
+
   test('validate refuses an output onto the audit log: exit 2 naming file:line', async () => {
     load([], 'audit: { path: logs/audit.jsonl }'); // the same file without the output loads
     const file = join(dir, 'rotator.config.yaml');
