@@ -21,7 +21,7 @@ import {
   type McmEmulatorOptions,
 } from '../../providers/mongodb-cloud-manager/emulator';
 import { ManualClock } from '../../src/clock';
-import { runCli, configDir } from '../support/cli';
+import { runCli, configDir, oneMongoSecretYaml } from '../support/cli';
 
 const ORG = generateOrgId();
 const CLIENT = generateClientId();
@@ -122,14 +122,7 @@ describe('two sequential one-off rotate runs', () => {
     const emu = await emulator({ apiKeys: [key], ncScope: 'client' });
     const clientId = generateClientId();
     emu.ensureServiceAccount({ orgId: ORG, clientId, secrets: [] });
-    const config = await configDir(`
-vault: { type: file, path: vault/vault.json }
-secrets:
-  - id: mongo
-    provider: mongodb-cloud-manager
-    credentials: { publicKey: \${MCM_PUBLIC_KEY}, privateKey: \${MCM_PRIVATE_KEY} }
-    params: { orgId: ${ORG}, clientId: ${clientId}, secretExpiresAfterHours: 72, baseUrl: ${emu.url}/api/public/v1.0 }
-`);
+    const config = await configDir(oneMongoSecretYaml({ orgId: ORG, clientId, url: emu.url }));
     try {
       const env = { ROTATOR_VAULT_KEY: 'f'.repeat(64), MCM_PUBLIC_KEY: key.publicKey, MCM_PRIVATE_KEY: key.privateKey };
       expect((await runCli(['rotate', 'mongo', '-c', config.file], env)).code).toBe(0);

@@ -16,7 +16,7 @@ import {
 } from '../../providers/mongodb-cloud-manager/emulator';
 import { parseConfig } from '../../src/config';
 import { REDACTED, SecretRegistry, secrets } from '../../src/redact';
-import { runCli, configDir } from '../support/cli';
+import { runCli, configDir, oneMongoSecretYaml } from '../support/cli';
 
 const VAULT_KEY = 'e'.repeat(64);
 const ORG = generateOrgId();
@@ -38,14 +38,7 @@ afterEach(async () => {
 async function setup(): Promise<{ file: string; env: NodeJS.ProcessEnv; clientId: string }> {
   const clientId = generateClientId();
   emu.ensureServiceAccount({ orgId: ORG, clientId, secrets: [] });
-  dir = await configDir(`
-vault: { type: file, path: vault/vault.json }
-secrets:
-  - id: mongo
-    provider: mongodb-cloud-manager
-    credentials: { publicKey: \${MCM_PUBLIC_KEY}, privateKey: \${MCM_PRIVATE_KEY} }
-    params: { orgId: ${ORG}, clientId: ${clientId}, secretExpiresAfterHours: 72, baseUrl: ${emu.url}/api/public/v1.0 }
-`);
+  dir = await configDir(oneMongoSecretYaml({ orgId: ORG, clientId, url: emu.url }));
   return {
     file: dir.file,
     env: { ROTATOR_VAULT_KEY: VAULT_KEY, MCM_PUBLIC_KEY: key.publicKey, MCM_PRIVATE_KEY: key.privateKey },

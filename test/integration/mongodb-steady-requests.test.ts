@@ -18,7 +18,7 @@ import {
   generateOrgId,
   startMcmEmulator,
 } from '../../providers/mongodb-cloud-manager/emulator';
-import { runCli, configDir } from '../support/cli';
+import { runCli, configDir, oneMongoSecretYaml } from '../support/cli';
 
 test('rotations 3 to 6 of one account: 5 requests each, no Digest challenge (list, delete previous, create, verify token, revoke token)', async () => {
   const key = generateApiKey();
@@ -26,14 +26,7 @@ test('rotations 3 to 6 of one account: 5 requests each, no Digest challenge (lis
   const org = generateOrgId();
   const clientId = generateClientId();
   emu.ensureServiceAccount({ orgId: org, clientId, secrets: [] });
-  const config = await configDir(`
-vault: { type: file, path: vault/vault.json }
-secrets:
-  - id: mongo
-    provider: mongodb-cloud-manager
-    credentials: { publicKey: \${MCM_PUBLIC_KEY}, privateKey: \${MCM_PRIVATE_KEY} }
-    params: { orgId: ${org}, clientId: ${clientId}, secretExpiresAfterHours: 72, baseUrl: ${emu.url}/api/public/v1.0 }
-`);
+  const config = await configDir(oneMongoSecretYaml({ orgId: org, clientId, url: emu.url }));
   try {
     const env = { ROTATOR_VAULT_KEY: 'a'.repeat(64), MCM_PUBLIC_KEY: key.publicKey, MCM_PRIVATE_KEY: key.privateKey };
     const perRun: string[][] = [];

@@ -48,3 +48,18 @@ export async function configDir(yaml: string): Promise<{ dir: string; file: stri
   await writeFile(file, yaml);
   return { dir, file, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * A config with one MongoDB Cloud Manager secret `mongo` on a file vault, its master key from
+ * MCM_PUBLIC_KEY / MCM_PRIVATE_KEY, against an emulator at `url`.
+ */
+export function oneMongoSecretYaml(options: { orgId: string; clientId: string; url: string }): string {
+  return `
+vault: { type: file, path: vault/vault.json }
+secrets:
+  - id: mongo
+    provider: mongodb-cloud-manager
+    credentials: { publicKey: \${MCM_PUBLIC_KEY}, privateKey: \${MCM_PRIVATE_KEY} }
+    params: { orgId: ${options.orgId}, clientId: ${options.clientId}, secretExpiresAfterHours: 72, baseUrl: ${options.url}/api/public/v1.0 }
+`;
+}
