@@ -120,13 +120,16 @@ export class CliContext {
   }
 
   /**
-   * Loads and validates the config; in sandbox mode rewrites it onto the emulators (read-only
+   * Loads and validates the config (logging its warnings for commands that change state); in sandbox mode rewrites it onto the emulators (read-only
    * commands need only the sandbox vault, no emulator). `env` is what the runtime reads: the
    * sandbox vault never sees the operator's ROTATOR_VAULT_KEY.
    */
   async prepare(log: Logger, options: PrepareOptions = {}): Promise<Prepared> {
     const sandbox = Boolean(options.sandbox);
     const config = this.loadConfig({ sandbox, readOnly: Boolean(options.readOnly) });
+    // Commands that change state (run, rotate, revoke, rollback, adopt) say what `validate` would
+    // warn about, once, in their log; readers (get, exec, status) stay quiet for scripts.
+    if (!options.readOnly) for (const warning of config.warnings) log.warn({ warning }, 'configuration warning');
     if (!sandbox) return { config, env: this.io.env };
     const env = withoutVaultKey(this.io.env);
     if (options.readOnly) return { config: withSandboxVault(config), env };
