@@ -36,12 +36,6 @@ export class SecretRegistry {
     for (const v of values) if (scrubbable(v)) this.values.add(v);
   }
 
-  /** Registers every string value of a credentials object. */
-  addAll(record: Record<string, unknown> | undefined): void {
-    if (!record) return;
-    for (const v of Object.values(record)) if (typeof v === 'string') this.add(v);
-  }
-
   /**
    * Declares the credential fields of `provider` that are identifiers, not secrets (MongoDB's
    * `clientId`), as its descriptor says: {@link addCredentials} leaves them readable in logs and
