@@ -9,7 +9,7 @@
  * with the real run, and `plan` cannot disagree with the daemon.
  */
 import type { Provider, ProviderLimits, ProviderSecretInfo, SecretState, VaultValue } from './types';
-import { decideRenewal, EMERGENCY_FRACTION, type CurrentCredential, type RenewalPolicy, type RenewalReason } from './renewal';
+import { decideRenewal, emergencyAt, type CurrentCredential, type RenewalPolicy, type RenewalReason } from './renewal';
 import { findOrphans, intentReachedVault, previousRevocation } from './cleanup';
 import { chooseSlotToFree } from './slots';
 import { windowOpenAt } from './window';
@@ -113,14 +113,13 @@ export function nextAction(
   const credential = current ? credentialOf(current, expiresAt!) : undefined;
   const renewal = decideRenewal(now, current?.secretId ?? '', credential, policy);
   const renewAt = renewal.rotate ? now : renewal.at;
-  const lifetime = credential ? credential.expiresAt - credential.issuedAt : 0;
-  const emergencyAt = credential ? credential.expiresAt - lifetime * EMERGENCY_FRACTION : now;
+  const emergencyStart = credential ? emergencyAt(credential) : now;
   const facts = { renewAt, ...(expiresAt !== undefined ? { expiresAt } : {}) };
   const baseWord = (): SecretWord => {
     if (!credential) return 'missing';
     if (now >= credential.expiresAt) return 'expired';
     if (state.status?.lastResult === 'failed') return 'failing';
-    return now >= emergencyAt ? 'expiring' : 'ok';
+    return now >= emergencyStart ? 'expiring' : 'ok';
   };
 
   if (policy.paused && !request.force) {
@@ -217,7 +216,7 @@ export function nextAction(
   if (issue && !manual && policy.window) {
     const open = windowOpenAt(policy.window, now);
     if (open !== now) {
-      if (credential && open !== undefined && open < emergencyAt) {
+      if (credential && open !== undefined && open < emergencyStart) {
         wakes.push(open);
         issue = undefined;
       } else {
@@ -269,7 +268,7 @@ export function nextAction(
   function scheduledRenewal(at: number): number {
     if (!policy.window) return at;
     const open = windowOpenAt(policy.window, at);
-    return open !== undefined && open < emergencyAt ? open : at;
+    return open !== undefined && open < emergencyStart ? open : at;
   }
 }
 

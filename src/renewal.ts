@@ -36,6 +36,15 @@ export const DEFAULT_POLICY: RenewalPolicy = { renewBefore: { kind: 'fraction', 
 
 /** Inside the last 1/20 of the lifetime, renew at once whatever the policy says. */
 export const EMERGENCY_FRACTION = 1 / 20;
+
+/**
+ * When `credential` enters its emergency margin: its expiry less {@link EMERGENCY_FRACTION} of
+ * its lifetime (none for a lifetime that is not positive). The one definition the renewal
+ * decision, the plan (next-action) and the rotation's retry deadline share.
+ */
+export function emergencyAt(credential: { issuedAt: number; expiresAt: number }): number {
+  return credential.expiresAt - Math.max(0, credential.expiresAt - credential.issuedAt) * EMERGENCY_FRACTION;
+}
 /**
  * A duration-based renewBefore longer than the lifetime would make every new credential due
  * the moment it is issued (a rotation loop). It is capped so that at least this fraction of the
@@ -91,8 +100,7 @@ export function decideRenewal(
   if (hasPending) return { rotate: true, reason: 'pending' };
   if (!current) return { rotate: true, reason: 'missing' };
   if (now >= current.expiresAt) return { rotate: true, reason: 'expired' };
-  const lifetime = current.expiresAt - current.issuedAt;
-  if (current.expiresAt - now < lifetime * EMERGENCY_FRACTION) return { rotate: true, reason: 'emergency' };
+  if (now > emergencyAt(current)) return { rotate: true, reason: 'emergency' };
   const at = renewalTime(secretId, current, policy);
   return now >= at ? { rotate: true, reason: 'due' } : { rotate: false, at };
 }

@@ -43,7 +43,7 @@ import {
   type Step,
 } from './next-action';
 import { badAnswerError, checkIssued, effectiveExpiresAt } from './issued';
-import { EMERGENCY_FRACTION } from './renewal';
+import { emergencyAt } from './renewal';
 import { failureStatus, successStatus, vaultKeepsIntents, writeMeta } from './attempt-status';
 
 /** One configured secret, ready to rotate. */
@@ -85,11 +85,11 @@ export const LEASE_SAFETY_FRACTION = 0.1;
 /**
  * The latest instant (clock ms) any retry of a rotation step may wait to (issue 10, "every wait
  * is bounded"): the earlier of the lease's end less {@link LEASE_SAFETY_FRACTION} of its TTL, and
- * the current credential's emergency margin (expiry − lifetime × EMERGENCY_FRACTION, as in
- * renewal.ts). Sleeping past the margin would leave consumers on a credential about to expire
- * while a faster attempt (the durable back-off, capped at a quarter of the time left) could
- * replace it. A credential already inside its margin bounds retries by its expiry instead (an
- * emergency rotation still retries); an expired one, or none, leaves the lease alone. Pure.
+ * the current credential's emergency margin (`emergencyAt` in renewal.ts). Sleeping past the
+ * margin would leave consumers on a credential about to expire while a faster attempt (the
+ * durable back-off, capped at a quarter of the time left) could replace it. A credential
+ * already inside its margin bounds retries by its expiry instead (an emergency rotation still
+ * retries); an expired one, or none, leaves the lease alone. Pure.
  */
 export function rotationDeadline(
   lease: { from: number; ttlMs: number },
@@ -97,9 +97,9 @@ export function rotationDeadline(
 ): number {
   const leaseEnd = lease.from + lease.ttlMs * (1 - LEASE_SAFETY_FRACTION);
   if (!credential || !Number.isFinite(credential.issuedAt) || !Number.isFinite(credential.expiresAt)) return leaseEnd;
-  const { issuedAt, expiresAt, now } = credential;
-  const emergencyAt = expiresAt - Math.max(0, expiresAt - issuedAt) * EMERGENCY_FRACTION;
-  if (now < emergencyAt) return Math.min(leaseEnd, emergencyAt);
+  const { expiresAt, now } = credential;
+  const margin = emergencyAt(credential);
+  if (now < margin) return Math.min(leaseEnd, margin);
   if (now < expiresAt) return Math.min(leaseEnd, expiresAt);
   return leaseEnd;
 }
