@@ -56,14 +56,7 @@ import type { AwsSecretsManagerVaultConfig } from '../../../config/schema';
 
 export const DEFAULT_PREFIX = 'rotator/';
 
-/**
- * Each rotation creates one version (PutSecretValue), and AWS keeps versions younger than 24 hours
- * against a quota of 100 per secret. AWS's guidance ("at most one PutSecretValue every 10
- * minutes") is not enough: 144 versions a day hit the quota after about 16.7 hours (the emulator
- * answers LimitExceededException at the 100th; test/integration/aws-requests.test.ts). 24 h / 100
- * = 14.4 minutes, so 15 minutes (96 versions a day, plus the current and previous) is the
- * shortest interval that never reaches it. Meant for `validate` to warn about shorter intervals.
- */
+/** This vault's entry of the limits table; why 15 minutes is said there (src/vaults/limits.ts). */
 export const AWS_VAULT_LIMITS: VaultLimits = VAULT_LIMITS['aws-secrets-manager'].limits;
 const MANAGED_TAG = 'rotator:managed';
 const PROVIDER_TAG = 'rotator:provider';
